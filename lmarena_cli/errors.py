@@ -2,22 +2,22 @@
 
 The tree, with the exit code of the CLI and the HTTP status of ``lmarena serve``::
 
-    LmArenaError                      1   500  unexpected failure
-    ├── UsageError                    2   400  bad flag, argument, setting or request field
-    │   ├── ConfigError               2   400  an LM_ARENA_* variable or the config file is invalid
-    │   ├── ModelNotFound             2   404  no model of that name (suggests close names)
-    │   ├── ConversationNotFound      2   404  no such conversation (unknown id, nothing to continue)
-    │   └── InputError                2   400  an image or prompt that cannot be sent (size, type, capability)
-    ├── UpstreamUnavailable           3   502  the site cannot be reached, or answered 5xx
-    │   ├── UpstreamError             3   502  the site or the model reported a failure (a3 line, hasArenaError)
-    │   ├── ProtocolError             3   502  the site answered something this version does not understand
-    │   └── IncompleteAnswer          3   502  the stream ended without a finish line (empty or cut)
-    ├── SignInRequired                4   503  the site wants a signed-in user: run `lmarena login`
-    ├── Blocked                       5   503  the anti-bot checks (Cloudflare or reCAPTCHA) refused us
-    ├── RateLimited                   6   429  too many requests; ``retry_after`` seconds when the site said
-    ├── ContentRejected               7   400  the site's moderation refused the prompt or image
-    ├── Timeout                       8   504  no answer in time (connect, first token, idle stream)
-    └── BrowserUnavailable            9   503  no usable Chromium, or it could not be started
+    LmArenaError                  1   500  unexpected failure
+    ├── UsageError                2   400  bad flag, argument, setting or request field
+    │   ├── ConfigError           2   400  an LM_ARENA_* variable or the config file is invalid
+    │   ├── ModelNotFound         2   404  no model of that name (suggests close names)
+    │   ├── ConversationNotFound  2   404  unknown conversation id, or nothing to continue
+    │   └── InputError            2   400  an image or prompt that cannot be sent
+    ├── UpstreamUnavailable       3   502  the site cannot be reached, or answered 5xx
+    │   ├── UpstreamError         3   502  the site or model reported a failure (a3, hasArenaError)
+    │   ├── ProtocolError         3   502  the site answered something this version cannot read
+    │   └── IncompleteAnswer      3   502  the stream ended without a finish line (empty or cut)
+    ├── SignInRequired            4   503  the site wants a signed-in user: run `lmarena login`
+    ├── Blocked                   5   503  the anti-bot checks (Cloudflare or reCAPTCHA) refused us
+    ├── RateLimited               6   429  too many requests; ``retry_after`` when the site said
+    ├── ContentRejected           7   400  the site's moderation refused the prompt or image
+    ├── Timeout                   8   504  no answer in time (connect, first token, idle stream)
+    └── BrowserUnavailable        9   503  no usable Chromium, or it could not be started
 
 Ctrl-C is not in the tree: the CLI exits 130 on ``KeyboardInterrupt``.
 

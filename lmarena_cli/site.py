@@ -14,7 +14,9 @@ import re
 # --- stream (chat) endpoints, relative to the site origin -----------------------------------------
 CREATE_EVALUATION = "/nextjs-api/stream/create-evaluation"
 POST_TO_EVALUATION = "/nextjs-api/stream/post-to-evaluation/{session_id}"
-RETRY_MESSAGE = "/nextjs-api/stream/retry-evaluation-session-message/{session_id}/messages/{message_id}"
+RETRY_MESSAGE = (
+    "/nextjs-api/stream/retry-evaluation-session-message/{session_id}/messages/{message_id}"
+)
 MODEL_CATALOG = "/nextjs-api/model-catalog"
 SIGN_UP = "/nextjs-api/sign-up"
 
@@ -51,7 +53,7 @@ CLEARANCE_COOKIE = "cf_clearance"
 #: Large auth cookies are split into ``arena-auth-prod-v1.0``, ``.1``, ... joined in numeric order.
 AUTH_CHUNK = re.compile(re.escape(AUTH_COOKIE) + r"\.(\d+)$")
 
-# --- answers that mean something --------------------------------------------------------------------
+# --- answers that mean something -----------------------------------------------------------------
 CLOUDFLARE_MARKERS = (
     "<title>Just a moment...</title>",
     "Enable JavaScript and cookies to continue",
