@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -91,7 +91,7 @@ ModelOpt = Annotated[
 ]
 
 
-def run(term: Terminal, work: Callable[[], Awaitable[T]], *, debug: bool = False) -> T:
+def run(term: Terminal, work: Callable[[], Coroutine[Any, Any, T]], *, debug: bool = False) -> T:
     """Run one command's coroutine and turn every failure into a message and an exit code."""
     try:
         return asyncio.run(work())
@@ -138,7 +138,9 @@ def _client(settings: Settings, term: Terminal) -> Client:
 
 @app.command()
 def models(
-    json_: Annotated[bool, typer.Option("--json", help="One JSON array with ids and capabilities.")] = False,
+    json_: Annotated[
+        bool, typer.Option("--json", help="One JSON array with ids and capabilities.")
+    ] = False,
     vision: Annotated[bool, typer.Option("--vision", help="Only models that take images.")] = False,
     image_output: Annotated[
         bool, typer.Option("--image-output", help="Only models that generate images.")
@@ -170,7 +172,9 @@ def models(
             and (not search or m.searches)
         ]
         if json_:
-            term.out(orjson.dumps([m.to_json() for m in chosen], option=orjson.OPT_INDENT_2).decode())
+            term.out(
+                orjson.dumps([m.to_json() for m in chosen], option=orjson.OPT_INDENT_2).decode()
+            )
             term.out("\n")
         else:
             term.out("".join(m.name + "\n" for m in chosen))
@@ -185,12 +189,9 @@ def _read_stdin(term: Terminal, no_stdin: bool) -> bytes:
     """stdin's bytes, or nothing when it is a terminal, closed, or --no-stdin was given."""
     if no_stdin or term.stdin is None or term.stdin_is_tty:
         return b""
+    buffer = getattr(term.stdin, "buffer", None)
     try:
-        buffer = term.stdin.buffer
-    except (AttributeError, ValueError):
-        return term.stdin.read().encode() if term.stdin else b""
-    try:
-        return buffer.read()
+        return buffer.read() if buffer is not None else term.stdin.read().encode()
     except (OSError, ValueError):  # fd 0 closed
         return b""
 
@@ -203,7 +204,9 @@ def compose_prompt(stdin_text: str, argument: str | None) -> str:
 
 @app.command()
 def ask(
-    prompt: Annotated[str | None, typer.Argument(help="The instruction; stdin comes first.")] = None,
+    prompt: Annotated[
+        str | None, typer.Argument(help="The instruction; stdin comes first.")
+    ] = None,
     model: ModelOpt = None,
     image: Annotated[
         list[str] | None,
@@ -216,7 +219,8 @@ def ask(
         bool, typer.Option("-c", "--continue", help="Continue this tool's latest conversation.")
     ] = False,
     vs: Annotated[
-        str | None, typer.Option("--vs", help="A second model, side by side.", autocompletion=_complete_model)
+        str | None,
+        typer.Option("--vs", help="A second model, side by side.", autocompletion=_complete_model),
     ] = None,
     battle: Annotated[bool, typer.Option("--battle", help="Two anonymous models.")] = False,
     no_stream: Annotated[bool, typer.Option("--no-stream", help="Print the answer whole.")] = False,
@@ -248,7 +252,9 @@ def ask(
     term = Terminal(quiet=quiet, no_color=no_color)
     images = list(image or [])
     if sum(bool(x) for x in (resume, continue_, battle)) > 1 or (battle and (vs or model)):
-        term.err("lmarena: use only one of --resume, -c/--continue and --battle (no -m with --battle)")
+        term.err(
+            "lmarena: use only one of --resume, -c/--continue and --battle (no -m with --battle)"
+        )
         raise typer.Exit(2)
     if json_ and jsonl:
         term.err("lmarena: use --json or --jsonl, not both")
@@ -257,9 +263,7 @@ def ask(
     if image_from_stdin > 1:
         term.err("lmarena: --image - can be given once (stdin holds one image)")
         raise typer.Exit(2)
-    if prompt is None and (
-        no_stdin or image_from_stdin or term.stdin is None or term.stdin_is_tty
-    ):
+    if prompt is None and (no_stdin or image_from_stdin or term.stdin is None or term.stdin_is_tty):
         term.err("usage: lmarena ask [OPTIONS] PROMPT   (or pipe the prompt on stdin)")
         term.err("Try 'lmarena ask --help' for help.")
         raise typer.Exit(2)
@@ -284,8 +288,14 @@ def ask(
                 chat = await _open_chat(client, settings, resume, continue_, vs, battle, model)
                 stream = await chat.send(text, images=sources or None, stream=True, timeout=timeout)
                 spin.stop()
-            renderer = _Renderer(term, chat, json_=json_, jsonl=jsonl, no_stream=no_stream,
-                                 show_reasoning=show_reasoning)
+            renderer = _Renderer(
+                term,
+                chat,
+                json_=json_,
+                jsonl=jsonl,
+                no_stream=no_stream,
+                show_reasoning=show_reasoning,
+            )
             try:
                 reply = await renderer.render(stream)
             except LmArenaError:
@@ -320,7 +330,7 @@ async def _open_chat(
                 from .errors import ConversationNotFound
 
                 raise ConversationNotFound("there is no earlier conversation to continue")
-            return await client.chats.resume(latest.conversation_id, model=model, versus=vs)
+            return await client.chats.resume(latest.id, model=model, versus=vs)
         return await client.chats.latest()
     if battle:
         return await client.chats.create(battle=True)
@@ -544,12 +554,16 @@ async def _read_line(term: Terminal, prompt: str | None) -> str | None:
     future: asyncio.Future[str] = loop.create_future()
     stdin = term.stdin
 
+    def deliver(text: str) -> None:
+        if not future.done():
+            future.set_result(text)
+
     def read() -> None:
         try:
             text = stdin.readline()
         except (OSError, ValueError):
             text = ""
-        loop.call_soon_threadsafe(lambda: future.done() or future.set_result(text))
+        loop.call_soon_threadsafe(deliver, text)
 
     import threading
 
@@ -607,13 +621,16 @@ def login(
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option("--host", help="Address to bind (default 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to bind (default 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default 1337).")] = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a non-loopback bind without an API key.")
     ] = False,
     cors_origin: Annotated[
-        list[str] | None, typer.Option("--cors-origin", help="Allow browser calls from this origin.")
+        list[str] | None,
+        typer.Option("--cors-origin", help="Allow browser calls from this origin."),
     ] = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,

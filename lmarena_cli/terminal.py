@@ -95,9 +95,11 @@ class Spinner:
         await asyncio.sleep(0.3)  # fast steps do not flash a spinner
         while True:
             self._shown = True
-            symbol = self.FRAMES[frame % len(self.FRAMES)] if self._terminal.color else "-\\|/"[
-                frame % 4
-            ]
+            symbol = (
+                self.FRAMES[frame % len(self.FRAMES)]
+                if self._terminal.color
+                else "-\\|/"[frame % 4]
+            )
             self._terminal.stderr.write(f"\r{symbol} {self._label}")
             self._terminal.stderr.flush()
             frame += 1
