@@ -35,7 +35,7 @@ import orjson
 
 from . import site
 from .browser import Browser
-from .discovery import Model, model_from_row, resolve_model, usable_models
+from .discovery import Model, message_models, model_from_row, resolve_model, usable_models
 from .errors import (
     Blocked,
     ConversationNotFound,
@@ -340,6 +340,27 @@ class Client:
     async def _refresh_browser_session(self) -> None:
         """Reload the site in the browser: a new clearance and a refreshed auth cookie."""
         self._state = await self.browser.refresh_session()
+
+    async def _reveal_models(self, reply: Reply) -> None:
+        """A battle's models, when the conversation's page names them; unknown otherwise."""
+        state = await self._session_state()
+        path = site.conversation_page(reply.evaluation_session_id)
+        url = self.settings.base_url + path
+        ids = {a.side: a.message_id for a in reply.answers if a.message_id}
+        try:
+            headers = self._headers(state, path, Accept="text/html")
+            async with self._http_session().get(url, headers=headers, proxy=self._proxy(url)) as r:
+                self._absorb_cookies(r)
+                html = await r.text(errors="replace") if r.status == 200 else ""
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return  # the answers stand without names; nothing else depends on them
+        found = message_models(html, ids)
+        by_id = {str(row.get("id")): row for row in state.models if isinstance(row, dict)}
+        for answer in reply.answers:
+            if answer.side in found:
+                answer.model_id = found[answer.side]
+                row = model_from_row(by_id.get(answer.model_id))
+                answer.model = row.name if row is not None else None
 
     # -- uploads -----------------------------------------------------------------------------------
 
@@ -818,6 +839,8 @@ class ReplyStream:
                     if isinstance(event, TextDelta | ImageOutput | ReasoningDelta):
                         produced_text = True
                     yield event
+                if self._chat.mode == site.MODE_BATTLE:
+                    await self._client._reveal_models(self.reply)
                 self._finish()
                 return
             except LmArenaError as error:
@@ -857,8 +880,9 @@ class ReplyStream:
                     f"the site sent nothing for {wait:.0f} s {what}", kind="timeout"
                 ) from None
             except (aiohttp.ClientError, OSError) as error:
-                raise UpstreamUnavailable(
-                    f"the connection to the site broke: {_describe(error)}", kind="cut"
+                raise IncompleteAnswer(
+                    f"the answer was cut off: the connection broke ({_describe(error)})",
+                    kind="cut",
                 ) from None
             events = parser.feed(chunk) if chunk else parser.close()
             for event in events:

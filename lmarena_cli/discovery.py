@@ -374,3 +374,35 @@ def find_actions(js: str) -> dict[str, str]:
     for match in site.SERVER_REFERENCE.finditer(js):
         actions.setdefault(match.group(2), match.group(1))
     return actions
+
+
+# --- a conversation's page ------------------------------------------------------------------------
+
+
+def message_models(html: str, message_ids: dict[str, str]) -> dict[str, str]:
+    """Which model wrote each of our messages, as a conversation's page (``/c/{id}``) shows it.
+
+    A battle hides its models while it runs; the site reveals them by showing the conversation
+    with each assistant message's ``modelId``. ``message_ids`` maps a side ("a", "b") to the
+    message id we sent; the answer maps the sides found to their model ids.
+    """
+    text = flight_text(html) or html
+    decoder = json.JSONDecoder(strict=False)
+    found: dict[str, str] = {}
+    for side, message_id in message_ids.items():
+        for match in re.finditer(re.escape(f'"{message_id}"'), text):
+            start = text.rfind("{", 0, match.start())
+            while start >= 0 and start > match.start() - 4096:
+                try:
+                    value, _ = decoder.raw_decode(text, start)
+                except json.JSONDecodeError:
+                    start = text.rfind("{", 0, start)
+                    continue
+                if isinstance(value, dict) and value.get("id") == message_id:
+                    model_id = value.get("modelId")
+                    if isinstance(model_id, str) and model_id:
+                        found[side] = model_id
+                break
+            if side in found:
+                break
+    return found

@@ -1,0 +1,509 @@
+"""The library end to end: Client -> real Chromium -> the fake arena, and every failure mapped.
+
+One browser serves the whole module (a cold bootstrap costs seconds); each test scripts the fake's
+next answers and asserts both what the caller gets and what the site received.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from lmarena_cli import Client
+from lmarena_cli.errors import (
+    Blocked,
+    ContentRejected,
+    IncompleteAnswer,
+    InputError,
+    ProtocolError,
+    RateLimited,
+    SignInRequired,
+    Timeout,
+    UpstreamError,
+)
+from lmarena_cli.protocol import is_uuid7
+from lmarena_cli.settings import Settings
+from tests.fake_arena import FakeArena, Fault, Reply
+from tests.images import png
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def arena() -> AsyncIterator[FakeArena]:
+    async with FakeArena() as fake:
+        yield fake
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(
+    arena: FakeArena, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Client]:
+    settings = Settings(
+        base_url=arena.url,
+        state_dir=tmp_path_factory.mktemp("client-state"),
+        browser_headless=True,
+        timeout=20,
+    )
+    async with Client(settings) as shared:
+        yield shared
+
+
+@pytest.fixture(autouse=True)
+def fresh_script(arena: FakeArena) -> None:
+    """Each test starts with nothing queued and the gate open."""
+    arena.queue.clear()
+    arena.login_gate = False
+
+
+def streams(arena: FakeArena) -> list[Any]:
+    return arena.stream_requests()
+
+
+def action_calls(arena: FakeArena, name: str) -> int:
+    wanted = arena.action_ids[name]
+    return sum(1 for r in arena.received if r.headers.get("next-action") == wanted)
+
+
+# --- the happy paths ------------------------------------------------------------------------------
+
+
+async def test_first_turn_creates_an_evaluation_like_the_site(
+    client: Client, arena: FakeArena
+) -> None:
+    before = len(streams(arena))
+    chat = await client.chats.create(model="gemini-3-pro")
+    reply = await chat.send("hello there", stream=False)
+
+    assert reply.text == "Echo (turn 1): hello there"
+    assert reply.finish_reason == "stop"
+    assert reply.model == "gemini-3-pro"
+    assert chat.id == reply.evaluation_session_id
+    sent = streams(arena)[before:]
+    assert [r.path for r in sent] == ["/nextjs-api/stream/create-evaluation"]
+    body = sent[0].json
+    assert body["mode"] == "direct-battle" and body["modality"] == "chat"
+    assert body["id"] == reply.evaluation_session_id
+    assert all(is_uuid7(body[k]) for k in ("id", "userMessageId", "modelAMessageId"))
+    assert body["userMessage"] == {
+        "content": "hello there",
+        "experimental_attachments": [],
+        "metadata": {},
+    }
+    assert body["recaptchaV3Token"]
+    assert "HeadlessChrome" not in sent[0].headers["user-agent"]
+
+
+async def test_follow_up_sends_only_the_new_message_and_the_site_keeps_history(
+    client: Client, arena: FakeArena
+) -> None:
+    chat = await client.chats.create(model="claude-opus-4-5")
+    first = await chat.send("one", stream=False)
+    before = len(streams(arena))
+    second = await chat.send("two", stream=False)
+
+    assert second.text == "Echo (turn 2): two"
+    assert second.evaluation_session_id == first.evaluation_session_id
+    request = streams(arena)[before]
+    assert request.path == f"/nextjs-api/stream/post-to-evaluation/{first.evaluation_session_id}"
+    assert request.json["userMessage"]["content"] == "two"
+    assert request.json["recaptchaV3Token"] != streams(arena)[before - 1].json["recaptchaV3Token"]
+
+
+async def test_a_new_client_resumes_a_conversation_by_its_id(
+    client: Client, arena: FakeArena
+) -> None:
+    chat = await client.chats.create(model="gemini-3-pro")
+    first = await chat.send("remember me", stream=False)
+
+    async with Client(client.settings) as other:
+        resumed = await other.chats.resume(first.evaluation_session_id)
+        reply = await resumed.send("still there?", stream=False)
+
+    assert reply.text == "Echo (turn 2): still there?"
+    assert reply.model == "gemini-3-pro"  # from the conversation store
+
+
+async def test_streaming_yields_deltas_that_add_up_to_the_reply(client: Client) -> None:
+    chat = await client.chats.create(model="gemini-3-pro")
+    stream = await chat.send("stream this please", stream=True)
+    deltas = [delta async for delta in stream]
+
+    assert len(deltas) > 1
+    assert "".join(deltas) == stream.reply.text == "Echo (turn 1): stream this please"
+    assert stream.reply.timings["first_token"] is not None
+
+
+async def test_non_ascii_text_survives_chunks_split_inside_characters(
+    client: Client, arena: FakeArena
+) -> None:
+    text = "Grüße 🌍 — 你好, ça va? " * 5
+    arena.enqueue(Reply(text=text))
+    chat = await client.chats.create(model="gemini-3-pro")
+    assert (await chat.send("unicode", stream=False)).text == text
+
+
+async def test_reasoning_models_give_their_thinking_apart_from_the_answer(
+    client: Client,
+) -> None:
+    chat = await client.chats.create(model="claude-opus-4-5-thinking-32k")
+    stream = await chat.send("think first", stream=True)
+    kinds = [type(event).__name__ async for event in stream.events()]
+
+    assert stream.reply.reasoning
+    assert stream.reply.text.endswith("think first")
+    assert kinds.index("ReasoningDelta") < kinds.index("TextDelta")
+
+
+async def test_image_generation_models_answer_with_image_urls(
+    client: Client, arena: FakeArena
+) -> None:
+    before = len(streams(arena))
+    chat = await client.chats.create(model="gemini-3-pro-image-preview")
+    reply = await chat.send("a red square", stream=False)
+
+    assert streams(arena)[before].json["modality"] == "image"
+    assert reply.images and reply.images[0].startswith("http")
+    assert (await client.download(reply.images[0])).startswith(b"\x89PNG")
+
+
+async def test_search_models_carry_citations(client: Client, arena: FakeArena) -> None:
+    before = len(streams(arena))
+    chat = await client.chats.create(model="gemini-3-pro-grounding")
+    reply = await chat.send("news about pythons", stream=False)
+
+    assert streams(arena)[before].json["modality"] == "search"
+    assert reply.citations and all(c["url"].startswith("http") for c in reply.citations)
+
+
+async def test_side_by_side_returns_both_answers(client: Client, arena: FakeArena) -> None:
+    before = len(streams(arena))
+    chat = await client.chats.create(model="gemini-3-pro", versus="claude-opus-4-5")
+    reply = await chat.send("compare yourselves", stream=False)
+
+    body = streams(arena)[before].json
+    assert body["mode"] == "side-by-side"
+    assert body["modelBId"] and body["modelBMessageId"]
+    assert reply.b is not None
+    assert (reply.a.model, reply.b.model) == ("gemini-3-pro", "claude-opus-4-5")
+    assert reply.a.text and reply.b.text
+    assert [a["side"] for a in reply.to_dict()["answers"]] == ["a", "b"]
+
+
+async def test_a_battle_sends_no_model_and_reveals_the_models_when_the_site_does(
+    client: Client, arena: FakeArena
+) -> None:
+    before = len(streams(arena))
+    chat = await client.chats.create(battle=True)
+    reply = await chat.send("who are you two?", stream=False)
+
+    body = streams(arena)[before].json
+    assert body["mode"] == "battle"
+    assert "modelAId" not in body and "modelBId" not in body
+    assert reply.a.text and reply.b is not None and reply.b.text
+    session = arena.sessions[reply.evaluation_session_id]
+    assert reply.a.model_id == session.model_a
+    assert reply.b.model_id == session.model_b
+    assert reply.a.model and reply.b.model
+
+
+# --- images ---------------------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def image_url() -> AsyncIterator[str]:
+    """A loopback web server with one PNG on it."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=png(3, 3, (0, 0, 255)), content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/blue.png", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/blue.png"
+    await runner.cleanup()
+
+
+@pytest.mark.parametrize("kind", ["bytes", "data_uri", "path", "file_object"])
+async def test_every_local_image_kind_is_uploaded_and_attached(
+    client: Client, arena: FakeArena, tmp_path: Path, kind: str
+) -> None:
+    picture = png(4, 4, (10, 20, 30 + len(kind)))  # distinct bytes per case: no upload reuse
+    source: Any = {
+        "bytes": picture,
+        "data_uri": "data:image/png;base64," + base64.b64encode(picture).decode(),
+        "path": tmp_path / "pic.png",
+        "file_object": io.BytesIO(picture),
+    }[kind]
+    (tmp_path / "pic.png").write_bytes(picture)
+    before = len(streams(arena))
+    chat = await client.chats.create(model="gemini-3-pro")
+    reply = await chat.send("what is this?", images=[source], stream=False)
+
+    assert reply.text.endswith("what is this?")
+    attachments = streams(arena)[before].json["userMessage"]["experimental_attachments"]
+    assert len(attachments) == 1
+    assert attachments[0]["contentType"] == "image/png"
+    stored = arena.sessions[reply.evaluation_session_id].messages[0].attachments
+    assert stored and stored[0]["url"] == attachments[0]["url"]
+
+
+async def test_an_image_url_is_fetched_when_private_addresses_are_allowed(
+    client: Client, arena: FakeArena, image_url: str
+) -> None:
+    allowing = Client(client.settings.replace(allow_private_urls=True), browser=client.browser)
+    try:
+        chat = await allowing.chats.create(model="gemini-3-pro")
+        before = len(streams(arena))
+        await chat.send("and this?", images=[image_url], stream=False)
+    finally:
+        await allowing.close()
+    attachments = streams(arena)[before].json["userMessage"]["experimental_attachments"]
+    assert attachments[0]["contentType"] == "image/png"
+
+
+async def test_an_image_url_on_loopback_is_refused_by_default(
+    client: Client, arena: FakeArena, image_url: str
+) -> None:
+    before = len(arena.received)
+    chat = await client.chats.create(model="gemini-3-pro")
+    with pytest.raises(InputError, match="loopback"):
+        await chat.send("and this?", images=[image_url], stream=False)
+    assert len(arena.received) == before
+
+
+async def test_the_same_image_is_uploaded_once_while_its_link_is_valid(
+    client: Client, arena: FakeArena
+) -> None:
+    picture = png(5, 5, (1, 2, 3))
+    uploads_before = action_calls(arena, "generateUploadUrl")
+    chat = await client.chats.create(model="gemini-3-pro")
+    await chat.send("first look", images=[picture], stream=False)
+    await chat.send("second look", images=[picture], stream=False)
+    assert action_calls(arena, "generateUploadUrl") - uploads_before == 1
+
+
+async def test_images_to_a_model_that_takes_none_fail_before_any_request(
+    client: Client, arena: FakeArena
+) -> None:
+    before = len(arena.received)
+    chat = await client.chats.create(model="llama-3.3-70b-instruct")
+    with pytest.raises(InputError, match="does not take images"):
+        await chat.send("see", images=[png()], stream=False)
+    assert len(arena.received) == before
+
+
+async def test_a_stale_upload_action_is_rediscovered_once(client: Client, arena: FakeArena) -> None:
+    arena.redeploy()
+    chat = await client.chats.create(model="gemini-3-pro")
+    reply = await chat.send("after a deploy", images=[png(6, 6)], stream=False)
+    assert reply.text.endswith("after a deploy")
+    assert client._state is not None
+    assert client._state.action_ids["generateUploadUrl"] == arena.action_ids["generateUploadUrl"]
+
+
+# --- failures -------------------------------------------------------------------------------------
+
+
+async def send(client: Client, prompt: str = "hi", **kwargs: Any) -> Any:
+    chat = await client.chats.create(model="gemini-3-pro")
+    return await chat.send(prompt, stream=False, **kwargs)
+
+
+async def test_a_recaptcha_rejection_is_retried_exactly_once_with_a_fresh_token(
+    client: Client, arena: FakeArena
+) -> None:
+    arena.enqueue(Fault.recaptcha(), Fault.recaptcha())
+    before = len(streams(arena))
+    with pytest.raises(Blocked, match="reCAPTCHA") as caught:
+        await send(client)
+    sent = streams(arena)[before:]
+    assert len(sent) == 2
+    assert sent[0].json["recaptchaV3Token"] != sent[1].json["recaptchaV3Token"]
+    assert sent[0].json["userMessageId"] != sent[1].json["userMessageId"]
+    assert caught.value.exit_code == 5
+
+
+async def test_one_recaptcha_rejection_then_success_answers(
+    client: Client, arena: FakeArena
+) -> None:
+    arena.enqueue(Fault.recaptcha())
+    assert (await send(client, "retry me")).text.endswith("retry me")
+
+
+async def test_a_cloudflare_page_refreshes_the_clearance_once_then_goes_on(
+    client: Client, arena: FakeArena
+) -> None:
+    arena.enqueue(Fault.cloudflare())
+    before = len(streams(arena))
+    assert (await send(client, "past the gate")).text.endswith("past the gate")
+    assert len(streams(arena)) - before == 2
+
+
+async def test_cloudflare_twice_is_blocked(client: Client, arena: FakeArena) -> None:
+    arena.enqueue(Fault.cloudflare(), Fault.cloudflare())
+    with pytest.raises(Blocked):
+        await send(client)
+
+
+async def test_an_expired_sign_in_is_refreshed_once(client: Client, arena: FakeArena) -> None:
+    arena.enqueue(Fault.expired_auth())
+    assert (await send(client, "still signed in")).text.endswith("still signed in")
+
+
+async def test_the_login_gate_asks_the_user_to_sign_in(client: Client, arena: FakeArena) -> None:
+    arena.login_gate = True
+    before = len(streams(arena))
+    with pytest.raises(SignInRequired, match="lmarena login") as caught:
+        await send(client)
+    assert len(streams(arena)) - before == 1
+    assert caught.value.exit_code == 4
+
+
+async def test_the_login_gate_leaves_battles_open(client: Client, arena: FakeArena) -> None:
+    arena.login_gate = True
+    chat = await client.chats.create(battle=True)
+    assert (await chat.send("anyone?", stream=False)).b is not None
+
+
+async def test_rate_limits_raise_with_retry_after_and_are_not_retried_unasked(
+    client: Client, arena: FakeArena
+) -> None:
+    arena.enqueue(Fault.rate_limit(retry_after=7))
+    before = len(streams(arena))
+    with pytest.raises(RateLimited) as caught:
+        await send(client)
+    assert caught.value.retry_after == 7
+    assert caught.value.exit_code == 6
+    assert len(streams(arena)) - before == 1
+
+
+async def test_rate_limits_are_waited_out_when_the_caller_allows_it(
+    client: Client, arena: FakeArena
+) -> None:
+    arena.enqueue(Fault.rate_limit(retry_after=1))
+    reply = await send(client, "patient", rate_limit_wait=5)
+    assert reply.text.endswith("patient")
+
+
+async def test_a_wait_longer_than_the_caller_allows_is_not_waited(
+    client: Client, arena: FakeArena
+) -> None:
+    arena.enqueue(Fault.rate_limit(retry_after=60))
+    with pytest.raises(RateLimited):
+        await send(client, rate_limit_wait=5)
+
+
+@pytest.mark.parametrize("fault", [Fault.moderation(), Fault.invalid_content()])
+async def test_moderation_rejects_without_retrying(
+    client: Client, arena: FakeArena, fault: Fault
+) -> None:
+    arena.enqueue(fault)
+    before = len(streams(arena))
+    with pytest.raises(ContentRejected) as caught:
+        await send(client)
+    assert caught.value.exit_code == 7
+    assert len(streams(arena)) - before == 1
+
+
+async def test_a_schema_error_names_the_field_the_site_wants(
+    client: Client, arena: FakeArena
+) -> None:
+    zod = {
+        "success": False,
+        "error": {
+            "issues": [
+                {
+                    "code": "invalid_type",
+                    "expected": "object",
+                    "received": "undefined",
+                    "path": ["userMessage"],
+                    "message": "Required",
+                }
+            ],
+            "name": "ZodError",
+        },
+    }
+    arena.enqueue(Fault("http", 400, orjson.dumps(zod)))
+    with pytest.raises(ProtocolError, match="userMessage"):
+        await send(client)
+
+
+async def test_server_errors_are_retried_with_fresh_ids(client: Client, arena: FakeArena) -> None:
+    arena.enqueue(Fault.server_error(500), Fault.server_error(502))
+    before = len(streams(arena))
+    assert (await send(client, "eventually")).text.endswith("eventually")
+    sent = streams(arena)[before:]
+    assert len(sent) == 3
+    assert len({r.json["id"] for r in sent}) == 3
+    assert len({r.json["userMessageId"] for r in sent}) == 3
+
+
+async def test_an_empty_stream_is_retried_once_then_fails(client: Client, arena: FakeArena) -> None:
+    arena.enqueue(Fault.empty())
+    assert (await send(client, "second try")).text.endswith("second try")
+
+    arena.enqueue(Fault.empty(), Fault.empty())
+    before = len(streams(arena))
+    with pytest.raises(IncompleteAnswer, match="empty"):
+        await send(client)
+    assert len(streams(arena)) - before == 2
+
+
+async def test_a_stream_cut_after_text_is_not_retried_and_keeps_the_text(
+    client: Client, arena: FakeArena
+) -> None:
+    arena.enqueue(Fault.cut(after_text="Half an ans"))
+    before = len(streams(arena))
+    with pytest.raises(IncompleteAnswer, match="cut off") as caught:
+        await send(client)
+    assert caught.value.partial == "Half an ans"
+    assert len(streams(arena)) - before == 1
+
+
+@pytest.mark.parametrize(
+    "fault, words",
+    [
+        (Fault.a3("Resource exhausted. Please try again later."), "Resource exhausted"),
+        (Fault.arena_error(), "hasArenaError"),
+    ],
+)
+async def test_failures_inside_the_stream_raise_with_the_sites_words(
+    client: Client, arena: FakeArena, fault: Fault, words: str
+) -> None:
+    arena.enqueue(fault)
+    with pytest.raises(UpstreamError, match=words) as caught:
+        await send(client)
+    assert caught.value.exit_code == 3
+
+
+async def test_no_first_token_in_time_is_a_timeout(client: Client, arena: FakeArena) -> None:
+    arena.enqueue(Fault.hang(seconds=5))
+    with pytest.raises(Timeout) as caught:
+        await send(client, timeout=1)
+    assert caught.value.exit_code == 8
+
+
+async def test_silence_between_chunks_is_an_idle_timeout_that_keeps_the_text(
+    client: Client, arena: FakeArena
+) -> None:
+    impatient = Client(client.settings.replace(idle_timeout=0.5), browser=client.browser)
+    arena.enqueue(Reply(text=["first part ", "late part"], delay_between=2, heartbeats=0))
+    try:
+        with pytest.raises(Timeout, match="between two parts") as caught:
+            await send(impatient)
+    finally:
+        await impatient.close()
+    assert caught.value.partial.startswith("first part")
