@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -232,6 +232,11 @@ class Client:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    @property
+    def records(self) -> bool:
+        """Whether each exchange is written to the conversation store (``-c`` uses it)."""
+        return self._record
 
     @property
     def browser(self) -> Browser:
@@ -659,7 +664,7 @@ class ReplyStream:
             if isinstance(event, TextDelta) and event.side == "a":
                 yield event.text
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self) -> AsyncGenerator[Event, None]:
         """Every typed event (text, reasoning, image, citation, finish, error, raw) as it comes."""
         if self._done:
             return

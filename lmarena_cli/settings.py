@@ -64,6 +64,9 @@ class Settings:
     idle_timeout: float = 120.0
     #: Let `serve` fetch image URLs on loopback and private networks.
     allow_private_urls: bool = False
+    #: How `serve` treats a request's earlier messages when no stored conversation matches them:
+    #: "match" folds them into the first prompt; "last" sends the last user turn only.
+    serve_history: str = "match"
 
     @property
     def cache_path(self) -> Path:
@@ -142,12 +145,12 @@ def _convert(name: str, raw: Any, source: str) -> Any:
         return number
     if kind.startswith("float"):
         try:
-            number = float(raw)
+            seconds = float(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{source} must be a number of seconds, not {raw!r}") from None
-        if not number > 0:
+        if not seconds > 0:
             raise ConfigError(f"{source} must be more than 0 seconds, not {raw!r}")
-        return number
+        return seconds
     if "Path" in kind:
         return Path(str(raw)).expanduser()
     if name == "base_url":

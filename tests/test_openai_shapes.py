@@ -1,0 +1,229 @@
+"""The pure request checks and response shapes of `lmarena serve`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from lmarena_cli import openai_shapes as shapes
+from lmarena_cli.client import Answer, Reply
+from lmarena_cli.discovery import model_from_row
+from lmarena_cli.errors import ModelNotFound, RateLimited, UpstreamError
+
+
+def body(**extra: Any) -> dict[str, Any]:
+    return {"model": "m", "messages": [{"role": "user", "content": "hi"}], **extra}
+
+
+def test_a_minimal_request_is_accepted_with_defaults() -> None:
+    request = shapes.parse_chat_request(body())
+    assert (request.model, request.stream, request.include_usage) == ("m", False, False)
+    assert request.conversation_id is None and request.versus is None and not request.battle
+    assert request.turn == shapes.UserTurn("hi", [])
+    assert request.history == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "conversation_id"),
+    [
+        ({"conversation": {"evaluationSessionId": " abc "}}, "abc"),
+        ({"conversation_id": "def"}, "def"),
+        ({"conversation": "ghi"}, "ghi"),
+    ],
+)
+def test_conversation_id_comes_from_either_extension_field(
+    extra: dict[str, Any], conversation_id: str
+) -> None:
+    assert shapes.parse_chat_request(body(**extra)).conversation_id == conversation_id
+
+
+def test_arena_field_selects_side_by_side_or_battle() -> None:
+    assert shapes.parse_chat_request(body(arena={"versus": "b"})).versus == "b"
+    assert shapes.parse_chat_request(body(arena={"battle": True})).battle
+    with pytest.raises(shapes.FieldError) as caught:
+        shapes.parse_chat_request(body(arena={"battle": True, "versus": "b"}))
+    assert caught.value.param == "arena"
+
+
+@pytest.mark.parametrize(
+    ("request_body", "param", "said"),
+    [
+        ({"messages": [{"role": "user", "content": "x"}]}, "model", "'model' is required"),
+        ({"model": "m"}, "messages", "'messages' is required"),
+        ({"model": "m", "messages": []}, "messages", "non-empty array"),
+        ({"model": "m", "messages": ["hi"]}, "messages[0]", "must be an object, not a string"),
+        (body(messages=[{"role": "user", "content": [{"type": "audio"}]}]),
+         "messages[0].content[0].type", "'text' or 'image_url'"),
+        (body(messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]),
+         "messages[0].content[0].image_url.url", "must be a URL"),
+        (body(messages=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]),
+         "messages[1].role", "the last message must come from the user"),
+        (body(stream_options={"include_usage": 1}), "stream_options.include_usage",
+         "true or false"),
+        (body(model=""), "model", "non-empty string"),
+        ("text", "", "must be a JSON object, not a string"),
+    ],
+)  # fmt: skip
+def test_bad_requests_name_the_field(request_body: Any, param: str, said: str) -> None:
+    with pytest.raises(shapes.FieldError) as caught:
+        shapes.parse_chat_request(request_body)
+    assert caught.value.param == param
+    assert said in str(caught.value)
+    assert caught.value.http_status == 400
+
+
+def test_the_new_turn_is_the_trailing_run_of_user_messages() -> None:
+    messages = [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": "u1"},
+        {"role": "assistant", "content": "a1"},
+        {"role": "user", "content": "u2"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "u3"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}},
+                {"type": "image_url", "image_url": "https://example.com/a.png"},
+            ],
+        },
+    ]
+    request = shapes.parse_chat_request(body(messages=messages))
+    assert request.turn_start == 3
+    assert request.turn == shapes.UserTurn(
+        "u2\n\nu3", ["data:image/png;base64,AA==", "https://example.com/a.png"]
+    )
+
+
+def test_fold_writes_a_plain_transcript_ending_with_the_new_turn() -> None:
+    history = [
+        {"role": "developer", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url"}]},
+        {"role": "assistant", "content": "nice\nphoto"},
+    ]
+    assert shapes.fold_history(history, "and now?") == (
+        "[System]\nBe brief.\n\n[User]\nlook\n[image]\n\n[Assistant]\nnice\nphoto\n\n"
+        "[User]\nand now?"
+    )
+    assert shapes.fold_history([], "alone") == "alone"
+
+
+def test_usage_is_converted_from_the_sites_words() -> None:
+    assert shapes.usage({"promptTokens": 2, "completionTokens": 5}) == {
+        "prompt_tokens": 2,
+        "completion_tokens": 5,
+        "total_tokens": 7,
+    }
+    assert shapes.usage(None) is None
+    assert shapes.usage({"other": 1}) is None
+
+
+@pytest.mark.parametrize(
+    ("site", "openai"),
+    [("stop", "stop"), ("length", "length"), ("content-filter", "content_filter"),
+     ("tool-calls", "tool_calls"), ("unknown", "stop"), (None, "stop")],
+)  # fmt: skip
+def test_finish_reasons_use_openai_words(site: str | None, openai: str) -> None:
+    assert shapes.finish_reason(site) == openai
+
+
+def reply(*answers: Answer, mode: str = "direct-battle") -> Reply:
+    return Reply("sid-1", mode, list(answers), "user-1")
+
+
+def test_completion_has_content_images_reasoning_and_the_conversation() -> None:
+    answer = Answer(
+        "a",
+        model="m",
+        text="Here:",
+        reasoning="hmm",
+        images=["https://x/1.png"],
+        finish_reason="stop",
+        usage={"promptTokens": 1, "completionTokens": 2},
+    )
+    out = shapes.completion(reply(answer), completion_id="chatcmpl-1", created=5, model="m")
+    assert out["object"] == "chat.completion"
+    message = out["choices"][0]["message"]
+    assert message == {
+        "role": "assistant",
+        "content": "Here:\n\n![image](https://x/1.png)",
+        "reasoning_content": "hmm",
+    }
+    assert out["usage"]["total_tokens"] == 3
+    assert out["conversation_id"] == "sid-1"
+    assert out["conversation"] == {"evaluationSessionId": "sid-1"}
+    assert "arena" not in out
+
+
+def test_side_by_side_completion_has_two_choices() -> None:
+    out = shapes.completion(
+        reply(Answer("a", model="x", text="A"), Answer("b", model="y", text="B"), mode="battle"),
+        completion_id="chatcmpl-1",
+        created=5,
+        model="battle",
+    )
+    assert [(c["index"], c["message"]["content"], c["model"]) for c in out["choices"]] == [
+        (0, "A", "x"),
+        (1, "B", "y"),
+    ]
+    assert out["arena"] == {"mode": "battle", "models": ["x", "y"]}
+    assert "usage" not in out
+
+
+def test_chunks_have_the_openai_shape() -> None:
+    maker = shapes.ChunkMaker("chatcmpl-1", 5, "m", include_usage=True)
+    first = maker.first("sid", 1)
+    assert first["object"] == "chat.completion.chunk"
+    assert first["choices"] == [
+        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+    ]
+    assert first["conversation_id"] == "sid" and first["usage"] is None
+    assert maker.delta(1, content="x")["choices"][0] == {
+        "index": 1,
+        "delta": {"content": "x"},
+        "finish_reason": None,
+    }
+    assert maker.finish(0, "content-filter")["choices"][0]["finish_reason"] == "content_filter"
+    final = maker.usage({"promptTokens": 1, "completionTokens": 1})
+    assert final["choices"] == [] and final["usage"]["total_tokens"] == 2
+    error = maker.error(UpstreamError("boom", kind="a3"))
+    assert error["error"] == {"message": "boom", "type": "upstream_error", "param": None,
+                              "code": "a3"}  # fmt: skip
+
+
+def test_error_envelope_codes() -> None:
+    assert shapes.error_body(ModelNotFound("x", ["y"]))["error"]["code"] == "model_not_found"
+    limited = shapes.error_body(RateLimited("slow down", retry_after=3))["error"]
+    assert (limited["type"], limited["code"]) == ("rate_limit_error", "rate_limit_exceeded")
+    field = shapes.error_body(shapes.FieldError("messages", "bad"))["error"]
+    assert field["param"] == "messages" and field["type"] == "invalid_request_error"
+
+
+def test_model_entry_has_openai_fields_and_capabilities() -> None:
+    model = model_from_row(
+        {
+            "id": "019a0000-0000-7000-8000-000000000000",
+            "publicName": "pic",
+            "organization": "acme",
+            "capabilities": {"outputCapabilities": {"image": True}},
+            "userSelectable": True,
+        }
+    )
+    assert model is not None
+    entry = shapes.model_entry(model)
+    assert (entry["id"], entry["object"], entry["owned_by"]) == ("pic", "model", "acme")
+    assert entry["created"] == 0x019A00000000 // 1000
+    assert entry["outputs_images"] is True and entry["modality"] == "image"
+
+
+def test_image_request_defaults_and_limits() -> None:
+    request = shapes.parse_image_request({"prompt": "a cat"})
+    assert (request.model, request.n, request.b64) == (None, 1, False)
+    with pytest.raises(shapes.FieldError) as caught:
+        shapes.parse_image_request({"prompt": "a cat", "n": 9})
+    assert caught.value.param == "n"
+    with pytest.raises(shapes.FieldError) as caught:
+        shapes.parse_image_request({"prompt": " "})
+    assert caught.value.param == "prompt"
+    assert shapes.images_response(1, ["u"]) == {"created": 1, "data": [{"url": "u"}]}
+    assert shapes.images_response(1, ["u"], [b"\x00"])["data"] == [{"b64_json": "AA=="}]
