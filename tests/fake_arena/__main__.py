@@ -1,0 +1,56 @@
+"""Run the fake arena for demos: ``python -m tests.fake_arena --port 8765``.
+
+Prints ``fake arena listening on <url>`` (flushed) and serves until SIGINT/SIGTERM, then exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from .app import FakeArena
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m tests.fake_arena", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    p.add_argument("--login-gate", action="store_true", help="anonymous users get 401 LOGIN_GATE")
+    p.add_argument("--no-embed-models", action="store_true", help="pages omit initialModels")
+    p.add_argument("--no-challenge", action="store_true", help="turn the Cloudflare gate off")
+    p.add_argument("--lmarena-redirect", action="store_true", help="also serve a 301 legacy host")
+    p.add_argument("--recaptcha-delay", type=float, default=0.5)
+    return p.parse_args(argv)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    arena = FakeArena(
+        login_gate=args.login_gate,
+        embed_models=not args.no_embed_models,
+        challenge=not args.no_challenge,
+        lmarena_redirect=args.lmarena_redirect,
+        recaptcha_delay=args.recaptcha_delay,
+    )
+    await arena.start(host=args.host, port=args.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"fake arena listening on {arena.url}", flush=True)
+    if arena.legacy_url:
+        print(f"legacy lmarena host on {arena.legacy_url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await arena.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    asyncio.run(_serve(_parse(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Next.js server actions and the R2-like bucket behind uploads (protocol doc §6).
+
+A server action is a ``POST`` to a page URL with a ``Next-Action: <id>`` header and a JSON array of
+arguments; the answer is RSC flight text whose line ``1:`` holds the return value. Ids come from the
+current :class:`~tests.fake_arena.deploy.Deploy`; any other id gets the framework's 404.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from .storage import PREFIX, StoredObject, s3_error_xml
+
+if TYPE_CHECKING:
+    from .app import FakeArena
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+ALLOWED_MIME = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml")
+
+
+class ActionsMixin:
+    """Server-action and storage handlers of :class:`~tests.fake_arena.app.FakeArena`."""
+
+    def _add_storage_routes(self: FakeArena, app: web.Application) -> None:
+        app.router.add_put(PREFIX + "{key:.+}", self._storage_put)
+        app.router.add_get(PREFIX + "{key:.+}", self._storage_get)
+
+    async def _server_action(self: FakeArena, request: web.Request, action_id: str) -> web.Response:
+        name = self.deploy.action_name(action_id)
+        if name is None:
+            return web.Response(status=404, text="Server action not found.")
+        try:
+            args = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            args = None
+        if not isinstance(args, list):
+            result: dict[str, Any] = {"success": False, "error": "Invalid server action arguments"}
+        else:
+            result = self._run_action(name, args)
+        text = (
+            "0:"
+            + orjson.dumps({"a": "$@1", "f": "", "b": self.deploy.build_id}).decode()
+            + "\n1:"
+            + orjson.dumps(result).decode()
+            + "\n"
+        )
+        return web.Response(
+            text=text,
+            content_type="text/x-component",
+            headers={"Vary": "RSC, Next-Router-State-Tree, Next-Router-Prefetch"},
+        )
+
+    def _run_action(self: FakeArena, name: str, args: list[Any]) -> dict[str, Any]:
+        if name == "generateUploadUrl":
+            if len(args) < 2 or not all(isinstance(a, str) and a for a in args[:2]):
+                return {"success": False, "error": "fileName and contentType are required"}
+            file_name, mime = args[0], args[1]
+            if mime not in ALLOWED_MIME:
+                return {"success": False, "error": f"Unsupported file type: {mime}"}
+            key = f"{uuid.uuid4()}/{_SAFE_NAME.sub('_', file_name)[:100]}"
+            url = self.store.presign(self.url, "PUT", key, self.upload_url_ttl)
+            return {"success": True, "data": {"uploadUrl": url, "key": key}}
+        if name == "getSignedUrl":
+            if not args or not isinstance(args[0], str):
+                return {"success": False, "error": "key is required"}
+            if args[0] not in self.store.objects:
+                return {"success": False, "error": "File not found"}
+            url = self.store.presign(self.url, "GET", args[0], self.download_url_ttl)
+            return {"success": True, "data": {"url": url}}
+        # Feedback, consent, deletion...: accepted and ignored.
+        return {"success": True, "data": None}
+
+    def _storage_check(self: FakeArena, request: web.Request) -> web.Response | None:
+        query = {k: v for k, v in request.query.items()}
+        problem = self.store.check(request.method, request.rel_url.raw_path, query)
+        if problem is None:
+            return None
+        message = {
+            "AccessDenied": "Request has expired",
+            "SignatureDoesNotMatch": "The request signature we calculated does not match the "
+            "signature you provided.",
+        }.get(problem, "Query-string authentication requires the X-Amz-Signature parameter.")
+        return web.Response(
+            status=403, body=s3_error_xml(problem, message), content_type="application/xml"
+        )
+
+    async def _storage_put(self: FakeArena, request: web.Request) -> web.Response:
+        refused = self._storage_check(request)
+        if refused is not None:
+            return refused
+        data = await request.read()
+        if len(data) > self.max_upload_bytes:
+            return web.Response(
+                status=413,
+                body=s3_error_xml(
+                    "EntityTooLarge", "Your proposed upload exceeds the maximum size."
+                ),
+                content_type="application/xml",
+            )
+        mime = request.headers.get("Content-Type", "application/octet-stream")
+        self.store.objects[request.match_info["key"]] = StoredObject(data, mime)
+        return web.Response(status=200, headers={"ETag": f'"{uuid.uuid4().hex}"'})
+
+    async def _storage_get(self: FakeArena, request: web.Request) -> web.Response:
+        refused = self._storage_check(request)
+        if refused is not None:
+            return refused
+        obj = self.store.objects.get(request.match_info["key"])
+        if obj is None:
+            return web.Response(
+                status=404,
+                body=s3_error_xml("NoSuchKey", "The specified key does not exist."),
+                content_type="application/xml",
+            )
+        return web.Response(body=obj.data, headers={"Content-Type": obj.content_type})

@@ -1,0 +1,223 @@
+"""The fake model table.
+
+Mirrors the model objects the real site embeds in its pages (``initialModels``) and serves from
+``GET /nextjs-api/model-catalog`` (protocol doc §3.2): the wire field names are exact; a few extra
+Python-only fields (``reasoning``) tell the fake how the model "answers" and never reach the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: ``Number.MAX_SAFE_INTEGER``: the site's marker for "unranked in this modality".
+UNRANKED = 9007199254740991
+
+
+@dataclass(frozen=True)
+class FakeModel:
+    """One row of the site's model table."""
+
+    id: str
+    public_name: str
+    name: str
+    organization: str | None
+    provider: str
+    input_capabilities: dict[str, Any]
+    output_capabilities: dict[str, Any]
+    user_selectable: bool = True
+    rank: int | None = None
+    rank_by_modality: dict[str, int] = field(default_factory=dict)
+    arenas: tuple[str, ...] = ("text",)
+    display_name: str | None = None
+    #: Fake-only: the model streams ``ag:`` reasoning lines before its answer.
+    reasoning: bool = False
+
+    @property
+    def accepts_images(self) -> bool:
+        # inputCapabilities.image is ``true`` or an object on the site; both mean "yes".
+        return bool(self.input_capabilities.get("image"))
+
+    @property
+    def makes_images(self) -> bool:
+        return bool(self.output_capabilities.get("image"))
+
+    @property
+    def searches(self) -> bool:
+        return bool(self.output_capabilities.get("search"))
+
+    @property
+    def chats(self) -> bool:
+        return bool(self.output_capabilities.get("text"))
+
+    def modalities(self) -> set[str]:
+        """Request ``modality`` values this model can serve."""
+        out = {"auto"}
+        if self.chats:
+            out.add("chat")
+        if self.makes_images:
+            out.add("image")
+        if self.searches:
+            out.add("search")
+        if self.output_capabilities.get("web"):
+            out.add("webdev")
+        if self.output_capabilities.get("video"):
+            out.add("video")
+        return out
+
+    def to_wire(self, *, catalog: bool = False) -> dict[str, Any]:
+        """The JSON object as the site sends it (``catalog`` adds the catalog-only ``arenas``)."""
+        row: dict[str, Any] = {
+            "id": self.id,
+            "publicName": self.public_name,
+            "name": self.name,
+            "displayName": self.display_name or self.public_name,
+        }
+        # Stealth models have no organization key at all on the site.
+        if self.organization is not None:
+            row["organization"] = self.organization
+        row["provider"] = self.provider
+        row["capabilities"] = {
+            "inputCapabilities": dict(self.input_capabilities),
+            "outputCapabilities": dict(self.output_capabilities),
+        }
+        row["userSelectable"] = self.user_selectable
+        if self.rank is not None:
+            row["rank"] = self.rank
+        row["rankByModality"] = dict(self.rank_by_modality)
+        if catalog:
+            row["arenas"] = list(self.arenas)
+        return row
+
+
+_TEXT_IMAGE_FILE = {"text": True, "image": True, "file": True}
+
+DEFAULT_MODELS: tuple[FakeModel, ...] = (
+    FakeModel(
+        id="019a98f7-afcd-779f-8dcb-856cc3b3f078",
+        public_name="gemini-3-pro",
+        name="gemini-3-pro",
+        organization="google",
+        provider="googleVertexGlobal",
+        input_capabilities=_TEXT_IMAGE_FILE,
+        output_capabilities={"text": True, "web": True},
+        rank=1,
+        rank_by_modality={"chat": 1, "webdev": 4, "vision": 1},
+        arenas=("text", "vision", "webdev", "document"),
+    ),
+    FakeModel(
+        id="019ab4c2-5e61-7a3c-9b0e-2f6d81c4a901",
+        public_name="claude-opus-4-5",
+        name="claude-opus-4-5-20251101",
+        organization="anthropic",
+        provider="anthropic",
+        input_capabilities={"text": True, "image": {"multipleImages": True}, "file": True},
+        output_capabilities={"text": True, "web": True},
+        rank=2,
+        rank_by_modality={"chat": 2, "webdev": 1, "vision": 3},
+        arenas=("text", "vision", "webdev", "code"),
+    ),
+    FakeModel(
+        id="019ab4c2-9d10-7e44-8f3a-6c1be2d90a77",
+        public_name="claude-opus-4-5-thinking-32k",
+        name="claude-opus-4-5-20251101-thinking-32k",
+        organization="anthropic",
+        provider="anthropic",
+        input_capabilities={"text": True, "image": True},
+        output_capabilities={"text": True},
+        rank=3,
+        rank_by_modality={"chat": 3, "vision": 4},
+        arenas=("text", "vision"),
+        reasoning=True,
+    ),
+    # Two rows share one publicName (an older and a newer checkpoint), as on the real site.
+    FakeModel(
+        id="019a7f10-2b3c-7d4e-a5f6-0718293a4b5c",
+        public_name="gpt-5.1-high",
+        name="gpt-5.1-high",
+        organization="openai",
+        provider="openai",
+        input_capabilities={"text": True, "image": True},
+        output_capabilities={"text": True},
+        rank=4,
+        rank_by_modality={"chat": 4, "vision": 2},
+        arenas=("text", "vision"),
+    ),
+    FakeModel(
+        id="019ac1d3-4e5f-7a60-b172-8394a5b6c7d8",
+        public_name="gpt-5.1-high",
+        name="gpt-5.1-high-2025-11-20",
+        organization="openai",
+        provider="openai",
+        input_capabilities={"text": True, "image": True},
+        output_capabilities={"text": True},
+        rank=4,
+        rank_by_modality={"chat": 4, "vision": 2},
+        arenas=("text", "vision"),
+    ),
+    FakeModel(
+        id="019a5e21-7c8d-79ea-8b0c-1d2e3f405162",
+        public_name="gemini-3-pro-image-preview",
+        name="gemini-3-pro-image-preview",
+        organization="google",
+        provider="googleVertexGlobal",
+        input_capabilities={
+            "text": True,
+            "image": {"requiresUpload": False, "multipleImages": True},
+        },
+        output_capabilities={"image": {"aspectRatios": ["1:1"]}},
+        rank=1,
+        rank_by_modality={"image": 1},
+        arenas=("text-to-image", "image-edit"),
+    ),
+    FakeModel(
+        id="019a9b00-1a2b-7c3d-9e4f-5a6b7c8d9e0f",
+        public_name="gemini-3-pro-grounding",
+        name="gemini-3-pro-grounding",
+        organization="google",
+        provider="googleVertexGlobal",
+        input_capabilities={"text": True},
+        output_capabilities={"text": True, "search": True},
+        rank=1,
+        rank_by_modality={"search": 1},
+        arenas=("search",),
+    ),
+    # An old row: UUIDv4 id, text only (no image input), no overall rank.
+    FakeModel(
+        id="dcbd7897-5a37-4a34-93f1-76a24c7bb028",
+        public_name="llama-3.3-70b-instruct",
+        name="llama-3.3-70b-instruct",
+        organization="meta",
+        provider="fireworks",
+        input_capabilities={"text": True},
+        output_capabilities={"text": True},
+        rank=None,
+        rank_by_modality={"chat": 61, "webdev": UNRANKED},
+        arenas=("text",),
+    ),
+    # A stealth model: no organization, battle-only (not user selectable).
+    FakeModel(
+        id="019ac7e8-0f1e-7d2c-8b3a-495867a8b9c0",
+        public_name="riftrunner",
+        name="riftrunner",
+        organization=None,
+        provider="stealth",
+        input_capabilities={"text": True, "image": True},
+        output_capabilities={"text": True},
+        user_selectable=False,
+        rank=None,
+        rank_by_modality={"chat": UNRANKED},
+        arenas=("text",),
+    ),
+)
+
+
+#: The arenas the catalog endpoint lists, with the modality each one ranks by.
+CATALOG_ARENAS: tuple[str, ...] = (
+    "text",
+    "vision",
+    "text-to-image",
+    "image-edit",
+    "search",
+    "webdev",
+)

@@ -1,0 +1,157 @@
+"""Scripted answers for the stream endpoints.
+
+Tests queue :class:`Reply` (a successful stream, shaped as they like) or :class:`Fault` (one of the
+failure modes the real site is known to produce, protocol doc §8) with ``FakeArena.enqueue``; each
+request to create-evaluation / post-to-evaluation / retry that passes validation consumes one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from . import pages
+
+RATE_LIMIT_TEXT = "Too many requests, please try again later."
+RECAPTCHA_FAILED = {"error": "recaptcha validation failed"}
+
+
+@dataclass
+class Reply:
+    """A successful (HTTP 200) stream.
+
+    ``text``/``b_text``: the answer of side A/B, one string (split into deltas by the fake) or a
+    list of deltas sent as they are; ``None`` means the default echo answer.
+    ``reasoning``: ``ag:`` deltas (default: some for reasoning models, none otherwise).
+    ``images``: URLs for ``a2`` image parts (default for image models: a generated PNG behind a
+    signed URL of the fake). ``citations``: list of ``{"url","title"}`` sent as one ``ac:``
+    tool-call delta (default for search models: two example sources). ``delay_first``: seconds
+    before the first text/reasoning line; ``delay_between``: seconds between lines.
+    ``heartbeats``: heartbeat lines sent first, before any delay.
+    """
+
+    text: str | list[str] | None = None
+    reasoning: str | list[str] | None = None
+    images: list[str] | None = None
+    image_mime: str = "image/png"
+    citations: list[dict[str, Any]] | None = None
+    b_text: str | list[str] | None = None
+    finish_reason: str = "stop"
+    usage: dict[str, int] | None = None
+    delay_first: float = 0.0
+    delay_between: float = 0.0
+    heartbeats: int = 1
+    #: Extra raw lines (without newline) appended before the finish lines, for odd cases.
+    extra_lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Fault:
+    """A failure of one stream request. Build with the classmethods."""
+
+    kind: str
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+    seconds: float | None = None
+    message: str = ""
+    count: int = 0
+
+    # --- HTTP-level refusals (no stream) -------------------------------------------------------
+
+    @classmethod
+    def rate_limit(cls, retry_after: int | None = None) -> Fault:
+        """429 with the site's plain-text message, with or without ``Retry-After``."""
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        return cls(
+            "http", 429, RATE_LIMIT_TEXT.encode(), "text/plain; charset=utf-8", headers=headers
+        )
+
+    @classmethod
+    def moderation(cls) -> Fault:
+        """422 prompt moderation; the session id is filled in when served."""
+        return cls("moderation", 422)
+
+    @classmethod
+    def invalid_content(cls) -> Fault:
+        return cls("http", 400, b'{"error":"Invalid content"}')
+
+    @classmethod
+    def user_message_invalid(cls) -> Fault:
+        return cls("http", 400, b'{"error":"user message is invalid"}')
+
+    @classmethod
+    def server_error(cls, status: int = 500, message: str = "Failed to create session") -> Fault:
+        if status >= 520 or status in (502, 504):
+            # Cloudflare-origin errors come back as HTML pages, not JSON.
+            body = f"<html><head><title>{status}: origin error</title></head></html>"
+            return cls("http", status, body.encode(), "text/html; charset=UTF-8")
+        return cls("http", status, orjson_bytes({"error": message}))
+
+    @classmethod
+    def cloudflare(cls) -> Fault:
+        """403 with the Cloudflare challenge HTML (clearance stopped being accepted)."""
+        return cls("cloudflare", 403)
+
+    @classmethod
+    def recaptcha(cls) -> Fault:
+        """403 recaptcha validation failed (e.g. a low score)."""
+        return cls("http", 403, orjson_bytes(RECAPTCHA_FAILED))
+
+    @classmethod
+    def expired_auth(cls) -> Fault:
+        return cls("http", 401, b'{"error":"auth token has expired"}')
+
+    @classmethod
+    def login_gate(cls) -> Fault:
+        return cls("http", 401, orjson_bytes(pages.LOGIN_GATE_BODY))
+
+    @classmethod
+    def hang_before_headers(cls, seconds: float | None = None) -> Fault:
+        """Accept the request and send nothing (for ``seconds``, or until the client gives up)."""
+        return cls("hang_headers", seconds=seconds)
+
+    # --- failures inside a 200 stream ----------------------------------------------------------
+
+    @classmethod
+    def cut(cls, after_text: str = "Partial ans") -> Fault:
+        """Stream some text, then drop the connection without a finish line."""
+        return cls("cut", text=after_text)
+
+    @classmethod
+    def empty(cls, heartbeats: int = 1) -> Fault:
+        """200 with no text/image lines and no finish line (only heartbeats)."""
+        return cls("empty", count=heartbeats)
+
+    @classmethod
+    def arena_error(cls) -> Fault:
+        """``a0:"hasArenaError"``, the site's server-side failure marker."""
+        return cls("arena_error")
+
+    @classmethod
+    def a3(cls, message: str = "Resource exhausted. Please try again later.") -> Fault:
+        """``a3:"<message>"`` error line followed by ``ad:`` with finishReason error."""
+        return cls("a3", message=message)
+
+    @classmethod
+    def hang(cls, seconds: float | None = None) -> Fault:
+        """200 headers, then silence (no heartbeats) for ``seconds`` or until the client leaves."""
+        return cls("hang", seconds=seconds)
+
+    @classmethod
+    def slow_first_token(cls, seconds: float) -> Reply:
+        """Convenience: a default reply whose first token comes after ``seconds``."""
+        return Reply(delay_first=seconds)
+
+    @classmethod
+    def slow_chunks(cls, seconds: float) -> Reply:
+        """Convenience: a default reply with ``seconds`` between lines."""
+        return Reply(delay_between=seconds)
+
+
+def orjson_bytes(value: Any) -> bytes:
+    return orjson.dumps(value)
