@@ -8,10 +8,10 @@ goes to stderr. Heavy modules (aiohttp, nodriver) are imported inside the comman
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -24,6 +24,7 @@ from .terminal import Terminal
 
 if TYPE_CHECKING:
     from .client import ChatSession, Client, Reply
+    from .discovery import Model
 
 T = TypeVar("T")
 
@@ -61,19 +62,29 @@ def _main(
 # --- shared plumbing ------------------------------------------------------------------------------
 
 
+def _cached_models(settings: Settings, warn: Callable[[str], None]) -> list[Model] | None:
+    """The models in the cache file, or None when it has none.
+
+    Reads the cache with ``state`` and ``discovery`` only: neither imports aiohttp nor nodriver,
+    which is what keeps `lmarena models` and completion fast (the client costs ~0.3 s to import).
+    """
+    from .discovery import model_from_row, usable_models
+    from .state import SiteCache
+
+    state = SiteCache(settings.cache_path).load(settings.base_url.rstrip("/"), warn=warn)
+    if state is None or not state.models:
+        return None
+    rows = (model_from_row(row) for row in state.models)
+    return usable_models([model for model in rows if model is not None])
+
+
 def _complete_model(incomplete: str) -> list[str]:
     """Model names from the cache only: fast, offline, and silent when there is no cache."""
     try:
-        from .state import SiteCache
-
-        settings = Settings.load()
-        state = SiteCache(settings.cache_path).load(settings.base_url, warn=lambda _m: None)
-        if state is None:
-            return []
-        names = [row.get("publicName") or row.get("name") for row in state.models]
+        found = _cached_models(Settings.load(), warn=lambda _message: None) or []
     except Exception:  # completion must never print a traceback into the user's shell
         return []
-    return sorted({n for n in names if isinstance(n, str) and n.startswith(incomplete)})
+    return [m.name for m in found if m.name.startswith(incomplete)]
 
 
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Hide notes on stderr.")]
@@ -85,6 +96,7 @@ ModelOpt = Annotated[
         "-m",
         "--model",
         help="Model name (default: LM_ARENA_MODEL, else gemini-3-pro).",
+        metavar="MODEL",
         autocompletion=_complete_model,
         show_default=False,
     ),
@@ -93,8 +105,18 @@ ModelOpt = Annotated[
 
 def run(term: Terminal, work: Callable[[], Coroutine[Any, Any, T]], *, debug: bool = False) -> T:
     """Run one command's coroutine and turn every failure into a message and an exit code."""
-    try:
+    import asyncio
+
+    with failures(term, debug=debug):
         return asyncio.run(work())
+    raise AssertionError("unreachable: failures() re-raises as typer.Exit")
+
+
+@contextlib.contextmanager
+def failures(term: Terminal, *, debug: bool = False) -> Iterator[None]:
+    """Map every failure inside the block to one line on stderr and its exit code."""
+    try:
+        yield
     except LmArenaError as error:
         if debug:
             import traceback
@@ -106,7 +128,8 @@ def run(term: Terminal, work: Callable[[], Coroutine[Any, Any, T]], *, debug: bo
         term.err("lmarena: interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except BrokenPipeError:
-        # The reader went away (`| head -1`): stop quietly, without a traceback at exit.
+        # The reader went away (`| head -1`): stop quietly. stdout is pointed at /dev/null so
+        # that the flush at interpreter exit does not print "Exception ignored ...".
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise typer.Exit(0) from None
@@ -155,31 +178,36 @@ def models(
     term = Terminal(quiet=quiet, no_color=no_color)
     settings = _settings(term)
 
-    async def work() -> None:
-        import orjson
+    found = None
+    if not refresh:
+        with failures(term, debug=debug):
+            found = _cached_models(settings, warn=term.info)
+    if found is None:
 
-        client = _client(settings, term)
-        try:
-            with term.spinner("starting the browser…"):
-                found = await client.list_models(refresh=refresh)
-        finally:
-            await client.close()
-        chosen = [
-            m
-            for m in found
-            if (not vision or m.takes_images)
-            and (not image_output or m.outputs_images)
-            and (not search or m.searches)
-        ]
+        async def fetch() -> list[Model]:
+            client = _client(settings, term)
+            try:
+                with term.spinner("starting the browser…"):
+                    return await client.list_models(refresh=refresh)
+            finally:
+                await client.close()
+
+        found = run(term, fetch, debug=debug)
+    chosen = [
+        m
+        for m in found
+        if (not vision or m.takes_images)
+        and (not image_output or m.outputs_images)
+        and (not search or m.searches)
+    ]
+    with failures(term, debug=debug):
         if json_:
-            term.out(
-                orjson.dumps([m.to_json() for m in chosen], option=orjson.OPT_INDENT_2).decode()
-            )
-            term.out("\n")
+            import orjson
+
+            text = orjson.dumps([m.to_json() for m in chosen], option=orjson.OPT_INDENT_2).decode()
+            term.out(text + "\n")
         else:
             term.out("".join(m.name + "\n" for m in chosen))
-
-    run(term, work, debug=debug)
 
 
 # --- ask ------------------------------------------------------------------------------------------
@@ -205,36 +233,53 @@ def compose_prompt(stdin_text: str, argument: str | None) -> str:
 @app.command()
 def ask(
     prompt: Annotated[
-        str | None, typer.Argument(help="The instruction; stdin comes first.")
+        str | None, typer.Argument(help="The instruction; stdin comes first.", metavar="PROMPT")
     ] = None,
     model: ModelOpt = None,
     image: Annotated[
         list[str] | None,
-        typer.Option("--image", "-i", help="Image path, http(s) URL, or - for stdin. Repeatable."),
+        typer.Option(
+            "--image",
+            "-i",
+            help="Image path, http(s) URL, or - for stdin. Repeatable.",
+            metavar="PATH|URL|-",
+        ),
     ] = None,
     resume: Annotated[
-        str | None, typer.Option("--resume", help="Continue the conversation with this id.")
+        str | None,
+        typer.Option("--resume", help="Continue the conversation with this id.", metavar="ID"),
     ] = None,
     continue_: Annotated[
         bool, typer.Option("-c", "--continue", help="Continue this tool's latest conversation.")
     ] = False,
     vs: Annotated[
         str | None,
-        typer.Option("--vs", help="A second model, side by side.", autocompletion=_complete_model),
+        typer.Option(
+            "--vs",
+            help="A second model, side by side.",
+            autocompletion=_complete_model,
+            metavar="MODEL",
+        ),
     ] = None,
     battle: Annotated[bool, typer.Option("--battle", help="Two anonymous models.")] = False,
     no_stream: Annotated[bool, typer.Option("--no-stream", help="Print the answer whole.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="One JSON object at the end.")] = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON event per line.")] = False,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="Save generated images here.")
+        Path | None,
+        typer.Option("-o", "--output", help="Save generated images here.", metavar="PATH"),
     ] = None,
     show_reasoning: Annotated[
         bool, typer.Option("--show-reasoning", help="Print the model's thinking on stderr.")
     ] = False,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Seconds to wait for a first token (default 120).", min=0.1),
+        typer.Option(
+            "--timeout",
+            help="Seconds to wait for a first token (default 120).",
+            min=0.1,
+            metavar="SECONDS",
+        ),
     ] = None,
     no_stdin: Annotated[bool, typer.Option("--no-stdin", help="Do not read stdin.")] = False,
     quiet: QuietOpt = False,
@@ -282,6 +327,8 @@ def ask(
     sources: list[Any] = [stdin_image if item == "-" else item for item in images]
 
     async def work() -> int:
+        import asyncio
+
         client = _client(settings, term)
         try:
             with term.spinner("starting the browser…") as spin:
@@ -298,7 +345,9 @@ def ask(
             )
             try:
                 reply = await renderer.render(stream)
-            except LmArenaError:
+            except (LmArenaError, asyncio.CancelledError):
+                # Cut short (a failure, or Ctrl-C cancelling this task): the partial answer stays
+                # on stdout, as a whole line; the exit code says it is partial.
                 renderer.end_partial()
                 raise
             if reply.images:
@@ -386,7 +435,9 @@ class _Renderer:
         if self.json:
             self.term.out(orjson.dumps(reply.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
         elif self.jsonl:
-            pass
+            # The last line is the whole reply, so a consumer of the events also learns the
+            # conversation id and timings, under the same names as --json.
+            self.term.out(orjson.dumps({"type": "reply", **reply.to_dict()}).decode() + "\n")
         elif self.buffered:
             self._whole(reply)
         else:
@@ -497,6 +548,7 @@ def chat(
     interactive = term.stdin_is_tty
 
     async def work() -> int:
+        import asyncio
         import signal
 
         client = _client(settings, term)
@@ -508,8 +560,11 @@ def chat(
                 else:
                     chat = await client.chats.create(model or settings.model)
             model_name = chat.model.name if chat.model else "battle"
-            if chat.id:
-                term.info(f"conversation: {chat.id}")
+            # A new conversation has its id only once the site has answered the first turn:
+            # it is shown then (a resumed one at once), and again on exit.
+            announced = chat.id
+            if announced:
+                term.info(f"conversation: {announced}")
             if interactive:
                 term.info(f"chatting with {model_name}; /exit or Ctrl-D to end")
             loop = asyncio.get_running_loop()
@@ -524,6 +579,9 @@ def chat(
                     loop.add_signal_handler(signal.SIGINT, task.cancel)
                 try:
                     await task
+                    if chat.id and chat.id != announced:
+                        announced = chat.id
+                        term.info(f"conversation: {announced}")
                 except asyncio.CancelledError:
                     term.out("\n")
                     term.err("(answer stopped)")
@@ -545,6 +603,8 @@ def chat(
 
 async def _read_line(term: Terminal, prompt: str | None) -> str | None:
     """One line from stdin without blocking the loop; None at end of input."""
+    import asyncio
+
     if term.stdin is None:
         return None
     if prompt:
@@ -600,14 +660,16 @@ def login(
     settings = _settings(term)
 
     async def work() -> None:
-        from .browser import Browser
+        from . import site
+        from .browser import Browser, has_display
 
-        browser = Browser(settings, log=term.info)
+        # Browser.login says what it waits for ("waiting up to N s for you to sign in ..."), or
+        # raises UsageError when there is no display to show a window on: a window is promised
+        # here only when one can be shown.
+        browser = Browser(settings, log=term.err)
         try:
-            term.err(
-                f"Opening {settings.base_url} in a browser window: sign in there. "
-                f"Waiting up to {timeout:.0f} s…"
-            )
+            if settings.browser_headless is True or has_display():
+                term.err(f"opening {settings.base_url}{site.LOGIN_PAGE} in a browser window…")
             await browser.login(timeout=timeout)
             term.err("Signed in; the session is saved for later runs.")
         finally:

@@ -6,13 +6,15 @@ rest of the CLI never looks at ``sys`` directly and tests can hand it other stre
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 def _isatty(stream: Any) -> bool:
@@ -87,10 +89,14 @@ class Spinner:
         term = self._terminal
         if term.quiet or not term.stderr_is_tty or os.environ.get("TERM") == "dumb":
             return
+        import asyncio  # here, not at the top: `--help` and completion never need it
+
         with contextlib.suppress(RuntimeError):  # no running loop: no spinner
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
+        import asyncio
+
         frame = 0
         await asyncio.sleep(0.3)  # fast steps do not flash a spinner
         while True:

@@ -1,0 +1,1 @@
+complete --command lmarena --no-files --arguments "(env _LMARENA_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) lmarena)" --condition "env _LMARENA_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) lmarena"
