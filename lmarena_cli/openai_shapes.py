@@ -503,7 +503,8 @@ def error_body(
         "error": {
             "message": str(error),
             "type": error.error_type,
-            "param": param if param is not None else getattr(error, "param", None),
+            # OpenAI sends null, not "", when no single field is to blame (e.g. invalid JSON).
+            "param": (param if param is not None else getattr(error, "param", None)) or None,
             "code": code,
         }
     }
