@@ -634,10 +634,12 @@ async def test_malformed_json_is_400_in_the_openai_envelope(env: Env) -> None:
             {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "x"}], "stream": "yes"},
             "stream",
         ),
-        ([1, 2], ""),
+        ([1, 2], None),
     ],
 )
-async def test_bad_fields_are_400_naming_the_field(env: Env, request_body: Any, param: str) -> None:
+async def test_bad_fields_are_400_naming_the_field(
+    env: Env, request_body: Any, param: str | None
+) -> None:
     status, _, body = await raw_post(env.url + "/v1/chat/completions", request_body)
     assert status == 400
     assert body["error"]["type"] == "invalid_request_error"
