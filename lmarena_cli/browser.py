@@ -51,6 +51,7 @@ from . import discovery, site
 from .errors import (
     Blocked,
     BrowserUnavailable,
+    ConfigError,
     LmArenaError,
     ProtocolError,
     SignInRequired,
@@ -59,7 +60,7 @@ from .errors import (
     UsageError,
 )
 from .settings import Settings
-from .state import SiteCache, SiteState
+from .state import SiteCache, SiteState, encode_auth_cookies, session_from_body
 
 Log = Callable[[str], None]
 
@@ -79,6 +80,8 @@ PROFILE_WAIT = 3.0
 LAUNCH_TIMEOUT = 30.0
 #: Seconds to wait for the site to sign the browser up (the auth cookie to appear).
 AUTH_COOKIE_TIMEOUT = 30.0
+#: Seconds the site's own script gets to sign up before we post the sign-up ourselves.
+SIGN_UP_GRACE = 5.0
 #: Seconds to wait for the lazily loaded ``grecaptcha.enterprise``.
 RECAPTCHA_WAIT = 15.0
 #: Seconds for ``grecaptcha.enterprise.execute`` itself.
@@ -509,14 +512,46 @@ _MINT_JS = """(async () => {
     if (Date.now() > deadline) return {error: "absent"};
     await new Promise(r => setTimeout(r, 100));
   }
-  // ready() can hang on the real site: never wait on it for more than 5 s.
-  await Promise.race([new Promise(r => grecaptcha.enterprise.ready(r)),
-                      new Promise(r => setTimeout(r, 5000))]);
+  // ready() can hang on the real site: never wait on it for more than 5 s, and only once per
+  // page load (a ready() that never calls back would otherwise cost 5 s on every message).
+  if (%s) {
+    await Promise.race([new Promise(r => grecaptcha.enterprise.ready(r)),
+                        new Promise(r => setTimeout(r, 5000))]);
+  }
   try {
     const token = await grecaptcha.enterprise.execute(key, {action});
     return {token: token};
   } catch (e) {
     return {error: "execute", message: String((e && e.message) || e)};
+  }
+})()"""
+
+#: The anonymous sign-up the site's own script does on a first visit (protocol §5.3), for pages
+#: that leave it to the client. The provisional id is kept where the site keeps it (cookie and
+#: localStorage); one "User already exists" starts over with a fresh id, as the site does.
+_SIGN_UP_JS = """(async () => {
+  const path = %s, key = %s, name = "provisional_user_id";
+  let token = "";
+  const g = window.grecaptcha && window.grecaptcha.enterprise;
+  if (key && g && typeof g.execute === "function") {
+    try {
+      token = await Promise.race([g.execute(key, {action: "sign_up"}),
+                                  new Promise(r => setTimeout(() => r(""), 5000))]) || "";
+    } catch (e) { token = ""; }
+  }
+  const stored = (document.cookie.match(/(?:^|; )provisional_user_id=([^;]*)/) || [])[1];
+  let pid = localStorage.getItem(name) || stored || crypto.randomUUID();
+  for (let attempt = 0; ; attempt++) {
+    localStorage.setItem(name, pid);
+    document.cookie = name + "=" + pid + "; path=/; max-age=31536000; samesite=lax";
+    const r = await fetch(path, {method: "POST", credentials: "include",
+      body: JSON.stringify({recaptchaToken: token, provisionalUserId: pid})});
+    const text = await r.text();
+    if (r.status === 400 && /already exists/i.test(text) && attempt === 0) {
+      pid = crypto.randomUUID();
+      continue;
+    }
+    return {status: r.status, text: text};
   }
 })()"""
 
@@ -866,6 +901,9 @@ class Browser:
             updated_at=now,
         )
         if state.site_key is None:
+            # The page may name the key only in its bundle's execute("<key>") call (§4.2).
+            state.site_key = await self._site_key_from_chunks(html)
+        if state.site_key is None:
             self._log(
                 "the site's page carries no reCAPTCHA site key (expected "
                 "recaptcha/enterprise.js?render=<key>); sending messages will fail"
@@ -910,6 +948,15 @@ class Browser:
             ) from None
         state.models = [model.raw for model in discovery.models_from_catalog(data)]
 
+    async def _site_key_from_chunks(self, html: str) -> str | None:
+        """The reCAPTCHA site key from the page's JS chunks (the components' chunks first)."""
+        for path in discovery.chunk_paths(html):
+            status, text = await self._fetch(path, accept="*/*")
+            key = discovery.find_site_key(text) if status == 200 else None
+            if key is not None:
+                return key
+        return None
+
     async def _discover_actions(self, html: str) -> dict[str, str]:
         """Fetch the page's JS chunks in order until both upload actions are found."""
         actions: dict[str, str] = {}
@@ -951,13 +998,23 @@ class Browser:
         return [c for c in cookies if isinstance(c, dict)]
 
     async def _wait_auth_cookie(self) -> list[dict[str, Any]]:
-        """The site's cookies, once the auth cookie (bare or chunked) is among them."""
-        deadline = time.monotonic() + AUTH_COOKIE_TIMEOUT
+        """The site's cookies, once the auth cookie (bare or chunked) is among them.
+
+        The site's own script signs a first visitor up; when no cookie has come after
+        :data:`SIGN_UP_GRACE` seconds, the sign-up is posted from the page once (§5.3).
+        """
+        start = time.monotonic()
+        deadline = start + AUTH_COOKIE_TIMEOUT
+        signed_up = False
         while True:
             cookies = await self._get_cookies()
             names = {c.get("name") for c in cookies if c.get("value")}
             if site.AUTH_COOKIE in names or f"{site.AUTH_COOKIE}.0" in names:
                 return cookies
+            if not signed_up and time.monotonic() - start > SIGN_UP_GRACE:
+                signed_up = True
+                await self._sign_up()
+                continue
             if time.monotonic() > deadline:
                 raise SignInRequired(
                     f"the site did not start a session: no {site.AUTH_COOKIE} cookie appeared "
@@ -966,6 +1023,44 @@ class Browser:
                     kind="no_session",
                 )
             await asyncio.sleep(0.2)
+
+    async def _sign_up(self) -> None:
+        """Post the anonymous sign-up from the page; keep a session the answer has in its body.
+
+        The usual answer sets the cookie itself; some answers carry the Supabase session JSON
+        instead, which the site's client then writes as the cookie: so do we. Failures are only
+        logged: the caller's wait for the cookie reports the outcome.
+        """
+        html = str(await self._eval("document.documentElement.outerHTML", what="reading the page"))
+        key = discovery.find_site_key(html)
+        try:
+            reply = await self._eval(
+                _SIGN_UP_JS % (_js(site.SIGN_UP), _js(key)),
+                what="signing up",
+                timeout=self.settings.timeout,
+                await_promise=True,
+            )
+        except _PageError as exc:
+            self._log(f"the anonymous sign-up failed in the page: {exc}")
+            return
+        status = int(reply.get("status") or 0) if isinstance(reply, dict) else 0
+        text = str(reply.get("text") or "") if isinstance(reply, dict) else ""
+        if status != 200:
+            self._log(f"the site's sign-up answered HTTP {status}: {text[:200]}")
+            return
+        try:
+            session = session_from_body(orjson.loads(text))
+        except orjson.JSONDecodeError:
+            session = None
+        if session is None:
+            return  # the answer set the cookie itself (or set nothing: the wait will say)
+        url = self.base_url + "/"
+        expires = time.time() + 400 * 86400  # what @supabase/ssr gives its cookie
+        params = [
+            {"name": name, "value": value, "url": url, "path": "/", "expires": expires}
+            for name, value in encode_auth_cookies(session).items()
+        ]
+        await self._send(_command("Network.setCookies", cookies=params), what="setting cookies")
 
     async def _wait_signed_in(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -997,6 +1092,8 @@ class Browser:
                 )
             ready = seen.get("ready") in ("interactive", "complete")
             on_site = str(seen.get("url", "")).startswith(self.base_url)
+            if ready and not on_site:
+                self._refuse_other_origin(str(seen.get("url", "")))
             if ready and on_site and not seen.get("challenge"):
                 return
             box = seen.get("box")
@@ -1012,6 +1109,25 @@ class Browser:
                 )
             await asyncio.sleep(0.1)
 
+    def _refuse_other_origin(self, url: str) -> None:
+        """Fail at once when the site sent the browser to another origin (lmarena.ai -> arena.ai).
+
+        API calls go to LM_ARENA_BASE_URL with cookies of the origin the browser ended on; they
+        cannot work, and waiting for a page that never comes would end in a misleading Blocked.
+        """
+        parts, base = urllib.parse.urlsplit(url), urllib.parse.urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https"):
+            return  # about:blank or chrome:// before the navigation commits
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if (parts.scheme, parts.netloc.lower()) == (base.scheme, base.netloc.lower()):
+            return
+        raise ConfigError(
+            f"LM_ARENA_BASE_URL is {self.base_url}, but that address sends the browser on to "
+            f"{origin} (the site moved: lmarena.ai is now arena.ai); set "
+            f"LM_ARENA_BASE_URL={origin}",
+            kind="redirected",
+        )
+
     async def _click(self, x: float, y: float) -> None:
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             extra = {"button": "left", "clickCount": 1} if kind != "mouseMoved" else {}
@@ -1021,7 +1137,13 @@ class Browser:
             )
 
     async def _mint(self, site_key: str, action: str) -> str:
-        expression = _MINT_JS % (_js(site_key), _js(action), int(RECAPTCHA_WAIT * 1000))
+        wait_ready = not self._page.extra.get("recaptcha_ready")
+        expression = _MINT_JS % (
+            _js(site_key),
+            _js(action),
+            int(RECAPTCHA_WAIT * 1000),
+            _js(wait_ready),
+        )
         try:
             reply = await self._eval(
                 expression,
@@ -1050,6 +1172,7 @@ class Browser:
         token = reply.get("token")
         if not isinstance(token, str) or not token:
             raise Blocked("reCAPTCHA returned an empty token", kind="recaptcha")
+        self._page.extra["recaptcha_ready"] = True
         return token
 
     async def _fetch(self, path: str, *, accept: str) -> tuple[int, str]:

@@ -738,6 +738,9 @@ class ReplyStream:
         kind = error.kind
         if kind == "recaptcha" and budget.take("recaptcha", 1):
             client._log("the site rejected the reCAPTCHA token; trying once more with a fresh one")
+            # Reload the page first: a redeploy may have rotated the site key (protocol §4.2),
+            # and a token minted with the old page's key fails however often it is retried.
+            await client._refresh_browser_session()
             return
         if kind == "cloudflare" and budget.take("cloudflare", 1):
             client._log("the site's anti-bot check wants a new clearance; refreshing it")
@@ -868,6 +871,7 @@ class ReplyStream:
         finished: set[str] = set()
         first_deadline = self._started + self._timeout
         idle = self._client.settings.idle_timeout
+        alive = False  # bytes came (heartbeats count) though maybe no answer text yet
         while True:
             wait = (
                 idle
@@ -881,8 +885,9 @@ class ReplyStream:
                 what = (
                     "between two parts of the answer" if self._first_token else "for a first answer"
                 )
+                sent = "only keep-alives" if alive and not self._first_token else "nothing"
                 raise Timeout(
-                    f"the site sent nothing for {wait:.0f} s {what}", kind="timeout"
+                    f"the site sent {sent} for {wait:.0f} s {what}", kind="timeout"
                 ) from None
             except (aiohttp.ClientError, OSError) as error:
                 raise IncompleteAnswer(
@@ -890,6 +895,7 @@ class ReplyStream:
                     kind="cut",
                 ) from None
             events = parser.feed(chunk) if chunk else parser.close()
+            alive = alive or bool(chunk)
             for event in events:
                 self._apply(event, reply, finished)
                 if isinstance(event, StreamError):
@@ -900,14 +906,24 @@ class ReplyStream:
                     )
                 if not isinstance(event, Heartbeat):
                     yield event
-            if sides <= finished:
-                return
-            if not chunk:
+            if sides <= finished or not chunk:
                 break
         if not self._reply_has_content():
+            # Also when finish lines came: heartbeats and "stop" with no text or image is the
+            # "no content" failure of protocol §2.3/§8.2, retried with fresh ids, never an
+            # empty answer handed over as if it were one.
             raise IncompleteAnswer("the site's answer was empty", kind="empty")
+        if sides <= finished or (finished and self._unfinished_have_content(finished)):
+            # A clean end of the body after one side's finish line, with text from every side,
+            # is a whole answer even when the site left out the other side's finish line.
+            return
         raise IncompleteAnswer(
             "the answer was cut off: the stream ended without a finish line", kind="cut"
+        )
+
+    def _unfinished_have_content(self, finished: set[str]) -> bool:
+        return all(
+            a.text or a.images or a.reasoning for a in self.reply.answers if a.side not in finished
         )
 
     def _apply(self, event: Event, reply: Reply, finished: set[str]) -> None:

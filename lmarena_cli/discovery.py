@@ -51,17 +51,17 @@ class Model:
     @property
     def takes_images(self) -> bool:
         """The model accepts image inputs (``inputCapabilities.image`` is true or an object)."""
-        return bool(self._caps("inputCapabilities").get("image"))
+        return _capable(self._caps("inputCapabilities").get("image"))
 
     @property
     def outputs_images(self) -> bool:
         """The model generates images (``outputCapabilities.image``)."""
-        return bool(self._caps("outputCapabilities").get("image"))
+        return _capable(self._caps("outputCapabilities").get("image"))
 
     @property
     def searches(self) -> bool:
         """The model is a search/grounding model (``outputCapabilities.search``)."""
-        return bool(self._caps("outputCapabilities").get("search"))
+        return _capable(self._caps("outputCapabilities").get("search"))
 
     @property
     def modality(self) -> str:
@@ -86,6 +86,16 @@ class Model:
             "rank": self.rank,
             "capabilities": self.capabilities,
         }
+
+
+def _capable(value: Any) -> bool:
+    """A capability is on when the site says ``true`` or describes it with an object.
+
+    Objects carry options (``{"requiresUpload": true}``, ``{"aspectRatios": [...]}``) whose keys
+    are all optional (protocol §3.2): an empty ``{}`` still means "yes", though ``bool({})`` is
+    false.
+    """
+    return value is True or isinstance(value, dict) or (isinstance(value, list) and bool(value))
 
 
 def model_from_row(row: Any) -> Model | None:

@@ -505,10 +505,7 @@ def parse_action_reply(text: str) -> Any:
             detail=_excerpt(text),
             kind="stale_action",
         )
-    for line in text.splitlines():
-        if not line.startswith("1:"):
-            continue
-        payload = line[2:]
+    for payload in _action_value_rows(text):
         if payload.startswith("E{"):  # a flight error row: the action threw on the server
             raise UpstreamError(
                 "the site's server action failed on its side",
@@ -538,6 +535,38 @@ def parse_action_reply(text: str) -> Any:
         detail=_excerpt(text),
         kind="unexpected",
     )
+
+
+_ROW = re.compile(r"^([0-9a-fA-F]+):(.*)$")
+
+
+def _action_value_rows(text: str) -> list[str]:
+    """The flight row(s) that may hold an action's return value, most likely first.
+
+    Line ``0:`` is framework metadata whose exact shape was never recorded (protocol §6.3,
+    §13.1). When it names the value (``{"a": "$@1", ...}`` or ``["$@1", ...]``), that row is
+    read; when it holds the value inline (``{"a": {...}}``), line 0's ``a`` is used; otherwise
+    the ``1:`` row, as every known client does.
+    """
+    rows: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _ROW.match(line)
+        if match is not None:
+            rows.setdefault(match.group(1).lower(), match.group(2))
+    head = _loads(rows.get("0", "null"))
+    pointer = head.get("a") if isinstance(head, dict) else None
+    if pointer is None and isinstance(head, list) and head:
+        pointer = head[0]
+    wanted: list[str] = []
+    if isinstance(pointer, str) and (ref := _REF.match(pointer)) is not None:
+        wanted.append(ref.group(1).lower())
+    elif isinstance(pointer, dict):
+        return [orjson.dumps(pointer).decode()]
+    wanted.append("1")
+    return [rows[key] for key in dict.fromkeys(wanted) if key in rows]
+
+
+_REF = re.compile(r"^\$@?([0-9a-fA-F]+)$")
 
 
 # --- HTTP error answers ---------------------------------------------------------------------------

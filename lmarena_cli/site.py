@@ -74,6 +74,8 @@ ARENA_ERROR_TEXT = "hasArenaError"
 SITE_KEY_PATTERNS = (
     re.compile(r"recaptcha/(?:enterprise|api)\.js\?render=([0-9A-Za-z_-]{20,})"),
     re.compile(r"grecaptcha\.enterprise\.execute\(\s*[\"']([0-9A-Za-z_-]{20,})[\"']"),
+    # Minified bundles alias grecaptcha (``e.enterprise.execute("6L...")``); keys start "6L".
+    re.compile(r"\.execute\(\s*[\"'](6L[0-9A-Za-z_-]{38})[\"']"),
 )
 #: ``(0,x.createServerReference)("<id>",x.callServer,void 0,x.findSourceMapURL,"<name>")``, also
 #: unwrapped ``createServerReference("<id>",...,"<name>")``. Ids: 42 hex chars today; 40+ accepted.
@@ -88,7 +90,8 @@ SERVER_REFERENCE = re.compile(
 FLIGHT_COMPONENT_ROW = re.compile(r"I\[(?:\d+|\"[^\"]*\")\s*,\s*(\[[^\]]*\])\s*,\s*\"(\w+)\"")
 #: The RSC flight chunks a Next.js page carries: ``self.__next_f.push([1,"<JS string>"])``.
 FLIGHT_PUSH = re.compile(r"self\.__next_f\.push\(\[\s*1\s*,\s*\"((?:[^\"\\]|\\.)*)\"\s*\]\)", re.S)
-SCRIPT_SRC = re.compile(r"<script[^>]+src=\"([^\"]+\.js[^\"]*)\"")
+#: Script tags and script preloads (``<link rel="preload" as="script" href=...>``), either quote.
+SCRIPT_SRC = re.compile(r"<(?:script[^>]+src|link[^>]+href)=[\"']([^\"']+\.js[^\"']*)[\"']")
 #: Components whose chunks hold the chat's server actions, tried first.
 ACTION_COMPONENTS = ("Evaluation",)
 MODELS_KEY = "initialModels"

@@ -246,6 +246,43 @@ def join_auth_cookie(cookies: dict[str, str]) -> str | None:
     return joined
 
 
+#: @supabase/ssr splits a cookie value longer than this into ``.0``, ``.1``, ... chunks.
+AUTH_CHUNK_SIZE = 3180
+
+
+def session_from_body(data: Any) -> dict[str, Any] | None:
+    """The Supabase session in a sign-up answer's JSON, or None when there is none.
+
+    Some sign-up answers carry the session in the body instead of setting the cookie
+    (protocol §5.3): ``{access_token, refresh_token, ...}``, possibly under ``session`` or
+    ``data`` (or ``data.session``).
+    """
+    for _ in range(3):
+        if not isinstance(data, dict):
+            return None
+        if isinstance(data.get("access_token"), str):
+            return data
+        data = next((data[k] for k in ("session", "data") if isinstance(data.get(k), dict)), None)
+    return None
+
+
+def encode_auth_cookies(session: dict[str, Any]) -> dict[str, str]:
+    """The auth cookie(s) the site's own client would write for ``session``.
+
+    ``base64-`` + base64url without padding (the @supabase/ssr encoding); values longer than
+    :data:`AUTH_CHUNK_SIZE` become ``arena-auth-prod-v1.0``, ``.1``, ... as the site splits them.
+    """
+    raw = base64.urlsafe_b64encode(orjson.dumps(session)).rstrip(b"=").decode()
+    value = site.AUTH_COOKIE_PREFIX + raw
+    if len(value) <= AUTH_CHUNK_SIZE:
+        return {site.AUTH_COOKIE: value}
+    pieces = range(0, len(value), AUTH_CHUNK_SIZE)
+    return {
+        f"{site.AUTH_COOKIE}.{i}": value[start : start + AUTH_CHUNK_SIZE]
+        for i, start in enumerate(pieces)
+    }
+
+
 def _looks_like_json(value: str) -> bool:
     return value.lstrip().startswith(("{", "[", "%7B", "%5B", "%7b", "%5b"))
 
