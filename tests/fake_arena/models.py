@@ -35,8 +35,10 @@ class FakeModel:
 
     @property
     def accepts_images(self) -> bool:
-        # inputCapabilities.image is ``true`` or an object on the site; both mean "yes".
-        return bool(self.input_capabilities.get("image"))
+        # inputCapabilities.image is ``true`` or an object on the site (its keys optional, so
+        # even ``{}``); both mean "yes".
+        value = self.input_capabilities.get("image")
+        return value is True or isinstance(value, dict)
 
     @property
     def makes_images(self) -> bool:
