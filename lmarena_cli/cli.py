@@ -352,6 +352,11 @@ def ask(
                 raise
             if reply.images:
                 await _save_images(client, term, reply, output, json_ or jsonl)
+            if reply.mode == "battle" and not (json_ or jsonl):
+                # A streamed battle prints A's header before the site names the models.
+                names = [f"model {a.side.upper()} was {a.model}" for a in reply.answers if a.model]
+                if names:
+                    term.info("battle: " + ", ".join(names))
             term.info(f"conversation: {reply.evaluation_session_id}")
             return 0
         finally:

@@ -296,6 +296,19 @@ def test_ask_vs_prints_both_answers_under_headers_naming_the_models(lmarena: Lma
 
 
 @pytest.mark.browser
+def test_ask_battle_streams_both_answers_and_names_the_models_once_revealed(
+    lmarena: Lmarena,
+) -> None:
+    run = lmarena("ask", "--battle", "hi")
+    assert run.code == 0, run.err
+    assert run.out.startswith("=== model A ===\nEcho (turn 1): hi\n=== model B")
+    assert run.out.endswith("===\nEcho B (turn 1): hi\n")
+    revealed = [line for line in run.err.splitlines() if line.startswith("battle: ")]
+    assert len(revealed) == 1
+    assert "model A was " in revealed[0] and "model B was " in revealed[0]
+
+
+@pytest.mark.browser
 def test_ask_battle_json_keeps_the_two_answers_apart(lmarena: Lmarena) -> None:
     run = lmarena("ask", "--battle", "--json", "hi")
     assert run.code == 0, run.err
