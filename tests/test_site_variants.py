@@ -290,6 +290,17 @@ async def test_a_sign_up_that_answers_with_the_session_json_still_signs_in(
         assert arena.count("/nextjs-api/sign-up") >= 2
 
 
+async def test_an_interactive_turnstile_box_is_clicked_and_passed(tmp_path: Path) -> None:
+    async with (
+        FakeArena(turnstile=True) as arena,
+        Client(settings_for(arena.url, tmp_path)) as client,
+    ):
+        chat = await client.chats.create(model="gemini-3-pro")
+        reply = await chat.send("past the box", stream=False)
+    assert reply.text == "Echo (turn 1): past the box"
+    assert arena.challenges_passed == 1
+
+
 async def test_the_legacy_origin_fails_fast_naming_the_new_one(tmp_path: Path) -> None:
     async with FakeArena(lmarena_redirect=True) as arena:
         assert arena.legacy_url is not None

@@ -20,6 +20,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--login-gate", action="store_true", help="anonymous users get 401 LOGIN_GATE")
     p.add_argument("--no-embed-models", action="store_true", help="pages omit initialModels")
     p.add_argument("--no-challenge", action="store_true", help="turn the Cloudflare gate off")
+    p.add_argument(
+        "--turnstile", action="store_true", help="the gate wants a click on a Turnstile box"
+    )
     p.add_argument("--lmarena-redirect", action="store_true", help="also serve a 301 legacy host")
     p.add_argument("--recaptcha-delay", type=float, default=0.5)
     return p.parse_args(argv)
@@ -30,6 +33,7 @@ async def _serve(args: argparse.Namespace) -> None:
         login_gate=args.login_gate,
         embed_models=not args.no_embed_models,
         challenge=not args.no_challenge,
+        turnstile=args.turnstile,
         lmarena_redirect=args.lmarena_redirect,
         recaptcha_delay=args.recaptcha_delay,
     )

@@ -71,6 +71,7 @@ class FakeArena(ChatMixin, ActionsMixin):
         chunk_size: int = 7,
         lmarena_redirect: bool = False,
         challenge: bool = True,
+        turnstile: bool = False,
         accounts: dict[str, str] | None = None,
         upload_url_ttl: int = 3600,
         download_url_ttl: int = 3600,
@@ -87,6 +88,8 @@ class FakeArena(ChatMixin, ActionsMixin):
         self.chunk_size = max(1, chunk_size)
         self.lmarena_redirect = lmarena_redirect
         self.challenge = challenge
+        #: The interstitial shows a Turnstile checkbox that only a trusted (real) click passes.
+        self.turnstile = turnstile
         self.accounts: dict[str, str] = dict(DEFAULT_ACCOUNTS if accounts is None else accounts)
         self.upload_url_ttl = upload_url_ttl
         self.download_url_ttl = download_url_ttl
@@ -298,7 +301,7 @@ class FakeArena(ChatMixin, ActionsMixin):
         ray = secrets.token_hex(8)
         return web.Response(
             status=403,
-            text=pages.challenge_page(ray),
+            text=pages.challenge_page(ray, turnstile=self.turnstile),
             content_type="text/html",
             headers={
                 "cf-mitigated": "challenge",
@@ -320,6 +323,7 @@ class FakeArena(ChatMixin, ActionsMixin):
             and "HeadlessChrome" not in ua
             and data.get("ua") == ua
             and data.get("webdriver") is not True
+            and (not self.turnstile or data.get("clicked") is True)
         )
         if not ok:
             return json_response({"success": False}, status=403)

@@ -46,12 +46,28 @@ def json_for_script(value: Any) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def challenge_page(ray: str) -> str:
+def challenge_page(ray: str, *, turnstile: bool = False) -> str:
     """The 403 interstitial; its script proves "a browser ran JavaScript" after ~300 ms, reloads.
 
     On failure (e.g. a HeadlessChrome User-Agent) the page stays put and shows an error text, as the
-    real interstitial keeps spinning / shows "Verification failed".
+    real interstitial keeps spinning / shows "Verification failed". With ``turnstile`` it shows an
+    interactive Turnstile box (``#cf-turnstile``) instead, and verifies only after a trusted click
+    on it: a click a script fakes with ``element.click()`` has ``isTrusted`` false and is ignored.
     """
+    widget = (
+        '<div id="cf-turnstile" style="width:300px;height:65px;border:1px solid #ccc;'
+        'display:flex;align-items:center;padding:0 12px;cursor:pointer">'
+        '<input type="checkbox" aria-label="Verify you are human"> Verify you are human</div>'
+        if turnstile
+        else ""
+    )
+    start = (
+        'document.getElementById("cf-turnstile").addEventListener("click", function (e) {\n'
+        "    if (e.isTrusted && !window._verifying) { window._verifying = true; verify(true); }\n"
+        "  });"
+        if turnstile
+        else "setTimeout(function () { verify(false); }, 300);"
+    )
     return f"""<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
 <meta http-equiv="Content-Type" content="text/html; charset=UTF-8">
 <meta name="robots" content="noindex,nofollow">
@@ -66,6 +82,7 @@ your connection before proceeding.</div>
 <div class="cf-spinner-please-wait" id="cf-spinner-please-wait">Please wait...</div>
 <noscript><div id="challenge-error-title">Enable JavaScript and cookies to continue</div></noscript>
 <div id="challenge-error-text" hidden></div>
+{widget}
 </div></div>
 <div class="footer" role="contentinfo">Ray ID: <code>{ray}</code> Performance &amp; security by
 Cloudflare</div>
@@ -78,18 +95,19 @@ Cloudflare</div>
     el.textContent = "Verification failed: " + msg + ". Enable JavaScript and cookies to continue";
     document.getElementById("cf-spinner-please-wait").hidden = true;
   }}
-  setTimeout(function () {{
+  function verify(clicked) {{
     fetch("{CHALLENGE_ENDPOINT}", {{
       method: "POST",
       credentials: "same-origin",
       headers: {{"Content-Type": "application/json"}},
       body: JSON.stringify({{ray: "{ray}", ua: navigator.userAgent,
                              webdriver: navigator.webdriver === true,
-                             cookies: navigator.cookieEnabled}})
+                             cookies: navigator.cookieEnabled, clicked: clicked}})
     }}).then(function (r) {{
       if (r.ok) {{ location.reload(); }} else {{ fail("status " + r.status); }}
     }}, function (e) {{ fail(String(e)); }});
-  }}, 300);
+  }}
+  {start}
 }})();
 </script></body></html>"""
 
