@@ -14,15 +14,17 @@ __version__ = "0.1.0"
 __all__ = ["ChatSession", "Client", "Model", "Reply", "ReplyStream", "Settings", "__version__"]
 
 if TYPE_CHECKING:
-    from .client import ChatSession, Client, Reply, ReplyStream
+    from .client import ChatSession, Client
     from .discovery import Model
+    from .exchange import ReplyStream
+    from .reply import Reply
     from .settings import Settings
 
 _LAZY = {
     "Client": "client",
     "ChatSession": "client",
-    "Reply": "client",
-    "ReplyStream": "client",
+    "Reply": "reply",
+    "ReplyStream": "exchange",
     "Model": "discovery",
     "Settings": "settings",
 }

@@ -45,8 +45,8 @@ from .errors import (
 from .protocol import uuid7_timestamp_ms
 
 if TYPE_CHECKING:
-    from .client import Answer, Reply
     from .discovery import Model
+    from .reply import Answer, Reply
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _HEADERS = {"developer": "System", "function": "Tool"}

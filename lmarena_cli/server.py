@@ -58,7 +58,7 @@ from .errors import (
     UsageError,
 )
 from .netguard import check_url
-from .protocol import Citation, Event, Finish, ImageOutput, ReasoningDelta, TextDelta
+from .server_stream import SSE, ShuttingDown, end_with_error, relay
 from .settings import Settings
 from .terminal import Terminal
 
@@ -69,7 +69,6 @@ KEEPALIVE = 10.0
 #: Seconds open requests get to finish after SIGINT/SIGTERM before they are ended.
 SHUTDOWN_GRACE = 5.0
 HISTORY_MODES = ("match", "last")
-SHUTDOWN_MESSAGE = "the server is shutting down; the answer was cut short"
 
 Log = Callable[[str], None]
 
@@ -403,23 +402,13 @@ async def _complete(state: ServerState, req: shapes.ChatRequest, plan: Plan) -> 
 
     task = asyncio.ensure_future(answer())
     if not await _race_closing(state, task):
-        raise _ShuttingDown()
+        raise ShuttingDown()
     reply = task.result()
     _record(state, plan, reply)
     body = shapes.completion(
         reply, completion_id=shapes.completion_id(), created=int(time.time()), model=req.model
     )
     return _json(body)
-
-
-class _ShuttingDown(LmArenaError):
-    """The server stopped before the answer was complete."""
-
-    http_status = 503
-    error_type = "server_error"
-
-    def __init__(self, message: str = SHUTDOWN_MESSAGE) -> None:
-        super().__init__(message, kind="server_shutdown")
 
 
 async def _send(plan: Plan) -> ReplyStream:
@@ -474,204 +463,40 @@ def _record(state: ServerState, plan: Plan, reply: Reply, content: str | None = 
 # --------------------------------------------------------------------------------------------------
 
 
-class _SSE:
-    """The event stream of one response; prepared lazily so early errors keep their status."""
-
-    def __init__(self, request: web.Request) -> None:
-        self.request = request
-        self.response: web.StreamResponse | None = None
-
-    async def prepare(self) -> web.StreamResponse:
-        if self.response is None:
-            response = web.StreamResponse(
-                headers={
-                    "Content-Type": "text/event-stream; charset=utf-8",
-                    "Cache-Control": "no-cache",
-                    "X-Accel-Buffering": "no",  # nginx would otherwise hold the stream back
-                }
-            )
-            await response.prepare(self.request)
-            self.response = response
-        return self.response
-
-    async def data(self, body: dict[str, Any]) -> None:
-        response = await self.prepare()
-        await response.write(b"data: " + orjson.dumps(body) + b"\n\n")
-
-    async def keepalive(self) -> None:
-        response = await self.prepare()
-        await response.write(b": keep-alive\n\n")
-
-    async def done(self) -> None:
-        response = await self.prepare()
-        await response.write(b"data: [DONE]\n\n")
-        await response.write_eof()
-
-
 async def _stream(
     request: web.Request, state: ServerState, req: shapes.ChatRequest, plan: Plan
 ) -> web.StreamResponse:
-    sse = _SSE(request)
+    sse = SSE(request, keepalive=state.keepalive, closing=state.closing)
     maker = shapes.ChunkMaker(
         shapes.completion_id(), int(time.time()), req.model, include_usage=req.include_usage
     )
     stream: ReplyStream | None = None
     try:
-        stream = await _sent_with_keepalive(state, plan, sse)
-        if stream is None:  # shutdown came first
-            await _end_with_error(sse, maker, _ShuttingDown())
-        elif (content := await _relay(state, stream, sse, maker)) is not None:
-            _record(state, plan, stream.reply, content)
+        # If the site takes long to accept the request, the event stream starts with keep-alives.
+        sending = asyncio.ensure_future(_send(plan))
+        if not await sse.wait_for(sending):  # shutdown came first
+            await end_with_error(sse, maker, ShuttingDown())
+        else:
+            stream = sending.result()
+            content = await relay(stream, sse, maker)
+            if content is not None:  # None: shutdown cut the answer short
+                _record(state, plan, stream.reply, content)
     except LmArenaError as error:
         if sse.response is None:
             raise  # nothing sent yet: a plain HTTP error with its status
-        await _end_with_error(sse, maker, error)
+        await end_with_error(sse, maker, error)
     except ConnectionError:
         pass  # the client went away; the upstream request is closed below
     except Exception as exc:
         if sse.response is None:
             raise
         state.log(f"internal error while streaming: {type(exc).__name__}: {exc}")
-        await _end_with_error(sse, maker, LmArenaError(f"internal server error ({exc})"))
+        await end_with_error(sse, maker, LmArenaError(f"internal server error ({exc})"))
     finally:
         if stream is not None:
             await stream.aclose()
     assert sse.response is not None
     return sse.response
-
-
-async def _sent_with_keepalive(state: ServerState, plan: Plan, sse: _SSE) -> ReplyStream | None:
-    """Send; if the site takes long to accept, start the event stream and keep it alive."""
-    task = asyncio.ensure_future(_send(plan))
-    try:
-        async for _ in _ticks(state, task):
-            await sse.keepalive()
-    except BaseException:
-        task.cancel()
-        raise
-    if task.cancelled() or not task.done():
-        return None
-    return task.result()
-
-
-async def _ticks(state: ServerState, task: asyncio.Future[Any]) -> AsyncIterator[None]:
-    """Yield every ``keepalive`` seconds until ``task`` is done or shutdown ends the request."""
-    closing = asyncio.ensure_future(state.closing.wait())
-    try:
-        while not task.done():
-            done, _ = await asyncio.wait(
-                {task, closing}, timeout=state.keepalive, return_when=asyncio.FIRST_COMPLETED
-            )
-            if closing in done and not task.done():
-                task.cancel()
-                with contextlib.suppress(BaseException):
-                    await task
-                return
-            if not done:
-                yield
-    finally:
-        closing.cancel()
-
-
-async def _relay(
-    state: ServerState, stream: ReplyStream, sse: _SSE, maker: shapes.ChunkMaker
-) -> str | None:
-    """Turn the reply's events into chunks; return model A's content as sent.
-
-    None when shutdown cut the answer short. The first chunk waits for the first content (see
-    :meth:`_Relay._start`).
-    """
-    await sse.prepare()
-    relay = _Relay(stream, sse, maker)
-    events = stream.events()
-    try:
-        while True:
-            task = asyncio.ensure_future(anext(events))
-            try:
-                async for _ in _ticks(state, task):
-                    await sse.keepalive()
-            except BaseException:
-                task.cancel()
-                raise
-            if task.cancelled() or not task.done():
-                await _end_with_error(sse, maker, _ShuttingDown())
-                return None
-            try:
-                event = task.result()
-            except StopAsyncIteration:
-                break
-            await relay.event(event)
-    finally:
-        await events.aclose()
-    await relay.finish()
-    if maker.include_usage:
-        await sse.data(maker.usage(stream.reply.usage))
-    await sse.done()
-    return relay.content.get("a", "")
-
-
-class _Relay:
-    """State of one stream's chunks: which sides have started, spoken and finished."""
-
-    def __init__(self, stream: ReplyStream, sse: _SSE, maker: shapes.ChunkMaker) -> None:
-        self.stream, self.sse, self.maker = stream, sse, maker
-        self.sides = {answer.side: index for index, answer in enumerate(stream.reply.answers)}
-        self.started = False
-        #: The content sent so far per side, and the sides whose last content was an image.
-        self.content: dict[str, str] = {}
-        self.after_image: set[str] = set()
-        self.finished: set[str] = set()
-
-    async def event(self, event: Event) -> None:
-        index = self.sides.get(event.side)
-        if index is None:
-            return
-        if isinstance(event, TextDelta | ReasoningDelta | ImageOutput | Finish | Citation):
-            await self._start()
-        if isinstance(event, TextDelta):
-            await self._content(event.side, index, event.text, image=False)
-        elif isinstance(event, ReasoningDelta):
-            await self.sse.data(self.maker.delta(index, reasoning_content=event.text))
-        elif isinstance(event, ImageOutput):
-            await self._content(event.side, index, shapes.image_markdown(event.url), image=True)
-        elif isinstance(event, Citation):
-            citation = {"url": event.url, "title": event.title}
-            await self.sse.data(self.maker.delta(index, citations=[citation]))
-        elif isinstance(event, Finish):
-            self.finished.add(event.side)
-            await self.sse.data(self.maker.finish(index, event.finish_reason))
-
-    async def _content(self, side: str, index: int, piece: str, *, image: bool) -> None:
-        # Images stand in paragraphs of their own, as in the non-streamed answer_content().
-        if self.content.get(side) and (image or side in self.after_image):
-            piece = "\n\n" + piece
-        if image:
-            self.after_image.add(side)
-        else:
-            self.after_image.discard(side)
-        self.content[side] = self.content.get(side, "") + piece
-        await self.sse.data(self.maker.delta(index, content=piece))
-
-    async def _start(self) -> None:
-        # Sent at the first content, not at once: until then a retry may still pick a new
-        # conversation id, and the first chunk is what names it.
-        if not self.started:
-            self.started = True
-            first = self.maker.first(self.stream.evaluation_session_id, len(self.sides))
-            await self.sse.data(first)
-
-    async def finish(self) -> None:
-        await self._start()
-        for side, index in self.sides.items():
-            if side not in self.finished:
-                answer = self.stream.reply.answers[index]
-                await self.sse.data(self.maker.finish(index, answer.finish_reason))
-
-
-async def _end_with_error(sse: _SSE, maker: shapes.ChunkMaker, error: LmArenaError) -> None:
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        await sse.data(maker.error(error))
-        await sse.done()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -691,7 +516,7 @@ async def image_generations(request: web.Request) -> web.Response:
             stream = await chat.send(req.prompt, stream=True)
             task = asyncio.ensure_future(_drain(stream))
             if not await _race_closing(state, task):
-                raise _ShuttingDown()
+                raise ShuttingDown()
             reply = task.result()
             if not reply.images:
                 raise UpstreamError(
