@@ -4,80 +4,47 @@ The browser passes the site's anti-bot checks, signs in, mints reCAPTCHA tokens 
 site key, the model list and the server action ids. Everything else (the chat requests) is made
 with aiohttp from the cookies and User-Agent this module hands over in a :class:`SiteState`.
 
-Lifecycle, and why it is done by hand rather than by ``nodriver.start()``:
+Starting and reaping the Chromium process is :mod:`lmarena_cli.chromium`'s job (its profile lock
+is :mod:`lmarena_cli.profile`'s); speaking CDP to it is :mod:`lmarena_cli.cdp`'s. This module does
+the site's work with them.
 
-* Chromium is started here with :class:`subprocess.Popen` in its **own process group** (and, on
-  Linux, with a parent-death signal), so that one ``killpg`` ends the browser and every helper
-  process it forked, and a terminal's Ctrl-C reaches only Python, which then shuts Chromium down.
-  nodriver only speaks CDP to it (it connects to the DevTools port Chromium writes to
-  ``DevToolsActivePort``).
-* Every launched browser is registered; an ``atexit`` hook and a SIGTERM/SIGHUP handler (installed
-  only when the program has none) kill what is left, so no Chromium outlives the program.
-* All browser work is serialized behind one :class:`asyncio.Lock` (FIFO). Every wait is bounded
-  and watches the process: if Chromium dies mid-call the caller gets
-  :class:`~lmarena_cli.errors.BrowserUnavailable`, and the next call starts a new Chromium (with
-  the cookies put back), so waiting callers never hang.
-
-Headless Chromium announces itself (``HeadlessChrome`` in the User-Agent); the real User-Agent and
-client hints of the same browser are read from the browser itself and set on the page before the
-site is loaded, so a headless run looks like the headful Chrome of the same version.
+All browser work is serialized behind one :class:`asyncio.Lock` (FIFO). Every wait is bounded
+and watches the process: if Chromium dies mid-call the caller gets
+:class:`~lmarena_cli.errors.BrowserUnavailable`, and the next call starts a new Chromium (with
+the cookies put back), so waiting callers never hang.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
-import contextlib
-import ctypes
-import ctypes.util
-import hashlib
-import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Generator, Iterable, Sequence
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
 from . import discovery, site
+from .cdp import Connection, PageError, command, cookie_map, cookie_params, js
+from .chromium import decide_headless, find_browser, has_display, start, wait_for_port
 from .errors import (
     Blocked,
     BrowserUnavailable,
     ConfigError,
-    LmArenaError,
     ProtocolError,
     SignInRequired,
     Timeout,
     UpstreamUnavailable,
     UsageError,
 )
+from .profile import choose_profile
 from .settings import Settings
 from .state import SiteCache, SiteState, encode_auth_cookies, session_from_body
 
 Log = Callable[[str], None]
 
-#: Names tried on PATH, in order.
-BROWSER_NAMES = (
-    "chromium",
-    "chromium-browser",
-    "google-chrome",
-    "google-chrome-stable",
-    "chrome",
-    "brave-browser",
-    "microsoft-edge",
-)
-#: Seconds a second process waits for the profile before using a throwaway copy of it.
-PROFILE_WAIT = 3.0
-#: Seconds Chromium gets to start and open its DevTools port.
-LAUNCH_TIMEOUT = 30.0
 #: Seconds to wait for the site to sign the browser up (the auth cookie to appear).
 AUTH_COOKIE_TIMEOUT = 30.0
 #: Seconds the site's own script gets to sign up before we post the sign-up ourselves.
@@ -86,25 +53,6 @@ SIGN_UP_GRACE = 5.0
 RECAPTCHA_WAIT = 15.0
 #: Seconds for ``grecaptcha.enterprise.execute`` itself.
 RECAPTCHA_EXECUTE_TIMEOUT = 30.0
-#: Flags that keep Chromium quiet and ordinary: no background traffic, no first-run UI, no
-#: automation marker (``navigator.webdriver``), and TCP rather than QUIC (proxies, Cloudflare).
-QUIET_FLAGS = (
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-    "--disable-breakpad",
-    "--disable-session-crashed-bubble",
-    "--disable-search-engine-choice-screen",
-    "--password-store=basic",
-    "--use-mock-keychain",
-    "--disable-blink-features=AutomationControlled",
-    # Cross-site iframes (Turnstile, reCAPTCHA) stay in the page's target, so the User-Agent
-    # override set on the page covers them too.
-    "--disable-features=IsolateOrigins,site-per-process",
-)
 
 
 def _stderr(message: str) -> None:
@@ -112,377 +60,8 @@ def _stderr(message: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Finding the browser and deciding how to run it
+# Scripts run in the site's page
 # --------------------------------------------------------------------------------------------------
-
-
-def _install_paths() -> list[str]:
-    """Where Chromium-family browsers are usually installed on this platform."""
-    if sys.platform == "darwin":
-        apps = [
-            "Google Chrome.app/Contents/MacOS/Google Chrome",
-            "Chromium.app/Contents/MacOS/Chromium",
-            "Brave Browser.app/Contents/MacOS/Brave Browser",
-            "Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
-        ]
-        roots = ["/Applications", str(Path.home() / "Applications")]
-        return [f"{root}/{app}" for root in roots for app in apps]
-    if os.name == "nt":
-        roots = [
-            os.environ.get(var)
-            for var in ("PROGRAMFILES", "PROGRAMFILES(X86)", "LOCALAPPDATA", "PROGRAMW6432")
-        ]
-        apps = [
-            r"Google\Chrome\Application\chrome.exe",
-            r"Chromium\Application\chrome.exe",
-            r"BraveSoftware\Brave-Browser\Application\brave.exe",
-            r"Microsoft\Edge\Application\msedge.exe",
-        ]
-        return [os.path.join(root, app) for root in roots if root for app in apps]
-    return [
-        "/usr/bin/chromium",
-        "/usr/bin/chromium-browser",
-        "/usr/bin/google-chrome",
-        "/usr/bin/google-chrome-stable",
-        "/opt/google/chrome/chrome",
-        "/usr/bin/brave-browser",
-        "/opt/brave.com/brave/brave",
-        "/usr/bin/microsoft-edge",
-        "/opt/microsoft/msedge/msedge",
-        "/snap/bin/chromium",
-    ]
-
-
-def _executable(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-def find_browser(
-    settings: Settings,
-    *,
-    search_path: str | None = None,
-    install_paths: Sequence[str] | None = None,
-) -> str:
-    """The Chromium-family executable to use.
-
-    ``LM_ARENA_BROWSER_EXECUTABLE_PATH`` (``settings.browser_executable_path``) wins; then the
-    names of :data:`BROWSER_NAMES` on ``PATH`` (or ``search_path``); then the usual install
-    paths of Linux, macOS and Windows. Raises BrowserUnavailable (exit code 9) saying how to
-    install one when none is found.
-    """
-    wanted = settings.browser_executable_path
-    if wanted:
-        resolved = shutil.which(wanted) if os.sep not in wanted else wanted
-        if resolved and _executable(resolved):
-            return resolved
-        raise BrowserUnavailable(
-            f"LM_ARENA_BROWSER_EXECUTABLE_PATH is {wanted!r}, but that is not an executable file; "
-            "point it at Chromium, Chrome, Brave or Edge"
-        )
-    for name in BROWSER_NAMES:
-        found = shutil.which(name, path=search_path)
-        if found and _executable(found):
-            return found
-    for candidate in _install_paths() if install_paths is None else install_paths:
-        if _executable(candidate):
-            return candidate
-    raise BrowserUnavailable(
-        "no Chromium-family browser found (looked for "
-        + ", ".join(BROWSER_NAMES)
-        + " on PATH and in the usual install folders). Install one, e.g. "
-        "`sudo apt-get install chromium`, or set LM_ARENA_BROWSER_EXECUTABLE_PATH to the "
-        "browser's executable"
-    )
-
-
-def has_display(environ: dict[str, str] | None = None, platform: str | None = None) -> bool:
-    """Whether a window can be shown: always on macOS and Windows, X11/Wayland on the others."""
-    env = os.environ if environ is None else environ
-    platform = sys.platform if platform is None else platform
-    if platform == "darwin" or platform.startswith(("win", "cygwin")):
-        return True
-    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
-
-
-def decide_headless(
-    settings: Settings,
-    *,
-    environ: dict[str, str] | None = None,
-    platform: str | None = None,
-) -> bool:
-    """``LM_ARENA_BROWSER_HEADLESS`` when set; else headless exactly when there is no display.
-
-    The real site's checks are kinder to a headful browser, so a desktop gets a window.
-    """
-    if settings.browser_headless is not None:
-        return settings.browser_headless
-    return not has_display(environ, platform)
-
-
-def browser_args(
-    settings: Settings,
-    *,
-    user_data_dir: Path,
-    headless: bool,
-    environ: dict[str, str] | None = None,
-) -> list[str]:
-    """Chromium's command-line flags (without the executable)."""
-    env = os.environ if environ is None else environ
-    args = [f"--user-data-dir={user_data_dir}", "--remote-debugging-port=0", *QUIET_FLAGS]
-    if settings.browser_profile_directory:
-        args.append(f"--profile-directory={settings.browser_profile_directory}")
-    if headless:
-        args += ["--headless=new", "--disable-gpu", "--window-size=1366,900"]
-    if _is_root():
-        # Chromium refuses to run as root with its sandbox on.
-        args.append("--no-sandbox")
-    if sys.platform.startswith("linux"):
-        # Containers often have a tiny /dev/shm.
-        args.append("--disable-dev-shm-usage")
-    if settings.proxy:
-        args.append(f"--proxy-server={proxy_for_chromium(settings.proxy)}")
-        bypass = env.get("NO_PROXY") or env.get("no_proxy")
-        if bypass:
-            rules = ";".join(part.strip() for part in bypass.split(",") if part.strip())
-            args.append(f"--proxy-bypass-list={rules}")
-    args.append("about:blank")
-    return args
-
-
-def proxy_for_chromium(proxy: str) -> str:
-    """The proxy URL without credentials: Chromium takes none on its command line."""
-    parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}"
-
-
-def _is_root() -> bool:
-    return hasattr(os, "geteuid") and os.geteuid() == 0
-
-
-# --------------------------------------------------------------------------------------------------
-# Processes: launch in a group, and kill every one of them whatever way the program ends
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(eq=False)
-class _Launched:
-    """One running Chromium and what must be undone when it goes."""
-
-    proc: subprocess.Popen[bytes]
-    user_data_dir: Path
-    headless: bool
-    stderr: IO[bytes]
-    #: A throwaway profile (incognito, or a copy) to delete afterwards.
-    temp_dir: Path | None = None
-    lock: _ProfileLock | None = None
-    #: The CDP connection was lost: treat as dead (killed and relaunched on the next call).
-    broken: bool = False
-
-    def alive(self) -> bool:
-        return not self.broken and self.proc.poll() is None
-
-
-_LIVE: list[_Launched] = []
-_LIVE_GUARD = threading.Lock()
-_HOOKS_INSTALLED = False
-_PDEATHSIG: Any = None
-
-
-def _register(launched: _Launched) -> None:
-    with _LIVE_GUARD:
-        _LIVE.append(launched)
-    _install_hooks()
-
-
-def _install_hooks() -> None:
-    """atexit for every ending, plus SIGTERM/SIGHUP when nobody else handles them."""
-    global _HOOKS_INSTALLED
-    if _HOOKS_INSTALLED:
-        return
-    _HOOKS_INSTALLED = True
-    atexit.register(_kill_all)
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for name in ("SIGTERM", "SIGHUP"):
-        signum = getattr(signal, name, None)
-        if signum is not None and signal.getsignal(signum) is signal.SIG_DFL:
-            signal.signal(signum, _on_terminate)
-
-
-def _on_terminate(signum: int, frame: object) -> None:
-    """Kill the browsers, then die of the same signal as the default handler would."""
-    _kill_all(grace=1.0)
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-
-
-def _kill_all(grace: float = 2.0) -> None:
-    with _LIVE_GUARD:
-        launched = list(_LIVE)
-    for item in launched:
-        _finish(item, grace)
-
-
-def _finish(item: _Launched, grace: float) -> None:
-    """Synchronously end one browser: its whole process group, its lock and its temp profile."""
-    _kill_tree(item.proc, grace)
-    if item.lock is not None:
-        item.lock.release()
-    if item.temp_dir is not None:
-        shutil.rmtree(item.temp_dir, ignore_errors=True)
-    with contextlib.suppress(OSError, ValueError):
-        item.stderr.close()
-    with _LIVE_GUARD, contextlib.suppress(ValueError):
-        _LIVE.remove(item)
-
-
-def _kill_tree(proc: subprocess.Popen[bytes], grace: float) -> None:
-    """SIGTERM the group (Chromium shuts down cleanly and saves its cookies), then SIGKILL it."""
-    if os.name != "posix":
-        if proc.poll() is None:
-            subprocess.run(
-                ["taskkill", "/F", "/T", "/PID", str(proc.pid)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-            )
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=grace)
-        return
-    _signal_group(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace)
-    # Helpers may outlive the main process for a moment: the group takes them all.
-    _signal_group(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace)
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-def _child_preexec() -> None:
-    """In the forked child: die with the parent (Linux), even when Python is SIGKILLed."""
-    if _PDEATHSIG is not None:
-        _PDEATHSIG(1, signal.SIGKILL)  # prctl(PR_SET_PDEATHSIG, SIGKILL)
-
-
-def _load_prctl() -> None:
-    # Loaded in the parent: dlopen after fork in a threaded program can deadlock.
-    global _PDEATHSIG
-    if _PDEATHSIG is not None or not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        _PDEATHSIG = libc.prctl
-
-
-# --------------------------------------------------------------------------------------------------
-# Profile lock
-# --------------------------------------------------------------------------------------------------
-
-
-class _ProfileLock:
-    """An advisory lock on a profile: ``flock`` on POSIX, an exclusive pid file elsewhere."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def try_acquire(self) -> bool:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            import fcntl
-        except ImportError:
-            return self._try_pidfile()
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return True
-
-    def _try_pidfile(self) -> bool:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            if self._holder_alive():
-                return False
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)
-            return self._try_pidfile_once()
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return True
-
-    def _try_pidfile_once(self) -> bool:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return False
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return True
-
-    def _holder_alive(self) -> bool:
-        try:
-            pid = int(self.path.read_text().strip() or "0")
-        except (OSError, ValueError):
-            return False
-        if pid <= 0:
-            return False
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            return False
-        return True
-
-    def release(self) -> None:
-        if self._fd is None:
-            return
-        fd, self._fd = self._fd, None
-        with contextlib.suppress(OSError):
-            os.close(fd)
-        if os.name != "posix":
-            with contextlib.suppress(OSError):
-                os.unlink(self.path)
-
-
-_COPY_IGNORE = shutil.ignore_patterns(
-    "Singleton*",
-    "DevToolsActivePort",
-    "lockfile",
-    "*Cache*",
-    "Crashpad",
-    "Crash Reports",
-    "Service Worker",
-)
-
-
-# --------------------------------------------------------------------------------------------------
-# CDP helpers
-# --------------------------------------------------------------------------------------------------
-
-
-def _command(method: str, **params: Any) -> Generator[dict[str, Any], Any, Any]:
-    """A raw CDP command for nodriver's ``send``: the reply comes back as plain JSON."""
-    reply = yield {"method": method, "params": params}
-    return reply
-
-
-class _PageError(Exception):
-    """A JavaScript exception in the page."""
-
 
 _STATE_JS = """(() => {
   const t = document.title || "";
@@ -555,14 +134,6 @@ _SIGN_UP_JS = """(async () => {
   }
 })()"""
 
-_CLIENT_HINTS_JS = """navigator.userAgentData ? navigator.userAgentData.getHighEntropyValues(
-  ["architecture", "bitness", "fullVersionList", "model", "platformVersion", "wow64",
-   "formFactors"]) : null"""
-
-
-def _js(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
 
 # --------------------------------------------------------------------------------------------------
 # The browser
@@ -598,13 +169,10 @@ class Browser:
         self._log: Log = log or _stderr
         self.challenge_timeout = challenge_timeout or min(settings.timeout, 60.0)
         self._lock = asyncio.Lock()
-        self._launched: _Launched | None = None
-        self._driver: Any = None
-        self._tab: Any = None
+        self._conn: Connection | None = None
         self._page = _Page()
         self._state: SiteState | None = None
         self._cache_read = False
-        self._user_agent: str | None = None
 
     # -- public API --------------------------------------------------------------------------------
 
@@ -615,16 +183,17 @@ class Browser:
     @property
     def tab(self) -> Any:
         """The nodriver Tab showing the site (None before launch); for tests and debugging."""
-        return self._tab
+        return self._conn.tab if self._conn is not None else None
 
     @property
     def pid(self) -> int | None:
         """The pid of the running Chromium, or None."""
-        return self._launched.proc.pid if self._launched and self._launched.alive() else None
+        launched = self._conn.launched if self._conn is not None else None
+        return launched.proc.pid if launched and launched.alive() else None
 
     @property
     def running(self) -> bool:
-        return self._launched is not None and self._launched.alive()
+        return self._conn is not None and self._conn.alive
 
     def cached_state(self) -> SiteState | None:
         """What the last bootstrap learned (this process, else the cache file). Never launches."""
@@ -700,7 +269,8 @@ class Browser:
                 "and point LM_ARENA_BROWSER_USER_DATA_DIR at the copy"
             )
         async with self._lock:
-            if self._launched is not None and self._launched.headless != headless:
+            launched = self._conn.launched if self._conn is not None else None
+            if launched is not None and launched.headless != headless:
                 await self._teardown()
             await self._ensure_started(headless=headless)
             await self._inject_cookies(self._state or self.cached_state())
@@ -728,10 +298,11 @@ class Browser:
     # -- launching ---------------------------------------------------------------------------------
 
     async def _ensure_started(self, *, headless: bool | None = None) -> None:
-        if self._launched is not None and self._launched.alive() and self._tab is not None:
+        conn = self._conn
+        if conn is not None and conn.alive and conn.tab is not None:
             return
-        if self._launched is not None:
-            code = self._launched.proc.poll()
+        if conn is not None:
+            code = conn.launched.proc.poll() if conn.launched is not None else None
             how = "stopped answering" if code is None else f"exited (status {code})"
             self._log(f"Chromium {how} unexpectedly; starting it again")
             await self._teardown()
@@ -739,147 +310,25 @@ class Browser:
 
     async def _launch(self, headless: bool) -> None:
         exe = find_browser(self.settings)
-        user_data_dir, temp_dir, lock = await self._choose_profile()
-        port_file = user_data_dir / "DevToolsActivePort"
-        with contextlib.suppress(OSError):
-            port_file.unlink()
-        args = browser_args(self.settings, user_data_dir=user_data_dir, headless=headless)
-        _load_prctl()
-        # Chromium's stderr, read only to explain a failed start; closed by _finish.
-        errors = tempfile.TemporaryFile()  # noqa: SIM115
+        user_data_dir, temp_dir, lock = await choose_profile(self.settings, self._log)
+        launched = start(
+            self.settings, exe, user_data_dir, headless=headless, temp_dir=temp_dir, lock=lock
+        )
+        conn = self._conn = Connection(launched, load_timeout=min(self.settings.timeout, 60.0))
         try:
-            # Popen only forks and execs: quick, and it keeps the process out of the loop's hands.
-            proc = subprocess.Popen(  # noqa: ASYNC220
-                [exe, *args],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=errors,
-                close_fds=True,
-                **_spawn_options(),
-            )
-        except OSError as exc:
-            errors.close()
-            if lock is not None:
-                lock.release()
-            if temp_dir is not None:
-                shutil.rmtree(temp_dir, ignore_errors=True)
-            raise BrowserUnavailable(f"could not start {exe}: {exc.strerror or exc}") from None
-        launched = _Launched(proc, user_data_dir, headless, errors, temp_dir, lock)
-        _register(launched)
-        self._launched = launched
-        try:
-            port = await self._wait_for_port(launched, port_file, exe)
-            await self._connect(port, exe, user_data_dir)
-            await self._disguise_headless()
+            port = await wait_for_port(launched, exe)
+            await conn.connect(port, exe, user_data_dir)
+            await conn.disguise_headless()
         except BaseException:
             await self._teardown()
             raise
-
-    async def _choose_profile(self) -> tuple[Path, Path | None, _ProfileLock | None]:
-        """(user data dir, temp dir to delete, lock held) for this launch."""
-        settings = self.settings
-        if settings.browser_incognito:
-            temp = Path(tempfile.mkdtemp(prefix="lmarena-incognito-"))
-            return temp, temp, None
-        profile = settings.browser_user_data_dir or settings.profile_dir
-        if settings.browser_user_data_dir:
-            digest = hashlib.sha256(str(profile.resolve()).encode()).hexdigest()[:12]
-            lock_path = settings.state_dir / f"browser-profile-{digest}.lock"
-        else:
-            lock_path = settings.state_dir / "browser-profile.lock"
-        lock = _ProfileLock(lock_path)
-        deadline = time.monotonic() + PROFILE_WAIT
-        while True:
-            if lock.try_acquire():
-                profile.mkdir(mode=0o700, parents=True, exist_ok=True)
-                return profile, None, lock
-            if time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(0.1)
-        temp = Path(tempfile.mkdtemp(prefix="lmarena-profile-copy-"))
-        copy = temp / "profile"
-        await asyncio.to_thread(_copy_profile, profile, copy)
-        self._log(
-            f"the browser profile {profile} is in use by another lmarena process; "
-            "using a temporary copy of it for this run"
-        )
-        return copy, temp, None
-
-    async def _wait_for_port(self, launched: _Launched, port_file: Path, exe: str) -> int:
-        deadline = time.monotonic() + LAUNCH_TIMEOUT
-        while time.monotonic() < deadline:
-            code = launched.proc.poll()
-            if code is not None:
-                raise BrowserUnavailable(
-                    f"{exe} exited (status {code}) right after starting" + _hint_for_exit(launched)
-                )
-            try:
-                first = port_file.read_text().split("\n", 1)[0].strip()  # noqa: ASYNC240
-            except OSError:
-                first = ""
-            if first.isdigit() and int(first) > 0:
-                return int(first)
-            await asyncio.sleep(0.05)
-        raise BrowserUnavailable(
-            f"{exe} did not open its DevTools port within {LAUNCH_TIMEOUT:.0f} s"
-        )
-
-    async def _connect(self, port: int, exe: str, user_data_dir: Path) -> None:
-        import nodriver
-
-        config = nodriver.Config(
-            user_data_dir=str(user_data_dir),
-            browser_executable_path=exe,
-            host="127.0.0.1",
-            port=port,
-        )
-        try:
-            driver = await self._guard(
-                nodriver.Browser.create(config), what="connecting to Chromium", timeout=15
-            )
-        except LmArenaError:
-            raise
-        except Exception as exc:
-            raise BrowserUnavailable(f"could not connect to Chromium: {exc}") from None
-        self._driver = driver
-        deadline = time.monotonic() + 10
-        while True:
-            pages = [t for t in driver.targets if getattr(t.target, "type_", "") == "page"]
-            if pages:
-                self._tab = pages[0]
-                return
-            if time.monotonic() > deadline:
-                raise BrowserUnavailable("Chromium started without a page to use")
-            await asyncio.sleep(0.1)
-            await self._guard(driver.update_targets(), what="listing Chromium's tabs", timeout=5)
-
-    async def _disguise_headless(self) -> None:
-        """Give a headless browser the User-Agent and client hints of its headful self."""
-        version = await self._send(_command("Browser.getVersion"), what="reading the version")
-        user_agent = str(version.get("userAgent", ""))
-        if "Headless" not in user_agent:
-            self._user_agent = user_agent
-            return
-        user_agent = user_agent.replace("HeadlessChrome", "Chrome")
-        # chrome://version is a secure context that needs no network: the browser's own client
-        # hints can be read there before any site is loaded.
-        await self._navigate_raw("chrome://version")
-        hints = await self._poll_eval(_CLIENT_HINTS_JS, what="reading the client hints", wait=10)
-        metadata = _client_hints_metadata(hints, user_agent)
-        await self._send(
-            _command(
-                "Network.setUserAgentOverride", userAgent=user_agent, userAgentMetadata=metadata
-            ),
-            what="setting the User-Agent",
-        )
-        self._user_agent = user_agent
 
     # -- the site ----------------------------------------------------------------------------------
 
     async def _open_site(self, *, rediscover: bool, reload: bool = False) -> SiteState:
         """Launch if needed, load the chat page, pass the checks, read and save the state."""
         previous = self._state or self.cached_state()
-        fresh_start = not self.running or self._tab is None
+        fresh_start = not self.running or self.tab is None
         await self._ensure_started()
         if fresh_start or not self._page.loaded:
             await self._inject_cookies(previous)
@@ -888,13 +337,13 @@ class Browser:
             await self._navigate(site.CHAT_PAGE)
             await self._pass_challenge()
         cookies = await self._wait_auth_cookie()
-        html = str(await self._eval("document.documentElement.outerHTML", what="reading the page"))
+        html = await self._read_html()
         user_agent = str(await self._eval("navigator.userAgent", what="reading the User-Agent"))
         now = time.time()
         state = SiteState(
             base_url=self.base_url,
             user_agent=user_agent,
-            cookies=_cookie_map(cookies),
+            cookies=cookie_map(cookies),
             cookie_records=cookies,
             site_key=discovery.find_site_key(html),
             created_at=previous.created_at if previous else now,
@@ -984,15 +433,18 @@ class Browser:
         have = {(c.get("name"), c.get("domain"), c.get("path")) for c in held}
         params = [
             param
-            for param in _cookie_params(state, self.base_url)
+            for param in cookie_params(state, self.base_url)
             if (param["name"], param.get("domain"), param.get("path")) not in have
         ]
         if params:
-            await self._send(_command("Network.setCookies", cookies=params), what="setting cookies")
+            await self._set_cookies(params)
+
+    async def _set_cookies(self, params: list[dict[str, Any]]) -> None:
+        await self._send(command("Network.setCookies", cookies=params), what="setting cookies")
 
     async def _get_cookies(self) -> list[dict[str, Any]]:
         reply = await self._send(
-            _command("Network.getCookies", urls=[self.base_url + "/"]), what="reading cookies"
+            command("Network.getCookies", urls=[self.base_url + "/"]), what="reading cookies"
         )
         cookies = reply.get("cookies") or []
         return [c for c in cookies if isinstance(c, dict)]
@@ -1031,16 +483,16 @@ class Browser:
         instead, which the site's client then writes as the cookie: so do we. Failures are only
         logged: the caller's wait for the cookie reports the outcome.
         """
-        html = str(await self._eval("document.documentElement.outerHTML", what="reading the page"))
+        html = await self._read_html()
         key = discovery.find_site_key(html)
         try:
             reply = await self._eval(
-                _SIGN_UP_JS % (_js(site.SIGN_UP), _js(key)),
+                _SIGN_UP_JS % (js(site.SIGN_UP), js(key)),
                 what="signing up",
                 timeout=self.settings.timeout,
                 await_promise=True,
             )
-        except _PageError as exc:
+        except PageError as exc:
             self._log(f"the anonymous sign-up failed in the page: {exc}")
             return
         status = int(reply.get("status") or 0) if isinstance(reply, dict) else 0
@@ -1060,13 +512,13 @@ class Browser:
             {"name": name, "value": value, "url": url, "path": "/", "expires": expires}
             for name, value in encode_auth_cookies(session).items()
         ]
-        await self._send(_command("Network.setCookies", cookies=params), what="setting cookies")
+        await self._set_cookies(params)
 
     async def _wait_signed_in(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while True:
             cookies = await self._get_cookies()
-            probe = SiteState(base_url=self.base_url, user_agent="", cookies=_cookie_map(cookies))
+            probe = SiteState(base_url=self.base_url, user_agent="", cookies=cookie_map(cookies))
             session = probe.auth_session()
             if session is not None and session.signed_in:
                 return
@@ -1082,7 +534,7 @@ class Browser:
         while True:
             try:
                 seen = await self._eval(_STATE_JS, what="watching the page", timeout=10) or {}
-            except _PageError:
+            except PageError:
                 seen = {}  # the page navigated under us (the challenge reloads it)
             if seen.get("refused"):
                 raise Blocked(
@@ -1132,17 +584,17 @@ class Browser:
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             extra = {"button": "left", "clickCount": 1} if kind != "mouseMoved" else {}
             await self._send(
-                _command("Input.dispatchMouseEvent", type=kind, x=x, y=y, **extra),
+                command("Input.dispatchMouseEvent", type=kind, x=x, y=y, **extra),
                 what="clicking the Turnstile box",
             )
 
     async def _mint(self, site_key: str, action: str) -> str:
         wait_ready = not self._page.extra.get("recaptcha_ready")
         expression = _MINT_JS % (
-            _js(site_key),
-            _js(action),
+            js(site_key),
+            js(action),
             int(RECAPTCHA_WAIT * 1000),
-            _js(wait_ready),
+            js(wait_ready),
         )
         try:
             reply = await self._eval(
@@ -1151,7 +603,7 @@ class Browser:
                 timeout=RECAPTCHA_WAIT + RECAPTCHA_EXECUTE_TIMEOUT,
                 await_promise=True,
             )
-        except _PageError as exc:
+        except PageError as exc:
             raise Blocked(
                 "reCAPTCHA failed in the page", detail=str(exc), kind="recaptcha"
             ) from None
@@ -1180,12 +632,12 @@ class Browser:
         url = urllib.parse.urljoin(self.base_url + "/", path)
         try:
             reply = await self._eval(
-                _FETCH_JS % (_js(url), _js(accept)),
+                _FETCH_JS % (js(url), js(accept)),
                 what=f"fetching {path}",
                 timeout=self.settings.timeout,
                 await_promise=True,
             )
-        except _PageError as exc:
+        except PageError as exc:
             raise UpstreamUnavailable(f"fetching {path} in the browser failed: {exc}") from None
         if not isinstance(reply, dict):
             return 0, ""
@@ -1199,284 +651,38 @@ class Browser:
 
     # -- CDP plumbing ------------------------------------------------------------------------------
 
+    def _connection(self, what: str) -> Connection:
+        if self._conn is None:
+            raise BrowserUnavailable(f"Chromium is not running (while {what})")
+        return self._conn
+
+    async def _read_html(self) -> str:
+        return str(await self._eval("document.documentElement.outerHTML", what="reading the page"))
+
     async def _navigate(self, path: str) -> None:
-        await self._navigate_raw(urllib.parse.urljoin(self.base_url + "/", path.lstrip("/")))
-
-    async def _navigate_raw(self, url: str) -> None:
-        reply = await self._send(
-            _command("Page.navigate", url=url),
-            what=f"loading {url}",
-            timeout=min(self.settings.timeout, 60.0),
-        )
-        error = reply.get("errorText") if isinstance(reply, dict) else None
-        if error:
-            raise UpstreamUnavailable(f"the browser could not load {url}: {error}")
-
-    async def _poll_eval(self, expression: str, *, what: str, wait: float) -> Any:
-        """Evaluate until the page answers something (it may still be loading)."""
-        deadline = time.monotonic() + wait
-        while True:
-            with contextlib.suppress(_PageError):
-                value = await self._eval(expression, what=what, await_promise=True, timeout=5)
-                if value:
-                    return value
-            if time.monotonic() > deadline:
-                raise BrowserUnavailable(f"Chromium gave no answer while {what}")
-            await asyncio.sleep(0.1)
+        url = urllib.parse.urljoin(self.base_url + "/", path.lstrip("/"))
+        await self._connection(f"loading {url}").navigate(url)
 
     async def _eval(
-        self,
-        expression: str,
-        *,
-        what: str,
-        timeout: float = 30.0,
-        await_promise: bool = False,
+        self, expression: str, *, what: str, timeout: float = 30.0, await_promise: bool = False
     ) -> Any:
-        """``Runtime.evaluate`` in the page's main world; the value, or _PageError."""
-        try:
-            reply = await self._send(
-                _command(
-                    "Runtime.evaluate",
-                    expression=expression,
-                    returnByValue=True,
-                    awaitPromise=await_promise,
-                    userGesture=True,
-                    allowUnsafeEvalBlockedByCSP=True,
-                ),
-                what=what,
-                timeout=timeout,
-            )
-        except _CdpError as exc:
-            raise _PageError(str(exc)) from None
-        details = reply.get("exceptionDetails")
-        if details:
-            exception = details.get("exception") or {}
-            raise _PageError(
-                str(exception.get("description") or exception.get("value") or details.get("text"))
-            )
-        return (reply.get("result") or {}).get("value")
+        """``Runtime.evaluate`` in the page's main world; the value, or PageError."""
+        return await self._connection(what).evaluate(
+            expression, what=what, timeout=timeout, await_promise=await_promise
+        )
 
     async def _send(
-        self, command: Generator[dict[str, Any], Any, Any], *, what: str, timeout: float = 30.0
+        self, request: Generator[dict[str, Any], Any, Any], *, what: str, timeout: float = 30.0
     ) -> Any:
-        import nodriver
-
-        if self._tab is None:
-            raise BrowserUnavailable(f"Chromium is not running (while {what})")
-        try:
-            return await self._guard(self._tab.send(command), what=what, timeout=timeout)
-        except nodriver.ProtocolException as exc:
-            raise _CdpError(str(exc)) from None
-
-    async def _guard(self, awaitable: Any, *, what: str, timeout: float) -> Any:
-        """Await ``awaitable`` for at most ``timeout`` s, failing at once if Chromium dies."""
-        task = asyncio.ensure_future(awaitable)
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                done, _ = await asyncio.wait({task}, timeout=max(0.0, min(0.25, remaining)))
-                if task in done:
-                    try:
-                        return self._result(task)
-                    except _ConnectionLost as exc:
-                        raise await self._connection_lost(what, str(exc)) from None
-                launched = self._launched
-                if launched is None or launched.proc.poll() is not None:
-                    code = launched.proc.poll() if launched else None
-                    raise BrowserUnavailable(f"Chromium exited (status {code}) while {what}")
-                if remaining <= 0:
-                    raise Timeout(f"Chromium did not finish {what} within {timeout:.0f} s")
-        finally:
-            if not task.done():
-                task.cancel()
-                # asyncio.wait never raises the task's error, and lets our own cancellation through.
-                await asyncio.wait({task}, timeout=1.0)
-
-    def _result(self, task: asyncio.Future[Any]) -> Any:
-        import nodriver
-
-        try:
-            return task.result()
-        except nodriver.ProtocolException:
-            raise
-        except (ConnectionError, RuntimeError, OSError) as exc:
-            raise _ConnectionLost(str(exc)) from None
-        except Exception as exc:
-            if type(exc).__module__.startswith("websockets"):
-                raise _ConnectionLost(type(exc).__name__) from None
-            raise
-
-    async def _connection_lost(self, what: str, reason: str) -> BrowserUnavailable:
-        """The error for a dropped CDP connection; the browser is relaunched on the next call."""
-        launched = self._launched
-        if launched is None:
-            return BrowserUnavailable(f"Chromium was closed while {what}")
-        launched.broken = True
-        deadline = time.monotonic() + 1.0
-        # Polling: a Popen has no awaitable exit, and we must not block the loop in wait().
-        while launched.proc.poll() is None and time.monotonic() < deadline:  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        code = launched.proc.poll()
-        if code is None:
-            return BrowserUnavailable(f"Chromium dropped its connection while {what} ({reason})")
-        return BrowserUnavailable(f"Chromium exited (status {code}) while {what}")
+        return await self._connection(what).send(request, what=what, timeout=timeout)
 
     # -- shutting down -----------------------------------------------------------------------------
 
     async def _teardown(self) -> None:
-        launched, driver = self._launched, self._driver
-        self._launched, self._driver, self._tab = None, None, None
+        conn, self._conn = self._conn, None
         self._page = _Page()
-        if driver is not None and launched is not None and launched.alive():
-            with contextlib.suppress(Exception):
-                # A clean close lets Chromium write its cookies to the profile.
-                await asyncio.wait_for(driver.send(_command("Browser.close")), 2.0)
-            deadline = time.monotonic() + 3.0
-            while launched.alive() and time.monotonic() < deadline:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-        if driver is not None:
-            await _disconnect(driver)
-        if launched is not None:
-            await asyncio.to_thread(_finish, launched, 1.0)
+        if conn is not None:
+            await conn.close()
 
 
-class _ConnectionLost(Exception):
-    """nodriver's websocket to Chromium closed."""
-
-
-class _CdpError(BrowserUnavailable):
-    """Chromium refused a CDP command (nodriver.ProtocolException)."""
-
-
-async def _disconnect(driver: Any) -> None:
-    """Close nodriver's websockets without letting it touch the process (that is ours)."""
-    import nodriver
-
-    for connection in [*getattr(driver, "_targets", []), driver]:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(connection.aclose(), 2.0)
-    with contextlib.suppress(Exception):
-        nodriver.core.util.get_registered_instances().discard(driver)
-
-
-def _spawn_options() -> dict[str, Any]:
-    if os.name == "posix":
-        # Own process group: killpg reaches every helper; Ctrl-C in a terminal reaches Python
-        # only, which then closes Chromium in order.
-        return {"process_group": 0, "preexec_fn": _child_preexec}
-    return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-
-
-def _hint_for_exit(launched: _Launched) -> str:
-    with contextlib.suppress(OSError, ValueError):
-        launched.stderr.seek(0)
-        text = launched.stderr.read()[-1500:].decode(errors="replace")
-        if "existing browser session" in text:
-            return (
-                f"; the profile {launched.user_data_dir} is open in another browser window: "
-                "close it, or use a copy of the profile"
-            )
-        last = [line for line in text.splitlines() if line.strip()][-3:]
-        if last:
-            return ": " + " | ".join(last)
-    return ""
-
-
-def _copy_profile(source: Path, target: Path) -> None:
-    if not source.exists():
-        target.mkdir(mode=0o700, parents=True)
-        return
-    # A profile in use changes under us: copy what can be copied.
-    with contextlib.suppress(shutil.Error, OSError):
-        shutil.copytree(source, target, ignore=_COPY_IGNORE, dirs_exist_ok=True)
-    target.mkdir(mode=0o700, parents=True, exist_ok=True)
-
-
-def _client_hints_metadata(hints: Any, user_agent: str) -> dict[str, Any]:
-    """CDP ``UserAgentMetadata`` from ``getHighEntropyValues``, with any "Headless" brand fixed."""
-    data = hints if isinstance(hints, dict) else {}
-
-    def brands(key: str) -> list[dict[str, str]]:
-        rows = data.get(key) or []
-        return [
-            {
-                "brand": str(b.get("brand", "")).replace("HeadlessChrome", "Chromium"),
-                "version": str(b.get("version", "")),
-            }
-            for b in rows
-            if isinstance(b, dict)
-        ]
-
-    metadata: dict[str, Any] = {
-        "brands": brands("brands"),
-        "fullVersionList": brands("fullVersionList"),
-        "platform": str(data.get("platform") or _platform_name(user_agent)),
-        "platformVersion": str(data.get("platformVersion") or ""),
-        "architecture": str(data.get("architecture") or ""),
-        "model": str(data.get("model") or ""),
-        "mobile": bool(data.get("mobile", False)),
-        "bitness": str(data.get("bitness") or ""),
-        "wow64": bool(data.get("wow64", False)),
-    }
-    if isinstance(data.get("formFactors"), list):
-        metadata["formFactors"] = [str(f) for f in data["formFactors"]]
-    return metadata
-
-
-def _platform_name(user_agent: str) -> str:
-    for marker, name in (("Windows", "Windows"), ("Mac OS", "macOS"), ("Android", "Android")):
-        if marker in user_agent:
-            return name
-    return "Linux"
-
-
-def _cookie_map(cookies: Iterable[dict[str, Any]]) -> dict[str, str]:
-    """name -> value; when a name is held twice, the first (most specific, as sent) wins."""
-    result: dict[str, str] = {}
-    for cookie in cookies:
-        name, value = cookie.get("name"), cookie.get("value")
-        if isinstance(name, str) and isinstance(value, str) and name not in result:
-            result[name] = value
-    return result
-
-
-def _cookie_params(state: SiteState, base_url: str) -> list[dict[str, Any]]:
-    """CDP ``CookieParam`` objects for the cached cookies (full records when we have them)."""
-    now = time.time()
-    params: list[dict[str, Any]] = []
-    recorded: set[str] = set()
-    for record in state.cookie_records:
-        name, value = record.get("name"), record.get("value")
-        if not isinstance(name, str) or not isinstance(value, str):
-            continue
-        expires = record.get("expires")
-        if record.get("session") or not isinstance(expires, int | float) or expires <= 0:
-            expires = None
-        elif expires < now:
-            continue
-        param: dict[str, Any] = {"name": name, "value": value}
-        for key in ("domain", "path", "secure", "httpOnly", "sameSite"):
-            if record.get(key) not in (None, ""):
-                param[key] = record[key]
-        if "domain" not in param:
-            param["url"] = base_url + "/"
-        if expires is not None:
-            param["expires"] = expires
-        params.append(param)
-        recorded.add(name)
-    for name, value in state.cookies.items():
-        if name not in recorded:
-            params.append({"name": name, "value": value, "url": base_url + "/"})
-    return params
-
-
-__all__ = [
-    "BROWSER_NAMES",
-    "Browser",
-    "browser_args",
-    "decide_headless",
-    "find_browser",
-    "has_display",
-    "proxy_for_chromium",
-]
+__all__ = ["Browser"]

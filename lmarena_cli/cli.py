@@ -666,7 +666,8 @@ def login(
 
     async def work() -> None:
         from . import site
-        from .browser import Browser, has_display
+        from .browser import Browser
+        from .chromium import has_display
 
         # Browser.login says what it waits for ("waiting up to N s for you to sign in ..."), or
         # raises UsageError when there is no display to show a window on: a window is promised

@@ -18,14 +18,10 @@ import orjson
 import pytest
 
 from lmarena_cli import browser as browser_mod
+from lmarena_cli import profile as profile_mod
 from lmarena_cli import site
-from lmarena_cli.browser import (
-    Browser,
-    browser_args,
-    decide_headless,
-    find_browser,
-    proxy_for_chromium,
-)
+from lmarena_cli.browser import Browser
+from lmarena_cli.chromium import browser_args, decide_headless, find_browser, proxy_for_chromium
 from lmarena_cli.errors import Blocked, BrowserUnavailable, UsageError
 from lmarena_cli.settings import Settings
 from lmarena_cli.state import SiteCache
@@ -452,7 +448,7 @@ async def test_killed_chromium_fails_the_running_call_and_is_relaunched_next(
 async def test_second_process_on_one_profile_uses_a_copy_and_says_so(
     tmp_path: Path, arena: FakeArena, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(browser_mod, "PROFILE_WAIT", 0.5)
+    monkeypatch.setattr(profile_mod, "PROFILE_WAIT", 0.5)
     settings = _settings(tmp_path, arena)
     first = Browser(settings, log=lambda line: None)
     lines: list[str] = []
