@@ -299,9 +299,18 @@ class ReplyStream:
             referer = site.conversation_page(chat.id)
         url = client.settings.base_url + path
         headers = client._headers(state, referer, **{"Content-Type": site.REQUEST_CONTENT_TYPE})
-        response = await client._http_session().post(
-            url, data=orjson.dumps(body), headers=headers, proxy=client._proxy(url)
-        )
+        # The wait for the answer to start counts against the first-token timeout too: a site
+        # that takes the request and sends no headers must not hold the caller forever.
+        left = max(0.0, self._started + self._timeout - time.monotonic())
+        try:
+            async with asyncio.timeout(left):
+                response = await client._http_session().post(
+                    url, data=orjson.dumps(body), headers=headers, proxy=client._proxy(url)
+                )
+        except TimeoutError:
+            raise Timeout(
+                f"the site did not start answering within {self._timeout:.0f} s", kind="timeout"
+            ) from None
         client._absorb_cookies(response)
         if response.status == 200:
             return response

@@ -496,6 +496,15 @@ async def test_no_first_token_in_time_is_a_timeout(client: Client, arena: FakeAr
     assert caught.value.exit_code == 8
 
 
+async def test_a_site_that_takes_the_request_and_never_answers_times_out(
+    client: Client, arena: FakeArena
+) -> None:
+    arena.enqueue(Fault.hang_before_headers(seconds=5))
+    with pytest.raises(Timeout, match="did not start answering") as caught:
+        await send(client, timeout=1)
+    assert caught.value.exit_code == 8
+
+
 async def test_silence_between_chunks_is_an_idle_timeout_that_keeps_the_text(
     client: Client, arena: FakeArena
 ) -> None:
