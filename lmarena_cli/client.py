@@ -23,8 +23,9 @@ the reply's data types are in :mod:`reply`. Both are re-exported here, as before
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -38,6 +39,7 @@ from .errors import (
     ConversationNotFound,
     InputError,
     ProtocolError,
+    Timeout,
     UpstreamUnavailable,
     UsageError,
 )
@@ -143,15 +145,20 @@ class Client:
             from .uploads import decode_data_uri
 
             return decode_data_uri(url)
-        async with self._http_session().get(url, proxy=self._proxy(url)) as response:
-            if response.status != 200:
-                raise UpstreamUnavailable(f"downloading {url} failed with HTTP {response.status}")
-            data = bytearray()
-            async for chunk in response.content.iter_chunked(65536):
-                data += chunk
-                if len(data) > max_bytes:
-                    raise UpstreamUnavailable(f"{url} is larger than {max_bytes} bytes")
-            return bytes(data)
+        with self._network(f"downloading {url}"):
+            async with self._http_session().get(
+                url, proxy=self._proxy(url), timeout=self._bounded()
+            ) as response:
+                if response.status != 200:
+                    raise UpstreamUnavailable(
+                        f"downloading {url} failed with HTTP {response.status}"
+                    )
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(65536):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise UpstreamUnavailable(f"{url} is larger than {max_bytes} bytes")
+                return bytes(data)
 
     # -- plumbing shared by sends ------------------------------------------------------------------
 
@@ -169,6 +176,25 @@ class Client:
                 timeout=timeout, cookie_jar=aiohttp.DummyCookieJar(), trust_env=True
             )
         return self._http
+
+    def _bounded(self) -> aiohttp.ClientTimeout:
+        """For the short requests (uploads, actions, pages): a total cap. Answers are never
+        capped in total, only in silence (see exchange)."""
+        return aiohttp.ClientTimeout(total=self.settings.timeout)
+
+    @contextlib.contextmanager
+    def _network(self, what: str) -> Iterator[None]:
+        """Network failures of a short request, as the error tree's own exceptions."""
+        try:
+            yield
+        except TimeoutError:
+            raise Timeout(
+                f"{what}: no answer within {self.settings.timeout:.0f} s", kind="timeout"
+            ) from None
+        except (aiohttp.ClientError, OSError) as error:
+            raise UpstreamUnavailable(
+                f"{what} failed: {type(error).__name__}: {error}", kind="network"
+            ) from None
 
     def _proxy(self, url: str) -> str | None:
         proxy = self.settings.proxy
@@ -213,7 +239,9 @@ class Client:
         ids = {a.side: a.message_id for a in reply.answers if a.message_id}
         try:
             headers = self._headers(state, path, Accept="text/html")
-            async with self._http_session().get(url, headers=headers, proxy=self._proxy(url)) as r:
+            async with self._http_session().get(
+                url, headers=headers, proxy=self._proxy(url), timeout=self._bounded()
+            ) as r:
                 self._absorb_cookies(r)
                 html = await r.text(errors="replace") if r.status == 200 else ""
         except (aiohttp.ClientError, TimeoutError, OSError):
@@ -248,14 +276,20 @@ class Client:
                 },
             )
             url = self.settings.base_url + site.ACTION_PAGE
-            async with self._http_session().post(
-                url, data=orjson.dumps(args), headers=headers, proxy=self._proxy(url)
-            ) as response:
-                self._absorb_cookies(response)
-                body = await response.text(errors="replace")
-                if response.status == 200:
-                    return parse_action_reply(body)
-                error = error_from_response(response.status, body, response.headers)
+            with self._network(f"the site's {name} action"):
+                async with self._http_session().post(
+                    url,
+                    data=orjson.dumps(args),
+                    headers=headers,
+                    proxy=self._proxy(url),
+                    timeout=self._bounded(),
+                ) as response:
+                    self._absorb_cookies(response)
+                    body = await response.text(errors="replace")
+                    status, response_headers = response.status, response.headers
+            if status == 200:
+                return parse_action_reply(body)
+            error = error_from_response(status, body, response_headers)
             if error.kind == "stale_action" and attempt == 0:
                 self._log(f"the site's {name} action changed; rediscovering it")
                 state.action_ids.update(await self.browser.rediscover_actions())
@@ -272,21 +306,24 @@ class Client:
             _field(created, "uploadUrl", "generateUploadUrl"),
             _field(created, "key", "generateUploadUrl"),
         )
-        async with self._http_session().put(
-            upload_url,
-            data=image.data,
-            headers={"Content-Type": image.mime_type},
-            proxy=self._proxy(upload_url),
-        ) as response:
-            if response.status == 413:
-                raise InputError(
-                    f"the site refused {image.filename} ({len(image.data)} bytes) as too large"
-                )
-            if response.status >= 300:
-                text = (await response.text(errors="replace"))[:200]
-                raise UpstreamUnavailable(
-                    f"uploading {image.filename} failed with HTTP {response.status}", detail=text
-                )
+        with self._network(f"uploading {image.filename}"):
+            async with self._http_session().put(
+                upload_url,
+                data=image.data,
+                headers={"Content-Type": image.mime_type},
+                proxy=self._proxy(upload_url),
+                timeout=self._bounded(),
+            ) as response:
+                status = response.status
+                text = (await response.text(errors="replace"))[:200] if status >= 300 else ""
+        if status == 413:
+            raise InputError(
+                f"the site refused {image.filename} ({len(image.data)} bytes) as too large"
+            )
+        if status >= 300:
+            raise UpstreamUnavailable(
+                f"uploading {image.filename} failed with HTTP {status}", detail=text
+            )
         signed = await self._server_action("getSignedUrl", [key])
         url = _field(signed, "url", "getSignedUrl")
         entry = self._uploads.put(image.digest, key=key, url=url)

@@ -6,6 +6,7 @@ next answers and asserts both what the caller gets and what the site received.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from lmarena_cli.errors import (
     SignInRequired,
     Timeout,
     UpstreamError,
+    UpstreamUnavailable,
 )
 from lmarena_cli.protocol import is_uuid7
 from lmarena_cli.settings import Settings
@@ -503,6 +505,32 @@ async def test_a_site_that_takes_the_request_and_never_answers_times_out(
     with pytest.raises(Timeout, match="did not start answering") as caught:
         await send(client, timeout=1)
     assert caught.value.exit_code == 8
+
+
+async def test_a_download_that_never_answers_times_out_and_a_closed_port_is_unavailable(
+    client: Client,
+) -> None:
+    async def never(request: web.Request) -> web.Response:
+        await asyncio.sleep(3)  # longer than the 1 s allowed
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/slow.png", never)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    impatient = Client(client.settings.replace(timeout=1), browser=client.browser)
+    try:
+        with pytest.raises(Timeout, match="no answer within 1 s"):
+            await impatient.download(f"http://127.0.0.1:{port}/slow.png")
+        await runner.cleanup()  # now nothing listens on that port
+        with pytest.raises(UpstreamUnavailable, match="failed: Client"):
+            await impatient.download(f"http://127.0.0.1:{port}/slow.png")
+    finally:
+        await impatient.close()
+        await runner.cleanup()
 
 
 async def test_silence_between_chunks_is_an_idle_timeout_that_keeps_the_text(
