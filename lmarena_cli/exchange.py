@@ -309,7 +309,9 @@ class ReplyStream:
                 )
         except TimeoutError:
             raise Timeout(
-                f"the site did not start answering within {self._timeout:.0f} s", kind="timeout"
+                f"the site did not start answering within {self._timeout:.0f} s "
+                "(no first answer in time)",
+                kind="timeout",
             ) from None
         client._absorb_cookies(response)
         if response.status == 200:
