@@ -63,7 +63,7 @@ def _main(
 
 
 def _cached_models(settings: Settings, warn: Callable[[str], None]) -> list[Model] | None:
-    """The models in the cache file, or None when it has none.
+    """The chat models in the cache file (as `Client.list_models`), or None when it has none.
 
     Reads the cache with ``state`` and ``discovery`` only: neither imports aiohttp nor nodriver,
     which is what keeps `lmarena models` and completion fast (the client costs ~0.3 s to import).
@@ -75,7 +75,7 @@ def _cached_models(settings: Settings, warn: Callable[[str], None]) -> list[Mode
     if state is None or not state.models:
         return None
     rows = (model_from_row(row) for row in state.models)
-    return usable_models([model for model in rows if model is not None])
+    return [m for m in usable_models([r for r in rows if r is not None]) if m.chats]
 
 
 def _complete_model(incomplete: str) -> list[str]:

@@ -120,6 +120,9 @@ class Client:
 
     async def list_models(self, *, refresh: bool = False) -> list[Model]:
         """The models one can chat with. Answered from the cache when it has them (no browser)."""
+        return [model for model in await self._selectable(refresh) if model.chats]
+
+    async def _selectable(self, refresh: bool = False) -> list[Model]:
         if not refresh:
             state = self._state or self.browser.cached_state()
             if state is not None and state.models:
@@ -130,7 +133,17 @@ class Client:
         """A model by name (or id); ``ModelNotFound`` names the closest ones."""
         if isinstance(name, Model):
             return name
-        return resolve_model(name, await self.list_models())
+        selectable = await self._selectable()
+        found = resolve_model(name, selectable)
+        if not found.chats:
+            # Named exactly, but it answers with video (or only in the WebDev arena): say so
+            # before any request, rather than let the site refuse a "chat" it cannot serve.
+            raise UsageError(
+                f"{found.name} does not answer with text, images or search results (it is a "
+                "video or WebDev model), which lmarena cannot show; `lmarena models` lists the "
+                "models it can use"
+            )
+        return found
 
     async def close(self) -> None:
         if self._http is not None:
@@ -257,8 +270,14 @@ class Client:
     # -- uploads -----------------------------------------------------------------------------------
 
     async def _server_action(self, name: str, args: list[Any]) -> Any:
-        """Call one of the site's Next.js server actions; rediscover a stale id once."""
-        for attempt in range(2):
+        """Call one of the site's Next.js server actions.
+
+        Actions are POSTs to a page, behind the same checks as a send: a stale action id is
+        rediscovered once, and a Cloudflare page or an expired sign-in is refreshed in the
+        browser once, as for a send (see ``exchange``).
+        """
+        retried: set[str] = set()
+        while True:
             state = await self._session_state()
             action_id = state.action_ids.get(name)
             if not action_id:
@@ -290,12 +309,18 @@ class Client:
             if status == 200:
                 return parse_action_reply(body)
             error = error_from_response(status, body, response_headers)
-            if error.kind == "stale_action" and attempt == 0:
+            kind = error.kind or ""
+            if kind in retried:
+                raise error
+            retried.add(kind)
+            if kind == "stale_action":
                 self._log(f"the site's {name} action changed; rediscovering it")
                 state.action_ids.update(await self.browser.rediscover_actions())
-                continue
-            raise error
-        raise AssertionError("unreachable")
+            elif kind in ("cloudflare", "auth_expired"):
+                self._log(f"the site wants a new {_REFRESHED[kind]}; refreshing it")
+                await self._refresh_browser_session()
+            else:
+                raise error
 
     async def _upload(self, image: ImageInput) -> dict[str, str]:
         cached = self._uploads.get(image.digest)
@@ -328,6 +353,9 @@ class Client:
         url = _field(signed, "url", "getSignedUrl")
         entry = self._uploads.put(image.digest, key=key, url=url)
         return entry.attachment(image.mime_type)
+
+
+_REFRESHED = {"cloudflare": "anti-bot clearance", "auth_expired": "sign-in"}
 
 
 def _field(value: Any, name: str, action: str) -> str:

@@ -64,6 +64,18 @@ class Model:
         return _capable(self._caps("outputCapabilities").get("search"))
 
     @property
+    def chats(self) -> bool:
+        """The model answers with something this tool can show: text, images or search results.
+
+        Video-only or WebDev-only rows need arenas of their own (protocol §9.2). A row that
+        states no output capabilities at all is taken for a text model.
+        """
+        outputs = self.capabilities.get("outputCapabilities")
+        if not isinstance(outputs, dict) or not outputs:
+            return True
+        return bool(outputs.get("text")) or self.outputs_images or self.searches
+
+    @property
     def modality(self) -> str:
         """The ``modality`` a request to this model carries: "image", "search" or "chat"."""
         if self.outputs_images:

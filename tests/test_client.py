@@ -297,6 +297,16 @@ async def test_the_same_image_is_uploaded_once_while_its_link_is_valid(
     assert action_calls(arena, "generateUploadUrl") - uploads_before == 1
 
 
+async def test_an_upload_refused_by_cloudflare_refreshes_the_clearance_once(
+    client: Client, arena: FakeArena
+) -> None:
+    arena.clearances.clear()  # every clearance goes stale, as when Cloudflare rotates them
+    chat = await client.chats.create(model="gemini-3-pro")
+    reply = await chat.send("after the gate", images=[png(7, 7)], stream=False)
+    assert reply.text.endswith("after the gate")
+    assert len(arena.clearances) == 1  # the browser earned a new one
+
+
 async def test_images_to_a_model_that_takes_none_fail_before_any_request(
     client: Client, arena: FakeArena
 ) -> None:

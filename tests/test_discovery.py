@@ -409,3 +409,30 @@ async def test_everything_is_discovered_from_the_fake_sites_real_pages() -> None
         async with http.get(arena.url + "/nextjs-api/model-catalog") as response:
             catalog = models_from_catalog(await response.json())
         assert {m.id for m in catalog} == {m.id for m in models}
+
+
+@pytest.mark.parametrize(
+    "outputs, chats",
+    [
+        ({"text": True}, True),
+        ({"image": {"aspectRatios": ["1:1"]}}, True),
+        ({"text": True, "search": True}, True),
+        ({"video": True}, False),
+        ({"web": True}, False),
+        (None, True),  # a row that states no outputs is taken for a text model
+    ],
+)
+def test_only_models_that_answer_in_text_images_or_search_count_as_chat_models(
+    outputs: dict[str, Any] | None, chats: bool
+) -> None:
+    capabilities: dict[str, Any] = {"inputCapabilities": {"text": True}}
+    if outputs is not None:
+        capabilities["outputCapabilities"] = outputs
+    model = model_from_row(
+        {
+            "id": "019a98f7-afcd-779f-8dcb-856cc3b3f078",
+            "publicName": "m",
+            "capabilities": capabilities,
+        }
+    )
+    assert model is not None and model.chats is chats
