@@ -42,6 +42,7 @@ from .protocol import (
     TextDelta,
     create_evaluation_body,
     error_from_response,
+    error_from_stream,
     post_to_evaluation_body,
     uuid7,
 )
@@ -391,11 +392,7 @@ class ReplyStream:
             for event in events:
                 self._apply(event, reply, finished)
                 if isinstance(event, StreamError):
-                    raise UpstreamError(
-                        f"the site reported a failure: {event.message}",
-                        detail=event.message,
-                        kind="arena_error" if event.message == site.ARENA_ERROR_TEXT else "a3",
-                    )
+                    raise error_from_stream(event.message)
                 if not isinstance(event, Heartbeat):
                     yield event
             if sides <= finished or not chunk:

@@ -660,6 +660,30 @@ def _describe_issue(issue: Mapping[str, Any]) -> str:
     return f"field {field}: {issue.get('message') or issue.get('code') or 'invalid'}"
 
 
+def error_from_stream(message: str) -> LmArenaError:
+    """The exception for an error reported inside a 200 stream (``a3`` or ``hasArenaError``).
+
+    The site words rate limits and moderation there too (protocol §8.2); scripts that wait on
+    exit 6 or give up on exit 7 should not see those as a plain upstream failure.
+    """
+    low = message.lower()
+    if message == site.ARENA_ERROR_TEXT:
+        return UpstreamError(
+            "the model failed on the site's side (hasArenaError)",
+            detail=message,
+            kind="arena_error",
+        )
+    if any(marker in low for marker in site.STREAM_RATE_MARKERS):
+        return RateLimited(
+            "the site is rate-limiting this model or account", detail=message, kind="a3_rate"
+        )
+    if any(marker.lower() in low for marker in site.MODERATION_MARKERS):
+        return ContentRejected(
+            "the site's moderation rejected the prompt", detail=message, kind="a3_moderation"
+        )
+    return UpstreamError(f"the site reported a failure: {message}", detail=message, kind="a3")
+
+
 def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> LmArenaError:
     """The error to raise for an HTTP answer that is not a stream (any status but a good 200).
 

@@ -67,6 +67,8 @@ LOGIN_GATE = "LOGIN_GATE"
 AUTH_EXPIRED_MARKERS = ("token has expired", "jwt expired", "auth token")
 ACTION_NOT_FOUND = "Server action not found."
 MODERATION_MARKERS = ("violates our terms", "content moderation", "Invalid content")
+#: Texts of in-stream ``a3`` errors that mean "over quota, later": a rate limit, not a failure.
+STREAM_RATE_MARKERS = ("resource exhausted", "too many requests", "rate limit", "quota")
 NOT_SELECTABLE = "not available for user selection"
 ARENA_ERROR_TEXT = "hasArenaError"
 

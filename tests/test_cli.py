@@ -423,9 +423,10 @@ def assert_one_error_line(run: Run, *words: str) -> None:
     [
         (Fault.rate_limit(retry_after=30), 6, ["Too many requests"]),
         (Fault.moderation(), 7, []),
-        (Fault.a3("Resource exhausted."), 3, ["Resource exhausted."]),
+        (Fault.a3("Resource exhausted."), 6, ["Resource exhausted."]),
+        (Fault.a3("Error during image generation: upstream 500"), 3, ["upstream 500"]),
     ],
-    ids=["rate-limited-6", "moderation-7", "upstream-a3-3"],
+    ids=["rate-limited-6", "moderation-7", "in-stream-quota-6", "upstream-a3-3"],
 )
 def test_a_refused_request_exits_with_its_code_and_one_line(
     lmarena: Lmarena, fault: Fault, code: int, words: list[str]

@@ -486,19 +486,26 @@ async def test_a_stream_cut_after_text_is_not_retried_and_keeps_the_text(
 
 
 @pytest.mark.parametrize(
-    "fault, words",
+    "fault, error, words",
     [
-        (Fault.a3("Resource exhausted. Please try again later."), "Resource exhausted"),
-        (Fault.arena_error(), "hasArenaError"),
+        (Fault.a3("internal server error"), UpstreamError, "internal server error"),
+        (Fault.arena_error(), UpstreamError, "hasArenaError"),
+        (Fault.a3("Resource exhausted. Please try again later."), RateLimited, "exhausted"),
+        (
+            Fault.a3("Your request was blocked by our content moderation system."),
+            ContentRejected,
+            "moderation",
+        ),
     ],
 )
-async def test_failures_inside_the_stream_raise_with_the_sites_words(
-    client: Client, arena: FakeArena, fault: Fault, words: str
+async def test_failures_inside_the_stream_raise_by_their_meaning_with_the_sites_words(
+    client: Client, arena: FakeArena, fault: Fault, error: type[Exception], words: str
 ) -> None:
     arena.enqueue(fault)
-    with pytest.raises(UpstreamError, match=words) as caught:
+    before = len(streams(arena))
+    with pytest.raises(error, match=words):
         await send(client)
-    assert caught.value.exit_code == 3
+    assert len(streams(arena)) - before == 1  # none of these is retried unasked
 
 
 async def test_no_first_token_in_time_is_a_timeout(client: Client, arena: FakeArena) -> None:

@@ -672,3 +672,23 @@ def test_an_unexpected_status_is_reported_with_its_number() -> None:
 def test_long_bodies_are_shortened_in_detail() -> None:
     error = classify(500, "x" * 10_000)
     assert error.detail is not None and len(error.detail) <= 300
+
+
+@pytest.mark.parametrize(
+    "message, kind, exit_code",
+    [
+        ("Resource exhausted. Please try again later.", "a3_rate", 6),
+        ("too many requests", "a3_rate", 6),
+        ("Your request was blocked by our content moderation system.", "a3_moderation", 7),
+        ("internal server error", "a3", 3),
+        ("hasArenaError", "arena_error", 3),
+    ],
+)
+def test_stream_errors_are_classified_by_what_the_site_says(
+    message: str, kind: str, exit_code: int
+) -> None:
+    from lmarena_cli.protocol import error_from_stream
+
+    error = error_from_stream(message)
+    assert (error.kind, error.exit_code) == (kind, exit_code)
+    assert error.detail == message

@@ -566,7 +566,7 @@ async def test_missing_field_is_a_bad_request_naming_it(env: Env) -> None:
 @pytest.mark.parametrize(
     ("fault", "status"),
     [
-        (Fault.a3("Resource exhausted."), 502),
+        (Fault.a3("internal server error"), 502),
         (Fault.login_gate(), 503),
         (Fault.hang(), 504),
     ],
