@@ -35,6 +35,7 @@ from lmarena_cli.protocol import is_uuid7
 from lmarena_cli.settings import Settings
 from tests.fake_arena import FakeArena, Fault, Reply
 from tests.images import png
+from tests.servers import loopback_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
@@ -227,15 +228,8 @@ async def image_url() -> AsyncIterator[str]:
     async def handler(request: web.Request) -> web.Response:
         return web.Response(body=png(3, 3, (0, 0, 255)), content_type="image/png")
 
-    app = web.Application()
-    app.router.add_get("/blue.png", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/blue.png"
-    await runner.cleanup()
+    async with loopback_server({"/blue.png": handler}) as url:
+        yield url + "/blue.png"
 
 
 @pytest.mark.parametrize("kind", ["bytes", "data_uri", "path", "file_object"])
@@ -531,23 +525,16 @@ async def test_a_download_that_never_answers_times_out_and_a_closed_port_is_unav
         await asyncio.sleep(3)  # longer than the 1 s allowed
         return web.Response()
 
-    app = web.Application()
-    app.router.add_get("/slow.png", never)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     impatient = Client(client.settings.replace(timeout=1), browser=client.browser)
     try:
-        with pytest.raises(Timeout, match="no answer within 1 s"):
-            await impatient.download(f"http://127.0.0.1:{port}/slow.png")
-        await runner.cleanup()  # now nothing listens on that port
+        async with loopback_server({"/slow.png": never}) as url:
+            with pytest.raises(Timeout, match="no answer within 1 s"):
+                await impatient.download(url + "/slow.png")
+        # Now nothing listens on that port.
         with pytest.raises(UpstreamUnavailable, match="failed: Client"):
-            await impatient.download(f"http://127.0.0.1:{port}/slow.png")
+            await impatient.download(url + "/slow.png")
     finally:
         await impatient.close()
-        await runner.cleanup()
 
 
 async def test_silence_between_chunks_is_an_idle_timeout_that_keeps_the_text(

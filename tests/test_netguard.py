@@ -8,6 +8,7 @@ loopback interface (it would mean the guard let something through).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import re
 import socket
@@ -22,6 +23,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from lmarena_cli import netguard
 from lmarena_cli.errors import InputError, Timeout
 from lmarena_cli.netguard import GuardResolver, check_url, fetch_url, format_size
+from tests.servers import Handler, loopback_server
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -91,29 +93,15 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return connected
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 @pytest.fixture
 async def serve() -> AsyncIterator[Callable[[dict[str, Handler]], Awaitable[str]]]:
     """Start a loopback server with the given routes; returns its base URL."""
-    runners: list[web.AppRunner] = []
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def start(routes: dict[str, Handler]) -> str:
-        app = web.Application()
-        for path, handler in routes.items():
-            app.router.add_get(path, handler)
-        runner = web.AppRunner(app, shutdown_timeout=0.2)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        port = runner.addresses[0][1]
-        return f"http://127.0.0.1:{port}"
+        async def start(routes: dict[str, Handler]) -> str:
+            return await stack.enter_async_context(loopback_server(routes))
 
-    yield start
-    for runner in runners:
-        await runner.cleanup()
+        yield start
 
 
 async def png(_request: web.Request) -> web.Response:

@@ -12,10 +12,8 @@ import base64
 import contextlib
 import os
 import signal
-import struct
 import sys
 import time
-import zlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,8 @@ from lmarena_cli.errors import ConfigError, UsageError
 from lmarena_cli.server import check_bind, is_loopback, make_app, start, warm_up
 from lmarena_cli.settings import Settings
 from tests.fake_arena import FakeArena, Fault, Reply
+from tests.images import png
+from tests.servers import loopback_server
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
 
@@ -41,20 +41,6 @@ TEXT_ONLY_MODEL = "llama-3.3-70b-instruct"
 IMAGE_MODEL = "gemini-3-pro-image-preview"
 CREATE = "/nextjs-api/stream/create-evaluation"
 POST_TO = "/nextjs-api/stream/post-to-evaluation/"
-
-
-def tiny_png() -> bytes:
-    """A real 1x1 red PNG."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
 
 
 @dataclass
@@ -348,7 +334,7 @@ async def test_history_setting_comes_from_the_environment_and_is_checked(env: En
 
 
 async def test_image_as_data_uri_is_uploaded_and_attached(env: Env) -> None:
-    uri = "data:image/png;base64," + base64.b64encode(tiny_png()).decode()
+    uri = "data:image/png;base64," + base64.b64encode(png(1, 1)).decode()
     before = len(env.streams())
     await env.openai.chat.completions.create(
         model=CHAT_MODEL,
@@ -377,16 +363,10 @@ async def image_host() -> AsyncIterator[tuple[str, list[str]]]:
 
     async def dot(request: web.Request) -> web.Response:
         hits.append(request.path)
-        return web.Response(body=tiny_png(), content_type="image/png")
+        return web.Response(body=png(1, 1), content_type="image/png")
 
-    app = web.Application()
-    app.router.add_get("/dot.png", dot)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}/dot.png", hits
-    await runner.cleanup()
+    async with loopback_server({"/dot.png": dot}) as url:
+        yield url + "/dot.png", hits
 
 
 def image_message(url: str) -> list[Any]:
@@ -433,7 +413,7 @@ async def test_image_url_on_loopback_is_fetched_when_private_urls_are_allowed(
 
 
 async def test_image_for_a_model_without_vision_is_a_bad_request(env: Env) -> None:
-    uri = "data:image/png;base64," + base64.b64encode(tiny_png()).decode()
+    uri = "data:image/png;base64," + base64.b64encode(png(1, 1)).decode()
     with pytest.raises(openai.BadRequestError) as caught:
         await env.openai.chat.completions.create(model=TEXT_ONLY_MODEL, messages=image_message(uri))
     assert "does not take images" in caught.value.message

@@ -22,6 +22,7 @@ from lmarena_cli.uploads import (
     signed_url_expiry,
     sniff_mime,
 )
+from tests.servers import loopback_server
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 32
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32
@@ -40,15 +41,8 @@ async def image_server() -> AsyncIterator[str]:
     async def page(_request: web.Request) -> web.Response:
         return web.Response(body=b"<!DOCTYPE html><html></html>", content_type="image/png")
 
-    app = web.Application()
-    app.router.add_get("/cat.jpg", cat)
-    app.router.add_get("/page", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with loopback_server({"/cat.jpg": cat, "/page": page}) as url:
+        yield url
 
 
 @pytest.mark.parametrize(
