@@ -287,6 +287,34 @@ async def test_full_history_continues_the_stored_conversation(env: Env) -> None:
     assert [r.path for r in env.streams()[before:]] == [POST_TO + conversation_id]
 
 
+async def test_conversations_survive_a_restart_of_the_server(env: Env) -> None:
+    question = {"role": "user", "content": "before the restart: name a river"}
+    first = await env.openai.chat.completions.create(model=CHAT_MODEL, messages=[question])
+    conversation_id = (first.model_extra or {})["conversation_id"]
+    answer = {"role": "assistant", "content": first.choices[0].message.content}
+
+    # A new Client and app over the same state directory, as after `lmarena serve` restarts:
+    # only the conversation store on disk links the history to the conversation.
+    restarted = Client(env.settings, browser=env.client.browser, record=False)
+    async with extra_server(restarted, env.settings) as server:
+        sdk = openai.AsyncOpenAI(base_url=f"{server}/v1", api_key="x", max_retries=0)
+        before = len(env.streams())
+        by_history = await sdk.chat.completions.create(
+            model=CHAT_MODEL, messages=[question, answer, {"role": "user", "content": "longer?"}]
+        )
+        by_id = await sdk.chat.completions.create(
+            model=CHAT_MODEL,
+            messages=[{"role": "user", "content": "and the shortest?"}],
+            extra_body={"conversation_id": conversation_id},
+        )
+        await sdk.close()
+    await restarted.close()
+    sent = env.streams()[before:]
+    assert [r.path for r in sent] == [POST_TO + conversation_id] * 2
+    assert (by_history.model_extra or {})["conversation_id"] == conversation_id
+    assert by_id.choices[0].message.content == "Echo (turn 3): and the shortest?"
+
+
 async def test_unmatched_history_is_folded_into_the_first_prompt(env: Env) -> None:
     before = len(env.streams())
     await env.openai.chat.completions.create(
