@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import pytest_asyncio
 from aiohttp import web
@@ -427,22 +426,7 @@ async def test_moderation_rejects_without_retrying(
 async def test_a_schema_error_names_the_field_the_site_wants(
     client: Client, arena: FakeArena
 ) -> None:
-    zod = {
-        "success": False,
-        "error": {
-            "issues": [
-                {
-                    "code": "invalid_type",
-                    "expected": "object",
-                    "received": "undefined",
-                    "path": ["userMessage"],
-                    "message": "Required",
-                }
-            ],
-            "name": "ZodError",
-        },
-    }
-    arena.enqueue(Fault("http", 400, orjson.dumps(zod)))
+    arena.enqueue(Fault.schema_error())
     with pytest.raises(ProtocolError, match="userMessage"):
         await send(client)
 

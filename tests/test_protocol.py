@@ -29,6 +29,7 @@ from lmarena_cli.protocol import (
     post_to_evaluation_body,
     uuid7,
 )
+from tests.fake_arena.replies import MISSING_USER_MESSAGE
 
 # --- UUIDv7 ---------------------------------------------------------------------------------------
 
@@ -568,21 +569,7 @@ def test_invalid_content_is_content_rejected(body: dict[str, object]) -> None:
 
 
 def test_zod_error_names_the_field_and_says_the_protocol_changed() -> None:
-    body = {
-        "success": False,
-        "error": {
-            "issues": [
-                {
-                    "code": "invalid_type",
-                    "expected": "object",
-                    "received": "undefined",
-                    "path": ["userMessage"],
-                    "message": "Required",
-                }
-            ],
-            "name": "ZodError",
-        },
-    }
+    body = MISSING_USER_MESSAGE
     error = classify(400, body)
     assert isinstance(error, errors.ProtocolError) and error.kind == "zod"
     assert error.message == (

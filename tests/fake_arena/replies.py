@@ -16,6 +16,22 @@ from . import pages
 
 RATE_LIMIT_TEXT = "Too many requests, please try again later."
 RECAPTCHA_FAILED = {"error": "recaptcha validation failed"}
+#: What the site answers a body without ``userMessage`` (protocol §1.6): its schema changed.
+MISSING_USER_MESSAGE = {
+    "success": False,
+    "error": {
+        "issues": [
+            {
+                "code": "invalid_type",
+                "expected": "object",
+                "received": "undefined",
+                "path": ["userMessage"],
+                "message": "Required",
+            }
+        ],
+        "name": "ZodError",
+    },
+}
 
 
 @dataclass
@@ -75,6 +91,11 @@ class Fault:
     def moderation(cls) -> Fault:
         """422 prompt moderation; the session id is filled in when served."""
         return cls("moderation", 422)
+
+    @classmethod
+    def schema_error(cls) -> Fault:
+        """400 ZodError for a field the site now requires: what a protocol change looks like."""
+        return cls("http", 400, orjson_bytes(MISSING_USER_MESSAGE))
 
     @classmethod
     def invalid_content(cls) -> Fault:
