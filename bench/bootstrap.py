@@ -25,8 +25,8 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lmarena_cli.browser import Browser  # noqa: E402
-from lmarena_cli.chromium import find_browser  # noqa: E402
+from lmarena_cli.browser.chromium import find_browser  # noqa: E402
+from lmarena_cli.browser.session import Browser  # noqa: E402
 from lmarena_cli.settings import Settings  # noqa: E402
 from tests.fake_arena import FakeArena  # noqa: E402
 

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lmarena_cli.settings import Settings  # noqa: E402
-from lmarena_cli.state import SiteCache, SiteState  # noqa: E402
+from lmarena_cli.state.cache import SiteCache, SiteState  # noqa: E402
 
 BASE_URL = "http://127.0.0.1:9"  # never contacted
 

@@ -14,18 +14,18 @@ __version__ = "0.1.0"
 __all__ = ["ChatSession", "Client", "Model", "Reply", "ReplyStream", "Settings", "__version__"]
 
 if TYPE_CHECKING:
-    from .client import ChatSession, Client
-    from .discovery import Model
-    from .exchange import ReplyStream
-    from .reply import Reply
+    from .client.client import ChatSession, Client
+    from .client.exchange import ReplyStream
+    from .client.reply import Reply
     from .settings import Settings
+    from .site.discovery import Model
 
 _LAZY = {
-    "Client": "client",
-    "ChatSession": "client",
-    "Reply": "reply",
-    "ReplyStream": "exchange",
-    "Model": "discovery",
+    "Client": "client.client",
+    "ChatSession": "client.client",
+    "Reply": "client.reply",
+    "ReplyStream": "client.exchange",
+    "Model": "site.discovery",
     "Settings": "settings",
 }
 

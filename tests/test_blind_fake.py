@@ -29,7 +29,7 @@ def _lmarena_cmd() -> list[str]:
     return (
         [str(exe)]
         if exe.exists()
-        else [sys.executable, "-c", "from lmarena_cli.cli import main; main()"]
+        else [sys.executable, "-c", "from lmarena_cli.cli.app import main; main()"]
     )
 
 

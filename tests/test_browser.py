@@ -17,14 +17,19 @@ import aiohttp
 import orjson
 import pytest
 
-from lmarena_cli import browser as browser_mod
-from lmarena_cli import profile as profile_mod
-from lmarena_cli import site
-from lmarena_cli.browser import Browser
-from lmarena_cli.chromium import browser_args, decide_headless, find_browser, proxy_for_chromium
+from lmarena_cli.browser import profile as profile_mod
+from lmarena_cli.browser import session as browser_mod
+from lmarena_cli.browser.chromium import (
+    browser_args,
+    decide_headless,
+    find_browser,
+    proxy_for_chromium,
+)
+from lmarena_cli.browser.session import Browser
 from lmarena_cli.errors import Blocked, BrowserUnavailable, UsageError
 from lmarena_cli.settings import Settings
-from lmarena_cli.state import SiteCache
+from lmarena_cli.site import facts
+from lmarena_cli.state.cache import SiteCache
 from tests.fake_arena import CHALLENGE_ENDPOINT, FakeArena
 
 REPO = Path(__file__).resolve().parents[1]
@@ -166,14 +171,14 @@ async def test_cold_bootstrap_learns_everything_and_caches_it(
 ) -> None:
     state = await browser.bootstrap()
     assert arena.challenges_passed == 1
-    assert arena.count(site.SIGN_UP) == 1
+    assert arena.count(facts.SIGN_UP) == 1
     assert "cf_clearance" in state.cookies
     session = state.auth_session()
     assert session is not None and session.is_anonymous is True
     assert "Headless" not in state.user_agent and "Chrome/" in state.user_agent
     assert state.site_key == arena.site_key
     assert {row["id"] for row in state.models} == {m.id for m in arena.models}
-    for name in site.UPLOAD_ACTIONS:
+    for name in facts.UPLOAD_ACTIONS:
         assert state.action_ids[name] == arena.action_ids[name]
     cache = browser.settings.cache_path
     assert stat.S_IMODE(cache.stat().st_mode) == 0o600
@@ -201,7 +206,7 @@ async def test_warm_bootstrap_reuses_cached_cookies_without_challenge_or_sign_up
     warm_browser = Browser(settings.replace(browser_incognito=True), log=lambda line: None)
     served, signups, chunks = (
         arena.challenges_served,
-        arena.count(site.SIGN_UP),
+        arena.count(facts.SIGN_UP),
         arena.count("/_next/static/chunks/"),
     )
     throwaway = set(Path(tempfile.gettempdir()).glob("lmarena-incognito-*"))  # noqa: ASYNC240
@@ -213,7 +218,7 @@ async def test_warm_bootstrap_reuses_cached_cookies_without_challenge_or_sign_up
     # The throwaway profile is gone with the browser.
     assert set(Path(tempfile.gettempdir()).glob("lmarena-incognito-*")) <= throwaway  # noqa: ASYNC240
     assert arena.challenges_served == served
-    assert arena.count(site.SIGN_UP) == signups
+    assert arena.count(facts.SIGN_UP) == signups
     assert warm.auth_cookie() == cold.auth_cookie()
     assert warm.cookies["cf_clearance"] == cold.cookies["cf_clearance"]
     # Fresh cached action ids are reused; the browser fetched no chunk with fetch().
@@ -304,7 +309,7 @@ async def test_stale_action_ids_are_rediscovered(browser: Browser, arena: FakeAr
     before = (await browser.bootstrap()).action_ids
     arena.redeploy()
     actions = await browser.rediscover_actions()
-    for name in site.UPLOAD_ACTIONS:
+    for name in facts.UPLOAD_ACTIONS:
         assert actions[name] == arena.action_ids[name] != before[name]
     cached = SiteCache(browser.settings.cache_path).load(arena.url, warn=pytest.fail)
     assert cached is not None
@@ -319,7 +324,7 @@ async def test_models_come_from_the_catalog_when_the_page_has_none(tmp_path: Pat
             state = await instance.bootstrap()
         finally:
             await instance.close()
-    assert arena.count(site.MODEL_CATALOG) == 1
+    assert arena.count(facts.MODEL_CATALOG) == 1
     assert {row["id"] for row in state.models} == {m.id for m in arena.models}
 
 
@@ -402,8 +407,8 @@ async def test_login_waits_for_the_user_and_keeps_split_auth_cookies(
     state = await asyncio.wait_for(login, 30)
     session = state.auth_session()
     assert session is not None and session.signed_in
-    chunks = [name for name in state.cookies if name.startswith(site.AUTH_COOKIE + ".")]
-    assert len(chunks) >= 2 and site.AUTH_COOKIE not in state.cookies
+    chunks = [name for name in state.cookies if name.startswith(facts.AUTH_COOKIE + ".")]
+    assert len(chunks) >= 2 and facts.AUTH_COOKIE not in state.cookies
     cached = SiteCache(browser.settings.cache_path).load(arena.url, warn=pytest.fail)
     assert cached is not None and cached.auth_cookie() == state.auth_cookie()
     token = await browser.mint_token()
@@ -437,7 +442,7 @@ async def test_killed_chromium_fails_the_running_call_and_is_relaunched_next(
             assert instance.pid not in (None, first_pid)
             assert any("starting it again" in line for line in lines)
             # The relaunched browser got the cookies back: no second sign-up or challenge.
-            assert arena.count(site.SIGN_UP) == 1
+            assert arena.count(facts.SIGN_UP) == 1
             assert arena.challenges_passed == 1
         finally:
             await instance.close()
@@ -482,7 +487,7 @@ _SCRIPT = textwrap.dedent(
     """
     import asyncio, sys, time
     from pathlib import Path
-    from lmarena_cli.browser import Browser
+    from lmarena_cli.browser.session import Browser
     from lmarena_cli.settings import Settings
 
     state_dir, base_url, mode = sys.argv[1:4]

@@ -38,8 +38,8 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from lmarena_cli import cli
-from lmarena_cli.client import Answer, Reply
+from lmarena_cli.cli import app as cli
+from lmarena_cli.client.client import Answer, Reply
 from lmarena_cli.errors import EXIT_INTERRUPTED
 from tests.fake_arena import FakeArena, Fault
 from tests.fake_arena import Reply as FakeReply

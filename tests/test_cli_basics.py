@@ -37,7 +37,7 @@ def test_help_lists_every_command_and_the_exit_codes() -> None:
 def test_help_does_not_import_the_browser_or_http_stack() -> None:
     code = (
         "import sys\n"
-        "from lmarena_cli.cli import app\n"
+        "from lmarena_cli.cli.app import app\n"
         "try:\n    app(['--help'], prog_name='lmarena')\n"
         "except SystemExit:\n    pass\n"
         "heavy = [m for m in ('nodriver', 'aiohttp') if m in sys.modules]\n"

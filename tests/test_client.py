@@ -30,8 +30,8 @@ from lmarena_cli.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from lmarena_cli.protocol import is_uuid7
 from lmarena_cli.settings import Settings
+from lmarena_cli.site.protocol import is_uuid7
 from tests.fake_arena import FakeArena, Fault, Reply
 from tests.images import png
 from tests.servers import loopback_server

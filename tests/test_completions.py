@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from lmarena_cli.settings import Settings
-from lmarena_cli.state import SiteCache, SiteState
+from lmarena_cli.state.cache import SiteCache, SiteState
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = {
@@ -123,8 +123,13 @@ def test_model_option_completes_cached_names_without_the_http_or_browser_stack(
     assert done.returncode == 0
     assert done.stdout.split() == ["claude-opus-4-5", "claude-sonnet-4-5"]
     modules = imported(done.stderr)
-    assert "lmarena_cli.discovery" in modules
-    assert not modules & {"aiohttp", "nodriver", "lmarena_cli.client", "lmarena_cli.browser"}
+    assert "lmarena_cli.site.discovery" in modules
+    assert not modules & {
+        "aiohttp",
+        "nodriver",
+        "lmarena_cli.client.client",
+        "lmarena_cli.browser.session",
+    }
     assert not (tmp_path / "browser-profile").exists()
 
 

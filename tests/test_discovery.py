@@ -7,8 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
-from lmarena_cli import discovery, errors
-from lmarena_cli.discovery import (
+from lmarena_cli import errors
+from lmarena_cli.site import discovery
+from lmarena_cli.site.discovery import (
     Model,
     chunk_paths,
     find_actions,

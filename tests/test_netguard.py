@@ -20,9 +20,9 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from lmarena_cli import netguard
+from lmarena_cli.client import netguard
+from lmarena_cli.client.netguard import GuardResolver, check_url, fetch_url, format_size
 from lmarena_cli.errors import InputError, Timeout
-from lmarena_cli.netguard import GuardResolver, check_url, fetch_url, format_size
 from tests.servers import Handler, loopback_server
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64

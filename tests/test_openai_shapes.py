@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from lmarena_cli import openai_shapes as shapes
-from lmarena_cli.client import Answer, Reply
-from lmarena_cli.discovery import model_from_row
+from lmarena_cli.client.client import Answer, Reply
 from lmarena_cli.errors import ModelNotFound, RateLimited, UpstreamError
+from lmarena_cli.server import shapes
+from lmarena_cli.site.discovery import model_from_row
 
 
 def body(**extra: Any) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from collections.abc import Mapping
 import orjson
 import pytest
 
-from lmarena_cli import errors, protocol
-from lmarena_cli.protocol import (
+from lmarena_cli import errors
+from lmarena_cli.site import protocol
+from lmarena_cli.site.protocol import (
     Citation,
     Event,
     Finish,
@@ -674,7 +675,7 @@ def test_long_bodies_are_shortened_in_detail() -> None:
 def test_stream_errors_are_classified_by_what_the_site_says(
     message: str, kind: str, exit_code: int
 ) -> None:
-    from lmarena_cli.protocol import error_from_stream
+    from lmarena_cli.site.protocol import error_from_stream
 
     error = error_from_stream(message)
     assert (error.kind, error.exit_code) == (kind, exit_code)

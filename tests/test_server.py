@@ -26,9 +26,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from lmarena_cli.client import Client
+from lmarena_cli.client.client import Client
 from lmarena_cli.errors import ConfigError, UsageError
-from lmarena_cli.server import check_bind, is_loopback, make_app, start, warm_up
+from lmarena_cli.server.app import check_bind, is_loopback, make_app, start, warm_up
 from lmarena_cli.settings import Settings
 from tests.fake_arena import FakeArena, Fault, Reply
 from tests.images import png

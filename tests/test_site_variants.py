@@ -313,7 +313,7 @@ async def test_the_legacy_origin_fails_fast_naming_the_new_one(tmp_path: Path) -
 
 
 async def test_image_capability_objects_count_as_taking_images() -> None:
-    from lmarena_cli.discovery import model_from_row
+    from lmarena_cli.site.discovery import model_from_row
 
     def row(image: Any) -> dict[str, Any]:
         caps = {"inputCapabilities": {"text": True, "image": image}}

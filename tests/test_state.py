@@ -10,8 +10,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from lmarena_cli import site
-from lmarena_cli.state import (
+from lmarena_cli.site import facts
+from lmarena_cli.state.cache import (
     CACHE_MAX_AGE,
     DISCOVERY_TTL,
     FORMAT_VERSION,
@@ -29,7 +29,7 @@ def _state(**changes: object) -> SiteState:
     values: dict[str, object] = {
         "base_url": BASE,
         "user_agent": "Mozilla/5.0 Chrome/156.0.0.0",
-        "cookies": {"cf_clearance": "secret-clearance", site.AUTH_COOKIE: "base64-secret"},
+        "cookies": {"cf_clearance": "secret-clearance", facts.AUTH_COOKIE: "base64-secret"},
         "site_key": "6LeTGMcsAAAAALuIlkVwIxaAuZA8VledA6d3Nnb0",
         "models": [{"id": "m1", "publicName": "gemini-3-pro"}],
         "action_ids": {"generateUploadUrl": "40" + "a" * 40, "getSignedUrl": "60" + "b" * 40},
@@ -168,7 +168,7 @@ def test_repr_names_cookies_but_never_shows_their_values() -> None:
 
 def test_split_auth_cookie_is_joined_in_numeric_order() -> None:
     value = "base64-" + "".join(f"<{i}>" for i in range(12))
-    pieces = {f"{site.AUTH_COOKIE}.{i}": value[i * 8 : (i + 1) * 8] for i in range(12)}
+    pieces = {f"{facts.AUTH_COOKIE}.{i}": value[i * 8 : (i + 1) * 8] for i in range(12)}
     pieces = {k: v for k, v in pieces.items() if v}
     shuffled = dict(sorted(pieces.items()))  # lexical order: .0 .1 .10 .11 .2 ...
     state = _state(cookies={"cf_clearance": "x", **shuffled})
@@ -178,7 +178,7 @@ def test_split_auth_cookie_is_joined_in_numeric_order() -> None:
 def test_missing_base64_prefix_on_chunk_zero_is_restored() -> None:
     cookies = _session_cookies(anonymous=False)
     assert len(cookies) > 1
-    first = f"{site.AUTH_COOKIE}.0"
+    first = f"{facts.AUTH_COOKIE}.0"
     cookies[first] = cookies[first].removeprefix("base64-")
     state = _state(cookies=cookies)
     joined = state.auth_cookie()
@@ -188,7 +188,7 @@ def test_missing_base64_prefix_on_chunk_zero_is_restored() -> None:
 
 
 def test_bare_auth_cookie_wins_over_chunks() -> None:
-    state = _state(cookies={site.AUTH_COOKIE: "base64-bare", f"{site.AUTH_COOKIE}.0": "x"})
+    state = _state(cookies={facts.AUTH_COOKIE: "base64-bare", f"{facts.AUTH_COOKIE}.0": "x"})
     assert state.auth_cookie() == "base64-bare"
 
 
@@ -211,7 +211,7 @@ def test_auth_session_of_an_anonymous_user() -> None:
 
 def test_auth_session_of_a_signed_in_user_from_chunks() -> None:
     cookies = _session_cookies(anonymous=False)
-    assert f"{site.AUTH_COOKIE}.1" in cookies
+    assert f"{facts.AUTH_COOKIE}.1" in cookies
     session = _state(cookies=cookies).auth_session()
     assert session is not None and session.signed_in
     assert session.user_id == "0199a0a0-0000-7000-8000-000000000001"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lmarena_cli.errors import ConversationNotFound
-from lmarena_cli.store import ConversationStore, StoreError, make_title
+from lmarena_cli.state.store import ConversationStore, StoreError, make_title
 
 ROOT = Path(__file__).resolve().parent.parent
 SID_A = "019a0000-0000-7000-8000-00000000000a"
@@ -251,7 +251,7 @@ WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from lmarena_cli.store import ConversationStore
+    from lmarena_cli.state.store import ConversationStore
 
     path, start, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
     while not start.exists():

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from lmarena_cli.errors import InputError
-from lmarena_cli.uploads import (
+from lmarena_cli.client.uploads import (
     MAX_IMAGE_BYTES,
     Attachment,
     ImageInput,
@@ -22,6 +21,7 @@ from lmarena_cli.uploads import (
     signed_url_expiry,
     sniff_mime,
 )
+from lmarena_cli.errors import InputError
 from tests.servers import loopback_server
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 32

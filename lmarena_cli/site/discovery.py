@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from . import site
-from .errors import ModelNotFound, ProtocolError
+from ..errors import ModelNotFound, ProtocolError
+from . import facts
 from .protocol import uuid7_timestamp_ms
 
 # --- models ---------------------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def models_from_html(html: str) -> list[Model] | None:
 def _find_models_value(text: str) -> list[Any] | None:
     """The JSON array after ``"initialModels":`` in decoded text, read with a real JSON decoder."""
     decoder = json.JSONDecoder()
-    key = f'"{site.MODELS_KEY}":'
+    key = f'"{facts.MODELS_KEY}":'
     start = text.find(key)
     while start != -1:
         index = start + len(key)
@@ -199,7 +199,7 @@ def _flight_reference(decoder: json.JSONDecoder, text: str, value: str) -> Any:
 
 def _models_from_raw_html(html: str) -> list[Any] | None:
     """Fallback when the flight scripts could not be decoded: the escaped JSON in the raw HTML."""
-    match = site.MODELS_ESCAPED.search(html)
+    match = facts.MODELS_ESCAPED.search(html)
     if match is not None:
         value = _loads_maybe(js_unescape(match.group(1)))
         if isinstance(value, list):
@@ -320,7 +320,7 @@ def js_unescape(literal: str) -> str | None:
 def flight_text(html: str) -> str:
     """The page's RSC flight payload: every ``self.__next_f.push([1,"..."])`` string, decoded
     and joined in page order (a row may be split across two pushes)."""
-    parts = (js_unescape(m.group(1)) for m in site.FLIGHT_PUSH.finditer(html))
+    parts = (js_unescape(m.group(1)) for m in facts.FLIGHT_PUSH.finditer(html))
     return "".join(part for part in parts if part is not None)
 
 
@@ -333,7 +333,7 @@ def find_site_key(html: str) -> str | None:
     Searched in the raw HTML and in the decoded flight text (where quotes are not escaped).
     """
     for text in (html, flight_text(html)):
-        for pattern in site.SITE_KEY_PATTERNS:
+        for pattern in facts.SITE_KEY_PATTERNS:
             match = pattern.search(text)
             if match is not None:
                 return match.group(1)
@@ -358,7 +358,7 @@ def _chunk_path(path: str) -> str | None:
 def _component_chunks(text: str) -> list[tuple[str, list[str]]]:
     """(component name, chunk paths) for every client-component row of the flight text."""
     rows: list[tuple[str, list[str]]] = []
-    for match in site.FLIGHT_COMPONENT_ROW.finditer(text):
+    for match in facts.FLIGHT_COMPONENT_ROW.finditer(text):
         items = _loads_maybe(match.group(1))
         if not isinstance(items, list):
             continue
@@ -378,9 +378,9 @@ def chunk_paths(html: str) -> list[str]:
     rows = _component_chunks(flight_text(html))
     if not rows:  # undecodable flight scripts: read the escaped rows with their quotes restored
         rows = _component_chunks(html.replace('\\"', '"'))
-    wanted = [paths for name, paths in rows if name in site.ACTION_COMPONENTS]
-    others = [paths for name, paths in rows if name not in site.ACTION_COMPONENTS]
-    scripts = [p for m in site.SCRIPT_SRC.finditer(html) if (p := _chunk_path(m.group(1)))]
+    wanted = [paths for name, paths in rows if name in facts.ACTION_COMPONENTS]
+    others = [paths for name, paths in rows if name not in facts.ACTION_COMPONENTS]
+    scripts = [p for m in facts.SCRIPT_SRC.finditer(html) if (p := _chunk_path(m.group(1)))]
     ordered = [p for group in wanted + others for p in group] + [
         p for p in scripts if p.startswith("/_next/static/chunks/")
     ]
@@ -393,7 +393,7 @@ def find_actions(js: str) -> dict[str, str]:
     The first id seen for a name wins: one chunk never registers a name twice.
     """
     actions: dict[str, str] = {}
-    for match in site.SERVER_REFERENCE.finditer(js):
+    for match in facts.SERVER_REFERENCE.finditer(js):
         actions.setdefault(match.group(2), match.group(1))
     return actions
 

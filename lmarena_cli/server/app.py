@@ -47,9 +47,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import openai_shapes as shapes
-from .client import ChatSession, Client, Reply, ReplyStream
-from .errors import (
+from ..cli.terminal import Terminal
+from ..client.client import ChatSession, Client, Reply, ReplyStream
+from ..client.netguard import check_url
+from ..errors import (
     ConfigError,
     InputError,
     LmArenaError,
@@ -57,10 +58,9 @@ from .errors import (
     UpstreamError,
     UsageError,
 )
-from .netguard import check_url
-from .server_stream import SSE, ShuttingDown, end_with_error, relay
-from .settings import Settings
-from .terminal import Terminal
+from ..settings import Settings
+from . import shapes as shapes
+from .sse import SSE, ShuttingDown, end_with_error, relay
 
 #: Request bodies larger than this are refused with 413 (base64 images make bodies big).
 MAX_BODY = 20 * 1024 * 1024

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import BrowserUnavailable
+from ..errors import BrowserUnavailable
+from ..settings import Settings
 from .profile import ProfileLock
-from .settings import Settings
 
 #: Names tried on PATH, in order.
 BROWSER_NAMES = (

@@ -26,10 +26,7 @@ from typing import Any
 
 import orjson
 
-from . import discovery, site
-from .cdp import Connection, PageError, command, cookie_map, cookie_params, js
-from .chromium import decide_headless, find_browser, has_display, start, wait_for_port
-from .errors import (
+from ..errors import (
     Blocked,
     BrowserUnavailable,
     ConfigError,
@@ -39,9 +36,12 @@ from .errors import (
     UpstreamUnavailable,
     UsageError,
 )
+from ..settings import Settings
+from ..site import discovery, facts
+from ..state.cache import SiteCache, SiteState, encode_auth_cookies, session_from_body
+from .cdp import Connection, PageError, command, cookie_map, cookie_params, js
+from .chromium import decide_headless, find_browser, has_display, start, wait_for_port
 from .profile import choose_profile
-from .settings import Settings
-from .state import SiteCache, SiteState, encode_auth_cookies, session_from_body
 
 Log = Callable[[str], None]
 
@@ -225,17 +225,17 @@ class Browser:
         async with self._lock:
             state = await self._open_site(rediscover=True, reload=True)
             actions = state.action_ids
-            missing = [name for name in site.UPLOAD_ACTIONS if name not in actions]
+            missing = [name for name in facts.UPLOAD_ACTIONS if name not in actions]
             if missing:
                 raise ProtocolError(
                     "expected the site's JS chunks to define the server actions "
-                    + ", ".join(site.UPLOAD_ACTIONS)
+                    + ", ".join(facts.UPLOAD_ACTIONS)
                     + f", but {', '.join(missing)} could not be found; the site has changed",
                     kind="stale_action",
                 )
             return dict(actions)
 
-    async def mint_token(self, action: str = site.ACTION_CHAT_SUBMIT) -> str:
+    async def mint_token(self, action: str = facts.ACTION_CHAT_SUBMIT) -> str:
         """A fresh reCAPTCHA Enterprise token for ``action``, minted in the page's main world.
 
         Tokens are single-use and short-lived: one is never cached or handed out twice.
@@ -274,7 +274,7 @@ class Browser:
                 await self._teardown()
             await self._ensure_started(headless=headless)
             await self._inject_cookies(self._state or self.cached_state())
-            await self._navigate(site.LOGIN_PAGE)
+            await self._navigate(facts.LOGIN_PAGE)
             await self._pass_challenge()
             self._log(f"waiting up to {timeout:.0f} s for you to sign in in the browser window")
             try:
@@ -334,7 +334,7 @@ class Browser:
             await self._inject_cookies(previous)
         if fresh_start or reload or not self._page.loaded:
             self._page = _Page()
-            await self._navigate(site.CHAT_PAGE)
+            await self._navigate(facts.CHAT_PAGE)
             await self._pass_challenge()
         cookies = await self._wait_auth_cookie()
         html = await self._read_html()
@@ -379,11 +379,11 @@ class Browser:
         if cached is not None and cached.models:
             state.models = list(cached.models)
             return
-        status, text = await self._fetch(site.MODEL_CATALOG, accept="application/json")
+        status, text = await self._fetch(facts.MODEL_CATALOG, accept="application/json")
         if status != 200:
             raise ProtocolError(
                 "the site's page embeds no model list and "
-                f"{site.MODEL_CATALOG} answered HTTP {status} instead of a JSON catalog",
+                f"{facts.MODEL_CATALOG} answered HTTP {status} instead of a JSON catalog",
                 detail=text[:300],
                 kind="no_models",
             )
@@ -391,7 +391,7 @@ class Browser:
             data = orjson.loads(text)
         except orjson.JSONDecodeError:
             raise ProtocolError(
-                f"{site.MODEL_CATALOG} answered something that is not JSON",
+                f"{facts.MODEL_CATALOG} answered something that is not JSON",
                 detail=text[:300],
                 kind="no_models",
             ) from None
@@ -416,11 +416,11 @@ class Browser:
                 continue
             for name, action_id in discovery.find_actions(text).items():
                 actions.setdefault(name, action_id)
-            if all(name in actions for name in site.UPLOAD_ACTIONS):
+            if all(name in actions for name in facts.UPLOAD_ACTIONS):
                 break
-        if not all(name in actions for name in site.UPLOAD_ACTIONS):
+        if not all(name in actions for name in facts.UPLOAD_ACTIONS):
             self._log(
-                f"found no server action ids for {', '.join(site.UPLOAD_ACTIONS)} in the site's "
+                f"found no server action ids for {', '.join(facts.UPLOAD_ACTIONS)} in the site's "
                 f"{len(paths)} JS chunks; image uploads will fail"
             )
         return actions
@@ -461,7 +461,7 @@ class Browser:
         while True:
             cookies = await self._get_cookies()
             names = {c.get("name") for c in cookies if c.get("value")}
-            if site.AUTH_COOKIE in names or f"{site.AUTH_COOKIE}.0" in names:
+            if facts.AUTH_COOKIE in names or f"{facts.AUTH_COOKIE}.0" in names:
                 return cookies
             if not signed_up and time.monotonic() - start > SIGN_UP_GRACE:
                 signed_up = True
@@ -469,7 +469,7 @@ class Browser:
                 continue
             if time.monotonic() > deadline:
                 raise SignInRequired(
-                    f"the site did not start a session: no {site.AUTH_COOKIE} cookie appeared "
+                    f"the site did not start a session: no {facts.AUTH_COOKIE} cookie appeared "
                     f"within {AUTH_COOKIE_TIMEOUT:.0f} s of loading {self.base_url}; "
                     "try `lmarena login`",
                     kind="no_session",
@@ -487,7 +487,7 @@ class Browser:
         key = discovery.find_site_key(html)
         try:
             reply = await self._eval(
-                _SIGN_UP_JS % (js(site.SIGN_UP), js(key)),
+                _SIGN_UP_JS % (js(facts.SIGN_UP), js(key)),
                 what="signing up",
                 timeout=self.settings.timeout,
                 await_promise=True,

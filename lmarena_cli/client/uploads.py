@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-from .errors import InputError
+from ..errors import InputError
 from .netguard import fetch_url, format_size
 
 #: Clients of the site cap images at 10 MB; larger ones have been answered with 413.

@@ -32,10 +32,8 @@ from urllib.parse import urlsplit
 import aiohttp
 import orjson
 
-from . import site
-from .browser import Browser
-from .discovery import Model, message_models, model_from_row, resolve_model, usable_models
-from .errors import (
+from ..browser.session import Browser
+from ..errors import (
     ConversationNotFound,
     InputError,
     ProtocolError,
@@ -43,12 +41,14 @@ from .errors import (
     UpstreamUnavailable,
     UsageError,
 )
+from ..settings import Settings
+from ..site import facts
+from ..site.discovery import Model, message_models, model_from_row, resolve_model, usable_models
+from ..site.protocol import error_from_response, parse_action_reply
+from ..state.cache import SiteState
+from ..state.store import ConversationStore
 from .exchange import ReplyStream
-from .protocol import error_from_response, parse_action_reply
 from .reply import Answer, Reply
-from .settings import Settings
-from .state import SiteState
-from .store import ConversationStore
 from .uploads import ImageInput, UploadCache, load_image
 
 ImageSource = Any  # bytes | str (path, data: URI, http(s) URL) | os.PathLike | binary file object
@@ -247,7 +247,7 @@ class Client:
     async def _reveal_models(self, reply: Reply) -> None:
         """A battle's models, when the conversation's page names them; unknown otherwise."""
         state = await self._session_state()
-        path = site.conversation_page(reply.evaluation_session_id)
+        path = facts.conversation_page(reply.evaluation_session_id)
         url = self.settings.base_url + path
         ids = {a.side: a.message_id for a in reply.answers if a.message_id}
         try:
@@ -287,14 +287,14 @@ class Client:
                 )
             headers = self._headers(
                 state,
-                site.ACTION_PAGE,
+                facts.ACTION_PAGE,
                 **{
                     "Next-Action": action_id,
-                    "Accept": site.ACTION_ACCEPT,
-                    "Content-Type": site.REQUEST_CONTENT_TYPE,
+                    "Accept": facts.ACTION_ACCEPT,
+                    "Content-Type": facts.REQUEST_CONTENT_TYPE,
                 },
             )
-            url = self.settings.base_url + site.ACTION_PAGE
+            url = self.settings.base_url + facts.ACTION_PAGE
             with self._network(f"the site's {name} action"):
                 async with self._http_session().post(
                     url,
@@ -395,14 +395,14 @@ class Chats:
         if battle:
             if model is not None or versus is not None:
                 raise UsageError("a battle picks its two models itself; do not name a model")
-            return ChatSession(client, None, None, site.MODE_BATTLE)
+            return ChatSession(client, None, None, facts.MODE_BATTLE)
         model_a = await client.model(model or client.settings.model)
         if versus is None:
-            return ChatSession(client, model_a, None, site.MODE_DIRECT)
+            return ChatSession(client, model_a, None, facts.MODE_DIRECT)
         model_b = await client.model(versus)
         if model_b.id == model_a.id:
             raise UsageError("side by side needs two different models")
-        return ChatSession(client, model_a, model_b, site.MODE_SIDE_BY_SIDE)
+        return ChatSession(client, model_a, model_b, facts.MODE_SIDE_BY_SIDE)
 
     async def resume(
         self,
@@ -421,18 +421,18 @@ class Chats:
         if not _looks_like_uuid(chat_id):
             raise ConversationNotFound(f"{chat_id!r} is not a conversation id (a UUID)")
         known = client.store.get(chat_id)
-        mode = known.mode if known else site.MODE_DIRECT
+        mode = known.mode if known else facts.MODE_DIRECT
         if model is None and known is not None:
             model = known.model
         if versus is None and known is not None and known.model_b:
             versus = known.model_b
-        if mode == site.MODE_BATTLE:
+        if mode == facts.MODE_BATTLE:
             chat = ChatSession(client, None, None, mode)
         else:
             model_a = await client.model(model or client.settings.model)
             model_b = await client.model(versus) if versus else None
             if model_b is not None:
-                mode = site.MODE_SIDE_BY_SIDE
+                mode = facts.MODE_SIDE_BY_SIDE
             chat = ChatSession(client, model_a, model_b, mode)
         chat.id = chat_id
         return chat

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from . import __version__
-from .errors import EXIT_INTERRUPTED, LmArenaError, UsageError
-from .settings import Settings
+from .. import __version__
+from ..errors import EXIT_INTERRUPTED, LmArenaError, UsageError
+from ..settings import Settings
 from .terminal import Terminal
 
 if TYPE_CHECKING:
-    from .client import ChatSession, Client, Reply
-    from .discovery import Model
+    from ..client.client import ChatSession, Client, Reply
+    from ..site.discovery import Model
 
 T = TypeVar("T")
 
@@ -68,8 +68,8 @@ def _cached_models(settings: Settings, warn: Callable[[str], None]) -> list[Mode
     Reads the cache with ``state`` and ``discovery`` only: neither imports aiohttp nor nodriver,
     which is what keeps `lmarena models` and completion fast (the client costs ~0.3 s to import).
     """
-    from .discovery import model_from_row, usable_models
-    from .state import SiteCache
+    from ..site.discovery import model_from_row, usable_models
+    from ..state.cache import SiteCache
 
     state = SiteCache(settings.cache_path).load(settings.base_url.rstrip("/"), warn=warn)
     if state is None or not state.models:
@@ -151,7 +151,7 @@ def _settings(term: Terminal, **flags: Any) -> Settings:
 
 
 def _client(settings: Settings, term: Terminal) -> Client:
-    from .client import Client
+    from ..client.client import Client
 
     return Client(settings, log=term.info)
 
@@ -381,7 +381,7 @@ async def _open_chat(
         if model or vs:
             latest = client.store.latest()
             if latest is None:
-                from .errors import ConversationNotFound
+                from ..errors import ConversationNotFound
 
                 raise ConversationNotFound("there is no earlier conversation to continue")
             return await client.chats.resume(latest.id, model=model, versus=vs)
@@ -419,7 +419,14 @@ class _Renderer:
     async def render(self, stream: Any) -> Reply:
         import orjson
 
-        from .protocol import Citation, Finish, ImageOutput, RawEvent, ReasoningDelta, TextDelta
+        from ..site.protocol import (
+            Citation,
+            Finish,
+            ImageOutput,
+            RawEvent,
+            ReasoningDelta,
+            TextDelta,
+        )
 
         async for event in stream.events():
             if self.jsonl:
@@ -513,7 +520,7 @@ async def _save_images(
         if not machine:
             term.out("".join(url + "\n" for url in reply.images))
         return
-    from .state import atomic_write
+    from ..state.cache import atomic_write
 
     paths = _numbered(output, len(reply.images))
     for url, path in zip(reply.images, paths, strict=True):
@@ -665,9 +672,9 @@ def login(
     settings = _settings(term)
 
     async def work() -> None:
-        from . import site
-        from .browser import Browser
-        from .chromium import has_display
+        from ..browser.chromium import has_display
+        from ..browser.session import Browser
+        from ..site import facts
 
         # Browser.login says what it waits for ("waiting up to N s for you to sign in ..."), or
         # raises UsageError when there is no display to show a window on: a window is promised
@@ -675,7 +682,7 @@ def login(
         browser = Browser(settings, log=term.err)
         try:
             if settings.browser_headless is True or has_display():
-                term.err(f"opening {settings.base_url}{site.LOGIN_PAGE} in a browser window…")
+                term.err(f"opening {settings.base_url}{facts.LOGIN_PAGE} in a browser window…")
             await browser.login(timeout=timeout)
             term.err("Signed in; the session is saved for later runs.")
         finally:
@@ -709,7 +716,7 @@ def serve(
     settings = _settings(term, host=host, port=port)
 
     async def work() -> None:
-        from .server import serve as serve_forever
+        from ..server.app import serve as serve_forever
 
         await serve_forever(settings, term=term, insecure=insecure, cors_origins=cors_origin or [])
 

@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import openai_shapes as shapes
-from .errors import LmArenaError
-from .exchange import ReplyStream
-from .protocol import Citation, Event, Finish, ImageOutput, ReasoningDelta, TextDelta
+from ..client.exchange import ReplyStream
+from ..errors import LmArenaError
+from ..site.protocol import Citation, Event, Finish, ImageOutput, ReasoningDelta, TextDelta
+from . import shapes as shapes
 
 SHUTDOWN_MESSAGE = "the server is shutting down; the answer was cut short"
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .settings import Settings
+from ..settings import Settings
 
 #: Seconds a second process waits for the profile before using a throwaway copy of it.
 PROFILE_WAIT = 3.0

@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from . import site
+from ..site import facts
 
 #: Version of the cache file's layout; a file of another version is ignored and rebuilt.
 FORMAT_VERSION = 1
@@ -157,7 +157,7 @@ class SiteState:
         """True when the site key, models or action ids are old or missing: rediscover them."""
         if not self.site_key or not self.models:
             return True
-        if not all(name in self.action_ids for name in site.UPLOAD_ACTIONS):
+        if not all(name in self.action_ids for name in facts.UPLOAD_ACTIONS):
             return True
         return (time.time() if now is None else now) - self.discovered_at > ttl
 
@@ -228,12 +228,12 @@ def join_auth_cookie(cookies: dict[str, str]) -> str | None:
     Chunks are ordered by their number (``.10`` comes after ``.9``), and the ``base64-`` prefix,
     which the site puts on chunk 0 only, is re-added when a copy lost it.
     """
-    bare = cookies.get(site.AUTH_COOKIE)
+    bare = cookies.get(facts.AUTH_COOKIE)
     if bare:
         return bare
     chunks: list[tuple[int, str]] = []
     for name, value in cookies.items():
-        match = site.AUTH_CHUNK.match(name)
+        match = facts.AUTH_CHUNK.match(name)
         if match:
             chunks.append((int(match.group(1)), value))
     if not chunks:
@@ -241,8 +241,8 @@ def join_auth_cookie(cookies: dict[str, str]) -> str | None:
     joined = "".join(value for _, value in sorted(chunks))
     if not joined:
         return None
-    if not joined.startswith(site.AUTH_COOKIE_PREFIX) and not _looks_like_json(joined):
-        joined = site.AUTH_COOKIE_PREFIX + joined
+    if not joined.startswith(facts.AUTH_COOKIE_PREFIX) and not _looks_like_json(joined):
+        joined = facts.AUTH_COOKIE_PREFIX + joined
     return joined
 
 
@@ -273,12 +273,12 @@ def encode_auth_cookies(session: dict[str, Any]) -> dict[str, str]:
     :data:`AUTH_CHUNK_SIZE` become ``arena-auth-prod-v1.0``, ``.1``, ... as the site splits them.
     """
     raw = base64.urlsafe_b64encode(orjson.dumps(session)).rstrip(b"=").decode()
-    value = site.AUTH_COOKIE_PREFIX + raw
+    value = facts.AUTH_COOKIE_PREFIX + raw
     if len(value) <= AUTH_CHUNK_SIZE:
-        return {site.AUTH_COOKIE: value}
+        return {facts.AUTH_COOKIE: value}
     pieces = range(0, len(value), AUTH_CHUNK_SIZE)
     return {
-        f"{site.AUTH_COOKIE}.{i}": value[start : start + AUTH_CHUNK_SIZE]
+        f"{facts.AUTH_COOKIE}.{i}": value[start : start + AUTH_CHUNK_SIZE]
         for i, start in enumerate(pieces)
     }
 
@@ -318,8 +318,8 @@ def decode_auth_session(value: str) -> AuthSession | None:
 
 def _session_json(value: str) -> Any:
     text = value.strip()
-    if text.startswith(site.AUTH_COOKIE_PREFIX):
-        raw = _b64decode(text[len(site.AUTH_COOKIE_PREFIX) :])
+    if text.startswith(facts.AUTH_COOKIE_PREFIX):
+        raw = _b64decode(text[len(facts.AUTH_COOKIE_PREFIX) :])
         if raw is None:
             return None
     else:

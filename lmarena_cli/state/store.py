@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from .errors import ConversationNotFound, LmArenaError
+from ..errors import ConversationNotFound, LmArenaError
 
 SCHEMA_VERSION = 1
 #: Seconds a writer waits for another process's lock before giving up.

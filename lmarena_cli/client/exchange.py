@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, TypedDict
 import aiohttp
 import orjson
 
-from . import site
-from .errors import (
+from ..errors import (
     Blocked,
     IncompleteAnswer,
     LmArenaError,
@@ -28,7 +27,8 @@ from .errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from .protocol import (
+from ..site import facts
+from ..site.protocol import (
     Citation,
     Event,
     Finish,
@@ -160,7 +160,7 @@ class ReplyStream:
                 message_id=self._ids.model_a,
             )
         ]
-        if chat.mode in (site.MODE_SIDE_BY_SIDE, site.MODE_BATTLE):
+        if chat.mode in (facts.MODE_SIDE_BY_SIDE, facts.MODE_BATTLE):
             answers.append(
                 Answer(
                     "b",
@@ -281,7 +281,7 @@ class ReplyStream:
         """One POST of the prompt: 200 gives the streaming response, anything else raises."""
         client, chat = self._client, self._chat
         state = await client._session_state()
-        token = await client.browser.mint_token(site.ACTION_CHAT_SUBMIT)
+        token = await client.browser.mint_token(facts.ACTION_CHAT_SUBMIT)
         fields = _BodyFields(
             modality=chat.modality,
             model_a_id=chat.model.id if chat.model else None,
@@ -293,13 +293,13 @@ class ReplyStream:
         )
         if chat.id is None:
             body = create_evaluation_body(session_id=self._session_id, mode=chat.mode, **fields)
-            path, referer = site.CREATE_EVALUATION, site.CHAT_PAGE
+            path, referer = facts.CREATE_EVALUATION, facts.CHAT_PAGE
         else:
             body = post_to_evaluation_body(session_id=chat.id, **fields)
-            path = site.POST_TO_EVALUATION.format(session_id=chat.id)
-            referer = site.conversation_page(chat.id)
+            path = facts.POST_TO_EVALUATION.format(session_id=chat.id)
+            referer = facts.conversation_page(chat.id)
         url = client.settings.base_url + path
-        headers = client._headers(state, referer, **{"Content-Type": site.REQUEST_CONTENT_TYPE})
+        headers = client._headers(state, referer, **{"Content-Type": facts.REQUEST_CONTENT_TYPE})
         # The wait for the answer to start counts against the first-token timeout too: a site
         # that takes the request and sends no headers must not hold the caller forever.
         left = max(0.0, self._started + self._timeout - time.monotonic())
@@ -340,7 +340,7 @@ class ReplyStream:
                     if isinstance(event, TextDelta | ImageOutput | ReasoningDelta):
                         produced_text = True
                     yield event
-                if self._chat.mode == site.MODE_BATTLE:
+                if self._chat.mode == facts.MODE_BATTLE:
                     await self._client._reveal_models(self.reply)
                 self._finish()
                 return

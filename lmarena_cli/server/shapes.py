@@ -35,18 +35,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
+from ..errors import (
     ConversationNotFound,
     InputError,
     LmArenaError,
     ModelNotFound,
     RateLimited,
 )
-from .protocol import uuid7_timestamp_ms
+from ..site.protocol import uuid7_timestamp_ms
 
 if TYPE_CHECKING:
-    from .discovery import Model
-    from .reply import Answer, Reply
+    from ..client.reply import Answer, Reply
+    from ..site.discovery import Model
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _HEADERS = {"developer": "System", "function": "Tool"}

@@ -26,8 +26,7 @@ from typing import Any
 
 import orjson
 
-from . import site
-from .errors import (
+from ..errors import (
     Blocked,
     ContentRejected,
     ConversationNotFound,
@@ -40,6 +39,7 @@ from .errors import (
     UpstreamUnavailable,
     UsageError,
 )
+from . import facts
 
 # --- UUIDv7 ---------------------------------------------------------------------------------------
 
@@ -275,7 +275,7 @@ class StreamParser:
     def _text(self, side: str, value: Any) -> list[Event]:
         if not isinstance(value, str):
             return [RawEvent(side, "0", value)]
-        if value == site.ARENA_ERROR_TEXT:
+        if value == facts.ARENA_ERROR_TEXT:
             return [StreamError(side, value, arena_error=True)]
         text = self._whole_characters(side, "0", value)
         return [TextDelta(side, text)] if text else []
@@ -433,14 +433,14 @@ def create_evaluation_body(
     ``modelAId`` is left out in battle mode (the site picks the pair) and ``modelBId`` is sent only
     side by side; ``modelBMessageId`` is always sent, as the site's own client does.
     """
-    if mode != site.MODE_BATTLE and not model_a_id:
+    if mode != facts.MODE_BATTLE and not model_a_id:
         raise ValueError(f"mode {mode!r} needs model_a_id")
-    if mode == site.MODE_SIDE_BY_SIDE and not model_b_id:
+    if mode == facts.MODE_SIDE_BY_SIDE and not model_b_id:
         raise ValueError("side-by-side needs model_b_id")
     body: dict[str, Any] = {"id": session_id, "mode": mode}
-    if mode != site.MODE_BATTLE:
+    if mode != facts.MODE_BATTLE:
         body["modelAId"] = model_a_id
-    if mode == site.MODE_SIDE_BY_SIDE:
+    if mode == facts.MODE_SIDE_BY_SIDE:
         body["modelBId"] = model_b_id
     body.update(_envelope(ids, content, attachments, modality, recaptcha_token))
     return body
@@ -498,7 +498,7 @@ def parse_action_reply(text: str) -> Any:
     Raises ProtocolError when there is no readable ``1:`` line (kind "stale_action" when the site
     said the action id is unknown) and UpstreamError when the action reports ``success: false``.
     """
-    if site.ACTION_NOT_FOUND in text[:500]:
+    if facts.ACTION_NOT_FOUND in text[:500]:
         raise ProtocolError(
             "the site no longer knows this server action id (it redeployed); "
             "the action ids have to be discovered again",
@@ -667,17 +667,17 @@ def error_from_stream(message: str) -> LmArenaError:
     exit 6 or give up on exit 7 should not see those as a plain upstream failure.
     """
     low = message.lower()
-    if message == site.ARENA_ERROR_TEXT:
+    if message == facts.ARENA_ERROR_TEXT:
         return UpstreamError(
             "the model failed on the site's side (hasArenaError)",
             detail=message,
             kind="arena_error",
         )
-    if any(marker in low for marker in site.STREAM_RATE_MARKERS):
+    if any(marker in low for marker in facts.STREAM_RATE_MARKERS):
         return RateLimited(
             "the site is rate-limiting this model or account", detail=message, kind="a3_rate"
         )
-    if any(marker.lower() in low for marker in site.MODERATION_MARKERS):
+    if any(marker.lower() in low for marker in facts.MODERATION_MARKERS):
         return ContentRejected(
             "the site's moderation rejected the prompt", detail=message, kind="a3_moderation"
         )
@@ -698,14 +698,14 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
     low = said.lower()
 
     # A 429 stays a rate limit even when Cloudflare's page says so ("You are being rate limited").
-    if status != 429 and any(marker in body for marker in site.CLOUDFLARE_MARKERS):
+    if status != 429 and any(marker in body for marker in facts.CLOUDFLARE_MARKERS):
         return Blocked(
             "Cloudflare's anti-bot check refused the request (it answered with its challenge "
             f"page, HTTP {status}); the browser has to pass the check again",
             detail=detail,
             kind="cloudflare",
         )
-    if site.RECAPTCHA_FAILED in low:
+    if facts.RECAPTCHA_FAILED in low:
         return Blocked(
             "the site's reCAPTCHA check refused the request (the browser's score was too low or "
             "the token was stale); try again later, or with a visible browser "
@@ -713,7 +713,7 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
             detail=detail,
             kind="recaptcha",
         )
-    if status == 401 or site.LOGIN_GATE in said:
+    if status == 401 or facts.LOGIN_GATE in said:
         return _auth_error(status, said, detail)
     if status == 429:
         retry_after = parse_retry_after(_header(headers, "Retry-After"))
@@ -755,7 +755,7 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
 
 def _auth_error(status: int, said: str, detail: str | None) -> LmArenaError:
     low = said.lower()
-    if site.LOGIN_GATE in said:
+    if facts.LOGIN_GATE in said:
         return SignInRequired(
             "the site wants a signed-in account for this kind of chat; "
             "run `lmarena login` and sign in in the browser window",
@@ -769,7 +769,7 @@ def _auth_error(status: int, said: str, detail: str | None) -> LmArenaError:
             detail=detail,
             kind="forbidden",
         )
-    expired = any(marker in low for marker in site.AUTH_EXPIRED_MARKERS)
+    expired = any(marker in low for marker in facts.AUTH_EXPIRED_MARKERS)
     return SignInRequired(
         (
             "the sign-in has expired"
@@ -797,7 +797,7 @@ def _content_error(status: int, said: str, low: str, detail: str | None) -> LmAr
             detail=detail,
             kind="invalid_content",
         )
-    if status == 422 or any(m.lower() in low for m in site.MODERATION_MARKERS):
+    if status == 422 or any(m.lower() in low for m in facts.MODERATION_MARKERS):
         return ContentRejected(
             "the site's moderation refused the prompt (it violates the site's terms of use)",
             detail=detail,
@@ -816,7 +816,7 @@ def _bad_request(data: Any, said: str, low: str, detail: str | None) -> LmArenaE
             detail=_excerpt(orjson.dumps(issues).decode()),
             kind="zod",
         )
-    if site.NOT_SELECTABLE in low:
+    if facts.NOT_SELECTABLE in low:
         return UsageError(
             "the site does not let users pick this model (not available for user selection); "
             "choose another from `lmarena models`",
@@ -838,7 +838,7 @@ def _bad_request(data: Any, said: str, low: str, detail: str | None) -> LmArenaE
 
 
 def _not_found(said: str, low: str, detail: str | None) -> LmArenaError:
-    if site.ACTION_NOT_FOUND.lower() in low:
+    if facts.ACTION_NOT_FOUND.lower() in low:
         return ProtocolError(
             "the site no longer knows this server action id (it redeployed); "
             "the action ids have to be discovered again",

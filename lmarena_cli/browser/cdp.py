@@ -19,9 +19,9 @@ from typing import Any
 
 import orjson
 
+from ..errors import BrowserUnavailable, LmArenaError, Timeout, UpstreamUnavailable
+from ..state.cache import SiteState
 from .chromium import Launched, finish, wait_exit
-from .errors import BrowserUnavailable, LmArenaError, Timeout, UpstreamUnavailable
-from .state import SiteState
 
 _CLIENT_HINTS_JS = """navigator.userAgentData ? navigator.userAgentData.getHighEntropyValues(
   ["architecture", "bitness", "fullVersionList", "model", "platformVersion", "wow64",

@@ -35,7 +35,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
-from .errors import InputError, Timeout
+from ..errors import InputError, Timeout
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
