@@ -25,7 +25,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lmarena_cli.browser.chromium import find_browser  # noqa: E402
+from lmarena_cli.browser.options import find_browser  # noqa: E402
 from lmarena_cli.browser.session import Browser  # noqa: E402
 from lmarena_cli.settings import Settings  # noqa: E402
 from tests.fake_arena import FakeArena  # noqa: E402
@@ -33,7 +33,7 @@ from tests.fake_arena import FakeArena  # noqa: E402
 
 async def _one(settings: Settings) -> tuple[float, float]:
     """(bootstrap seconds, first token seconds) for one Browser, closed afterwards."""
-    browser = Browser(settings, log=lambda line: None)
+    browser = Browser(settings)
     try:
         started = time.perf_counter()
         await browser.bootstrap()

@@ -39,9 +39,10 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lmarena_cli.browser.chromium import find_browser  # noqa: E402
+from lmarena_cli.browser.options import find_browser  # noqa: E402
 from lmarena_cli.client.client import Client  # noqa: E402
-from lmarena_cli.server.app import make_app, start, warm_up  # noqa: E402
+from lmarena_cli.server.app import make_app  # noqa: E402
+from lmarena_cli.server.run import start, warm_up  # noqa: E402
 from lmarena_cli.settings import Settings  # noqa: E402
 from tests.fake_arena import FakeArena, Reply  # noqa: E402
 

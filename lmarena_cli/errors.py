@@ -17,9 +17,20 @@ The tree, with the exit code of the CLI and the HTTP status of ``lmarena serve``
     ├── RateLimited               6   429  too many requests; ``retry_after`` when the site said
     ├── ContentRejected           7   400  the site's moderation refused the prompt or image
     ├── Timeout                   8   504  no answer in time (connect, first token, idle stream)
-    └── BrowserUnavailable        9   503  no usable Chromium, or it could not be started
+    ├── BrowserUnavailable        9   503  no usable Chromium, or it could not be started
+    │   └── CdpError              9   503  Chromium refused a DevTools command
+    ├── StoreError                1   500  the conversation store is corrupt, locked or unwritable
+    └── ShuttingDown              1   503  `lmarena serve` stopped before the answer was complete
+    (InputError also has FieldError: 2, 400, a request field of `serve`, named in ``param``)
+
+    PageError                     -    -   a JavaScript exception in the page (the browser layer
+                                           turns it into one of the above)
+    ConnectionLost                -    -   the DevTools websocket closed (likewise)
 
 Ctrl-C is not in the tree: the CLI exits 130 on ``KeyboardInterrupt``.
+
+Each error also carries a :class:`ErrorKind`, the short machine-readable reason that the retry
+policy decides on and that ``lmarena serve`` sends as OpenAI's ``error.code``.
 
 Each error keeps the site's own words in ``detail`` (when there were any) so that a user can tell
 what the site said from what this tool concluded. ``partial`` carries any answer text that had
@@ -28,13 +39,99 @@ already arrived when a stream failed: it is never thrown away.
 
 from __future__ import annotations
 
+from enum import IntEnum, StrEnum
 from typing import ClassVar
+
+
+class ExitStatus(IntEnum):
+    """The CLI's exit statuses: part of the interface. ``--help`` and the README's table are
+    checked against :attr:`meaning` by the tests."""
+
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    UPSTREAM = 3
+    SIGN_IN = 4
+    BLOCKED = 5
+    RATE_LIMITED = 6
+    CONTENT_REJECTED = 7
+    TIMEOUT = 8
+    NO_BROWSER = 9
+    #: Ctrl-C / SIGINT, as shells expect (128 + SIGINT).
+    INTERRUPTED = 130
+
+    @property
+    def meaning(self) -> str:
+        """A few words for ``--help`` (the README's table says more)."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitStatus.OK: "ok",
+    ExitStatus.UNEXPECTED: "unexpected",
+    ExitStatus.USAGE: "usage",
+    ExitStatus.UPSTREAM: "site unavailable",
+    ExitStatus.SIGN_IN: "sign-in required",
+    ExitStatus.BLOCKED: "blocked by anti-bot checks",
+    ExitStatus.RATE_LIMITED: "rate-limited",
+    ExitStatus.CONTENT_REJECTED: "content rejected",
+    ExitStatus.TIMEOUT: "timeout",
+    ExitStatus.NO_BROWSER: "no usable browser",
+    ExitStatus.INTERRUPTED: "interrupted",
+}
+
+
+class ErrorKind(StrEnum):
+    """Why a failure happened, finer than its class: what the retry policy decides on, and the
+    ``error.code`` of ``lmarena serve``. The values are part of the interface."""
+
+    # the anti-bot checks and the session
+    CLOUDFLARE = "cloudflare"  # a Cloudflare challenge page instead of an answer
+    RECAPTCHA = "recaptcha"  # the site rejected the reCAPTCHA token
+    AUTH_EXPIRED = "auth_expired"  # the sign-in cookie expired: a page load renews it
+    LOGIN_GATE = "login_gate"  # this mode needs a signed-in account
+    NO_SESSION = "no_session"  # no session could be started (sign-up failed)
+    LOGIN = "login"  # `lmarena login` ended without a sign-in
+    FORBIDDEN = "forbidden"  # another 401/403 the site gave
+    # the network and the site's health
+    NETWORK = "network"  # connection refused, reset, DNS failure
+    SERVER = "server"  # the site answered 5xx
+    TIMEOUT = "timeout"  # no answer in time
+    REDIRECTED = "redirected"  # the site moved (an old origin)
+    CUT = "cut"  # the answer stopped before its finish line
+    EMPTY = "empty"  # the answer had no content
+    ARENA_ERROR = "arena_error"  # the model failed on the site's side (a3, hasArenaError)
+    RATE_LIMITED = "rate_limited"  # 429
+    STREAM_RATE_LIMITED = "a3_rate"  # a rate-limit or quota message inside the stream
+    STREAM_MODERATION = "a3_moderation"  # a moderation message inside the stream
+    STREAM_ERROR = "a3"  # another failure reported inside the stream
+    # what the site could not accept
+    ZOD = "zod"  # the site's schema check refused the request body
+    DUPLICATE_IDS = "duplicate_ids"  # ids the site has already seen
+    NOT_SELECTABLE = "not_selectable"  # the model is not offered for selection
+    NOT_FOUND = "not_found"  # a 404 from the site
+    MODERATION = "moderation"  # the site's moderation refused the content
+    INVALID_CONTENT = "invalid_content"  # the site refused the content as invalid
+    TOO_LARGE = "too_large"  # an upload over the site's size limit
+    # what the site's pages no longer say
+    STALE_ACTION = "stale_action"  # a server action id rotated by a redeploy
+    ACTION_FAILED = "action_failed"  # a server action answered an error
+    NO_SITE_KEY = "no_site_key"  # the page carries no reCAPTCHA site key
+    NO_MODELS = "no_models"  # no model list could be found
+    PAGE = "page"  # the page could not be read
+    # this tool's own side
+    INVALID_FIELD = "invalid_field"  # a request field of `serve` is missing or malformed
+    ADDRESS_REFUSED = "address_refused"  # a URL that points at a private or local address
+    STORE_CORRUPT = "store_corrupt"  # the conversation store cannot be read
+    STORE_BUSY = "store_busy"  # the conversation store stayed locked too long
+    SERVER_SHUTDOWN = "server_shutdown"  # `lmarena serve` stopped mid-answer
+    UNEXPECTED = "unexpected"  # anything else
 
 
 class LmArenaError(Exception):
     """Base of every error this package raises on purpose."""
 
-    exit_code: ClassVar[int] = 1
+    exit_code: ClassVar[ExitStatus] = ExitStatus.UNEXPECTED
     http_status: ClassVar[int] = 500
     #: The OpenAI-style ``error.type`` that ``lmarena serve`` reports.
     error_type: ClassVar[str] = "server_error"
@@ -45,7 +142,7 @@ class LmArenaError(Exception):
         *,
         detail: str | None = None,
         partial: str = "",
-        kind: str | None = None,
+        kind: ErrorKind | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -53,7 +150,7 @@ class LmArenaError(Exception):
         self.detail = detail
         #: Answer text that had already arrived when the failure happened.
         self.partial = partial
-        #: A short machine-readable reason ("cloudflare", "recaptcha", "stale_action", ...).
+        #: Why, in one word the retry policy and `serve` read (see :class:`ErrorKind`).
         self.kind = kind
 
     def __str__(self) -> str:
@@ -63,7 +160,7 @@ class LmArenaError(Exception):
 
 
 class UsageError(LmArenaError):
-    exit_code = 2
+    exit_code = ExitStatus.USAGE
     http_status = 400
     error_type = "invalid_request_error"
 
@@ -95,7 +192,7 @@ class InputError(UsageError):
 
 
 class UpstreamUnavailable(LmArenaError):
-    exit_code = 3
+    exit_code = ExitStatus.UPSTREAM
     http_status = 502
     error_type = "upstream_error"
 
@@ -113,19 +210,19 @@ class IncompleteAnswer(UpstreamUnavailable):
 
 
 class SignInRequired(LmArenaError):
-    exit_code = 4
+    exit_code = ExitStatus.SIGN_IN
     http_status = 503
     error_type = "sign_in_required"
 
 
 class Blocked(LmArenaError):
-    exit_code = 5
+    exit_code = ExitStatus.BLOCKED
     http_status = 503
     error_type = "blocked"
 
 
 class RateLimited(LmArenaError):
-    exit_code = 6
+    exit_code = ExitStatus.RATE_LIMITED
     http_status = 429
     error_type = "rate_limit_error"
 
@@ -136,29 +233,67 @@ class RateLimited(LmArenaError):
         retry_after: float | None = None,
         detail: str | None = None,
         partial: str = "",
-        kind: str | None = None,
+        kind: ErrorKind | None = None,
     ) -> None:
         super().__init__(message, detail=detail, partial=partial, kind=kind)
         self.retry_after = retry_after
 
 
 class ContentRejected(LmArenaError):
-    exit_code = 7
+    exit_code = ExitStatus.CONTENT_REJECTED
     http_status = 400
     error_type = "content_filter"
 
 
 class Timeout(LmArenaError):
-    exit_code = 8
+    exit_code = ExitStatus.TIMEOUT
     http_status = 504
     error_type = "timeout"
 
 
 class BrowserUnavailable(LmArenaError):
-    exit_code = 9
+    exit_code = ExitStatus.NO_BROWSER
     http_status = 503
     error_type = "browser_unavailable"
 
 
+class CdpError(BrowserUnavailable):
+    """Chromium refused a DevTools command (nodriver's ProtocolException)."""
+
+
+class StoreError(LmArenaError):
+    """The conversation store cannot be used (corrupt, locked too long, unwritable)."""
+
+
+#: What `serve` says when it stops before an answer is complete.
+SHUTDOWN_MESSAGE = "the server is shutting down; the answer was cut short"
+
+
+class ShuttingDown(LmArenaError):
+    """The server stopped before the answer was complete."""
+
+    http_status = 503
+    error_type = "server_error"
+
+    def __init__(self, message: str = SHUTDOWN_MESSAGE) -> None:
+        super().__init__(message, kind=ErrorKind.SERVER_SHUTDOWN)
+
+
+class FieldError(InputError):
+    """A missing or malformed request field; ``param`` names it (OpenAI's ``error.param``)."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message, kind=ErrorKind.INVALID_FIELD)
+        self.param = param
+
+
+class PageError(Exception):
+    """A JavaScript exception in the page; the browser layer turns it into an ``LmArenaError``."""
+
+
+class ConnectionLost(Exception):
+    """The DevTools websocket to Chromium closed; the browser layer relaunches or reports it."""
+
+
 #: Exit code for Ctrl-C / SIGINT, as shells expect (128 + SIGINT).
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = ExitStatus.INTERRUPTED

@@ -68,12 +68,14 @@ import secrets
 import struct
 import time
 import uuid
-import zlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from yarl import URL
+
+from tests.helpers.images import png
 
 SITE_KEY = "6LfQm3AtAAAAAPz9blindFakeKey0rotatedQx"
 V2_KEY = "6Le3_cYsAAAAAGwWOK2RLDgNI15Bh8C0yLBOL1yL"
@@ -81,26 +83,16 @@ BUILD = "bld_k2PqZr"
 DPL = "dpl_9FkW2mT"
 
 
-def _png(w: int, h: int, rgb: tuple[int, int, int]) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    raw = b"".join(b"\x00" + bytes(rgb) * w for _ in range(h))
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
-
-
 def _model(
-    mid: str, name: str, org: str | None, inp: dict, out: dict, rank: int, **kw: Any
-) -> dict:
-    m = {
+    mid: str,
+    name: str,
+    org: str | None,
+    inp: dict[str, Any],
+    out: dict[str, Any],
+    rank: int,
+    **kw: Any,
+) -> dict[str, Any]:
+    m: dict[str, Any] = {
         "id": mid,
         "publicName": name,
         "name": kw.pop("internal", name),
@@ -214,12 +206,12 @@ class BlindFake:
         self.cf_secret = secrets.token_bytes(16)
         self.actions: dict[str, str] = {}
         self.deploy()
-        self.tokens: dict[str, dict] = {}
+        self.tokens: dict[str, dict[str, Any]] = {}
         self.used_ids: set[str] = set()
-        self.sessions: dict[str, dict] = {}
+        self.sessions: dict[str, dict[str, Any]] = {}
         self.objects: dict[str, tuple[str, bytes]] = {}
         self.provisional: set[str] = set()
-        self.log: list[dict] = []
+        self.log: list[dict[str, Any]] = []
         self.faults: dict[str, Any] = {}
         self.auth_gen = 0  # access tokens of an older generation count as expired
         self.reset_faults()
@@ -296,7 +288,7 @@ setTimeout(async function(){
             headers={"cf-mitigated": "challenge", "Server": "cloudflare"},
         )
 
-    def user(self, request: web.Request, allow_expired: bool = False) -> dict | None:
+    def user(self, request: web.Request, allow_expired: bool = False) -> dict[str, Any] | None:
         c = request.cookies
         value = c.get("arena-auth-prod-v1", "")
         if not value:
@@ -323,7 +315,7 @@ setTimeout(async function(){
         return claims if fresh or allow_expired else None
 
     def session_cookie(self, user_id: str, anonymous: bool = True) -> str:
-        def b64(d: dict) -> str:
+        def b64(d: dict[str, Any]) -> str:
             return base64.urlsafe_b64encode(json.dumps(d).encode()).decode().rstrip("=")
 
         now = int(time.time())
@@ -397,13 +389,14 @@ setTimeout(async function(){
         )
         r.add_post(
             "/api/stream/{tail:.*}",
-            lambda _: web.json_response({"error": "Route not allowed"}, status=403),
+            # a bare (non-async) handler, as written: aiohttp wraps it; cast for its Handler type
+            cast(Handler, lambda _: web.json_response({"error": "Route not allowed"}, status=403)),
         )
         r.add_put("/r2/arena-user-content/{key:.*}", self.r2_put)
         r.add_get("/r2/arena-user-content/{key:.*}", self.r2_get)
         r.add_post("/__fake/config", self.admin_config)
         r.add_post("/__fake/reset", self.admin_reset)
-        r.add_get("/__fake/log", lambda _: web.json_response(self.log))
+        r.add_get("/__fake/log", cast(Handler, lambda _: web.json_response(self.log)))
         return app
 
     async def admin_config(self, request: web.Request) -> web.Response:
@@ -603,7 +596,11 @@ setTimeout(function(){
         if not self.cf_ok(request):
             return self.challenge()
         name = self.actions.get(request.headers.get("Next-Action", ""))
-        entry = {"kind": "action", "name": name, "id": request.headers.get("Next-Action")}
+        entry: dict[str, Any] = {
+            "kind": "action",
+            "name": name,
+            "id": request.headers.get("Next-Action"),
+        }
         self.log.append(entry)
         if name is None:
             entry["status"] = 404
@@ -665,7 +662,7 @@ setTimeout(function(){
         return web.Response(body=data, content_type=mime)
 
     # ---------------------------------------------------------------- stream endpoints
-    def _zod(self, path: list, msg: str) -> web.Response:
+    def _zod(self, path: list[str | int], msg: str) -> web.Response:
         return web.json_response(
             {
                 "success": False,
@@ -679,7 +676,7 @@ setTimeout(function(){
 
     async def _common(
         self, request: web.Request, kind: str
-    ) -> tuple[dict, dict, dict] | web.Response:
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | web.Response:
         entry: dict[str, Any] = {
             "kind": kind,
             "path": request.path,
@@ -798,7 +795,7 @@ setTimeout(function(){
                 },
                 status=401,
             )
-        pair: list[dict] = []
+        pair: list[dict[str, Any]] = []
         if mode == "battle":
             if body.get("modelAId") or body.get("modelBId"):
                 entry["status"] = 400
@@ -833,7 +830,7 @@ setTimeout(function(){
         }
         return await self._stream(request, body, body["id"], entry)
 
-    def _check_modality(self, body: dict, models: list[dict]) -> str | None:
+    def _check_modality(self, body: dict[str, Any], models: list[dict[str, Any]]) -> str | None:
         for m in models:
             out, inp = (
                 m["capabilities"]["outputCapabilities"],
@@ -913,7 +910,7 @@ setTimeout(function(){
         return await self._stream(request, fake, request.match_info["sid"], {"kind": "retry"})
 
     async def _stream(
-        self, request: web.Request, body: dict, sid: str, entry: dict
+        self, request: web.Request, body: dict[str, Any], sid: str, entry: dict[str, Any]
     ) -> web.StreamResponse:
         sess = self.sessions[sid]
         prompt = body["userMessage"]["content"]
@@ -978,7 +975,7 @@ setTimeout(function(){
         for pos, m in sides:
             out = m["capabilities"]["outputCapabilities"]
             if out.get("image"):
-                img = _png(8, 8, (200, 30, 30))
+                img = png(8, 8, (200, 30, 30))
                 key = f"generated/{uuid.uuid4()}.png"
                 self.objects[key] = ("image/png", img)
                 await line(pos, "2", [{"type": "heartbeat"}])
@@ -993,9 +990,7 @@ setTimeout(function(){
                         }
                     ],
                 )
-                uri = (
-                    "data:image/png;base64," + base64.b64encode(_png(4, 4, (10, 200, 10))).decode()
-                )
+                uri = "data:image/png;base64," + base64.b64encode(png(4, 4, (10, 200, 10))).decode()
                 await line(pos, "2", [{"type": "image", "image": uri, "mimeType": "image/png"}])
                 await line(pos, "d", {"finishReason": "stop"})
                 continue

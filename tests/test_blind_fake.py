@@ -13,11 +13,15 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.blind_fake import UUID7, _png
+from tests.blind_fake import UUID7
+from tests.helpers.images import png
+
+if TYPE_CHECKING:  # openai is imported where used, at run time
+    from openai.types.chat import ChatCompletionMessageParam
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
@@ -45,7 +49,7 @@ class Fake:
         self.url = self.proc.stdout.readline().strip()
         assert self.url.startswith("http://127.0.0.1:"), self.url
 
-    def _post(self, path: str, data: dict | None = None) -> Any:
+    def _post(self, path: str, data: dict[str, Any] | None = None) -> Any:
         req = urllib.request.Request(
             self.url + path, data=json.dumps(data or {}).encode(), method="POST"
         )
@@ -60,14 +64,16 @@ class Fake:
     def config(self, **faults: Any) -> None:
         self._post("/__fake/config", faults)
 
-    def log(self, kind: str | None = None) -> list[dict]:
+    def log(self, kind: str | None = None) -> list[dict[str, Any]]:
         with urllib.request.urlopen(self.url + "/__fake/log", timeout=10) as r:
-            entries = json.load(r)
+            entries: list[dict[str, Any]] = json.load(r)
         return [e for e in entries if kind is None or e["kind"] == kind]
 
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +212,7 @@ def test_ask_with_image_upload_and_stale_action_ids(
     fake: Fake, env: dict[str, str], tmp_path: Path
 ) -> None:
     img = tmp_path / "small.png"
-    img.write_bytes(_png(5, 3, (1, 2, 3)))
+    img.write_bytes(png(5, 3, (1, 2, 3)))
     p = ok(run(env, "ask", "-m", "claude-opus-4-5", "--image", str(img), "what is this"))
     assert "[saw 1 image(s): 5x3]: what is this" in p.stdout
     fake.config(deploy=True)  # new build: the cached action ids are stale now
@@ -221,7 +227,7 @@ def test_image_generation_saved_with_o(fake: Fake, env: dict[str, str], tmp_path
         run(env, "ask", "-m", "gpt-image-2", "-o", str(tmp_path / "cat.png"), "a cat", cwd=tmp_path)
     )
     one, two = (tmp_path / "cat-1.png").read_bytes(), (tmp_path / "cat-2.png").read_bytes()
-    assert one == _png(8, 8, (200, 30, 30)) and two == _png(4, 4, (10, 200, 10))
+    assert one == png(8, 8, (200, 30, 30)) and two == png(4, 4, (10, 200, 10))
     assert fake.log("create")[0]["body"]["modality"] == "image"
     assert "http" not in p.stdout
 
@@ -321,14 +327,14 @@ class Serve:
             return None
 
 
-def _image_message(text: str, w: int, h: int) -> list[dict]:
-    png = base64.b64encode(_png(w, h, (9, 9, 9))).decode()
+def _image_message(text: str, w: int, h: int) -> list[ChatCompletionMessageParam]:
+    encoded = base64.b64encode(png(w, h, (9, 9, 9))).decode()
     return [
         {
             "role": "user",
             "content": [
                 {"type": "text", "text": text},
-                {"type": "image_url", "image_url": {"url": "data:image/png;base64," + png}},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64," + encoded}},
             ],
         }
     ]
@@ -381,7 +387,7 @@ def test_serve_with_openai_package(fake: Fake, env: dict[str, str]) -> None:
         assert "[saw 1 image(s): 6x2]: img" in (r.choices[0].message.content or "")
 
         imgs = c.images.generate(model="gpt-image-2", prompt="a cat")
-        assert len(imgs.data) == 2
+        assert imgs.data is not None and len(imgs.data) == 2
 
         fake.reset(rate_limit=5, retry_after=42)
         with pytest.raises(openai.RateLimitError) as err:

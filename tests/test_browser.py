@@ -1,8 +1,11 @@
-"""The browser module against the fake arena, with a real Chromium on loopback."""
+"""The real browser (``lmarena_cli.browser``) against the fake arena, with a real Chromium on
+loopback: every job of the browser (bootstrap, challenge, sign-up, token, refresh, rediscovering
+actions, sign-in, close and reaping) at least once. Finding and configuring a browser needs none."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import stat
@@ -18,8 +21,8 @@ import orjson
 import pytest
 
 from lmarena_cli.browser import profile as profile_mod
-from lmarena_cli.browser import session as browser_mod
-from lmarena_cli.browser.chromium import (
+from lmarena_cli.browser import recaptcha as recaptcha_mod
+from lmarena_cli.browser.options import (
     browser_args,
     decide_headless,
     find_browser,
@@ -31,35 +34,19 @@ from lmarena_cli.settings import Settings
 from lmarena_cli.site import facts
 from lmarena_cli.state.cache import SiteCache
 from tests.fake_arena import CHALLENGE_ENDPOINT, FakeArena
+from tests.helpers.clients import settings_for
+from tests.helpers.processes import pids_with
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _settings(tmp_path: Path, arena: FakeArena, **changes: object) -> Settings:
-    values: dict[str, object] = {
-        "state_dir": tmp_path / "state",
-        "base_url": arena.url,
-        "browser_headless": True,
-        "timeout": 30.0,
-    }
-    values.update(changes)
-    return Settings(**values)  # type: ignore[arg-type]
+    return settings_for(arena.url, tmp_path / "state", **{"timeout": 30.0, **changes})
 
 
 def chromium_pids(profile: Path) -> list[int]:
     """Pids of live processes whose command line uses ``profile`` as user data dir."""
-    marker = f"--user-data-dir={profile}".encode()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if marker in handle.read():
-                    pids.append(int(entry))
-        except OSError:
-            continue
-    return pids
+    return pids_with(f"--user-data-dir={profile}")
 
 
 async def _wait_no_chromium(profile: Path, within: float = 5.0) -> list[int]:
@@ -69,13 +56,18 @@ async def _wait_no_chromium(profile: Path, within: float = 5.0) -> list[int]:
     return left
 
 
+def notices(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The INFO notices the library logged (what the CLI prints on stderr)."""
+    return [r.getMessage() for r in caplog.records if r.name.startswith("lmarena")]
+
+
 def _profile_copies() -> list[Path]:
     return list(Path(tempfile.gettempdir()).glob("lmarena-profile-copy-*"))
 
 
 @pytest.fixture
 async def browser(tmp_path: Path, arena: FakeArena) -> AsyncIterator[Browser]:
-    instance = Browser(_settings(tmp_path, arena), log=lambda line: None)
+    instance = Browser(_settings(tmp_path, arena))
     try:
         yield instance
     finally:
@@ -197,13 +189,13 @@ async def test_warm_bootstrap_reuses_cached_cookies_without_challenge_or_sign_up
     tmp_path: Path, arena: FakeArena
 ) -> None:
     settings = _settings(tmp_path, arena)
-    first = Browser(settings, log=lambda line: None)
+    first = Browser(settings)
     try:
         cold = await first.bootstrap()
     finally:
         await first.close()
     # A throwaway profile: the cookies can only come from the cache file.
-    warm_browser = Browser(settings.replace(browser_incognito=True), log=lambda line: None)
+    warm_browser = Browser(settings.replace(browser_incognito=True))
     served, signups, chunks = (
         arena.challenges_served,
         arena.count(facts.SIGN_UP),
@@ -251,7 +243,7 @@ async def test_headless_user_agent_would_be_refused_and_ours_is_not(
 @pytest.mark.browser
 async def test_lazy_recaptcha_script_is_waited_for(tmp_path: Path) -> None:
     async with FakeArena(recaptcha_delay=2.5) as arena:
-        instance = Browser(_settings(tmp_path, arena), log=lambda line: None)
+        instance = Browser(_settings(tmp_path, arena))
         try:
             await instance.bootstrap()
             started = time.monotonic()
@@ -266,9 +258,9 @@ async def test_lazy_recaptcha_script_is_waited_for(tmp_path: Path) -> None:
 async def test_recaptcha_that_never_loads_is_a_bounded_blocked_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(browser_mod, "RECAPTCHA_WAIT", 1.0)
+    monkeypatch.setattr(recaptcha_mod, "RECAPTCHA_WAIT", 1.0)
     async with FakeArena(recaptcha_delay=60) as arena:
-        instance = Browser(_settings(tmp_path, arena), log=lambda line: None)
+        instance = Browser(_settings(tmp_path, arena))
         try:
             await instance.bootstrap()
             with pytest.raises(Blocked, match="did not load") as caught:
@@ -319,7 +311,7 @@ async def test_stale_action_ids_are_rediscovered(browser: Browser, arena: FakeAr
 @pytest.mark.browser
 async def test_models_come_from_the_catalog_when_the_page_has_none(tmp_path: Path) -> None:
     async with FakeArena(embed_models=False) as arena:
-        instance = Browser(_settings(tmp_path, arena), log=lambda line: None)
+        instance = Browser(_settings(tmp_path, arena))
         try:
             state = await instance.bootstrap()
         finally:
@@ -332,7 +324,7 @@ async def test_models_come_from_the_catalog_when_the_page_has_none(tmp_path: Pat
 async def test_challenge_that_does_not_clear_in_time_is_blocked_exit_5(
     tmp_path: Path, arena: FakeArena
 ) -> None:
-    instance = Browser(_settings(tmp_path, arena), log=lambda line: None, challenge_timeout=0.2)
+    instance = Browser(_settings(tmp_path, arena), challenge_timeout=0.2)
     try:
         with pytest.raises(Blocked, match="did not clear") as caught:
             await instance.bootstrap()
@@ -348,34 +340,36 @@ async def test_missing_browser_fails_bootstrap_with_exit_9(
 ) -> None:
     settings = _settings(tmp_path, arena, browser_executable_path=str(tmp_path / "no-chrome"))
     with pytest.raises(BrowserUnavailable) as caught:
-        await Browser(settings, log=lambda line: None).bootstrap()
+        await Browser(settings).bootstrap()
     assert caught.value.exit_code == 9
 
 
 @pytest.mark.browser
-async def test_corrupt_cache_is_rebuilt_with_one_warning(tmp_path: Path, arena: FakeArena) -> None:
+async def test_corrupt_cache_is_rebuilt_with_one_warning(
+    tmp_path: Path, arena: FakeArena, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = _settings(tmp_path, arena)
     settings.state_dir.mkdir(parents=True)
     settings.cache_path.write_bytes(b"\x00garbage")
-    lines: list[str] = []
-    instance = Browser(settings, log=lines.append)
+    caplog.set_level(logging.INFO, logger="lmarena")
+    instance = Browser(settings)
     try:
         await instance.bootstrap()
     finally:
         await instance.close()
-    assert len([line for line in lines if "site cache" in line]) == 1
+    assert len([line for line in notices(caplog) if "site cache" in line]) == 1
     assert orjson.loads(settings.cache_path.read_bytes())["state"]["base_url"] == arena.url
 
 
 @pytest.mark.browser
 async def test_cached_state_is_answered_without_launching(tmp_path: Path, arena: FakeArena) -> None:
     settings = _settings(tmp_path, arena)
-    first = Browser(settings, log=lambda line: None)
+    first = Browser(settings)
     try:
         state = await first.bootstrap()
     finally:
         await first.close()
-    second = Browser(settings, log=lambda line: None)
+    second = Browser(settings)
     assert second.cached_state() == state
     assert not second.running
     assert chromium_pids(settings.profile_dir) == []
@@ -420,11 +414,11 @@ async def test_login_waits_for_the_user_and_keeps_split_auth_cookies(
 
 @pytest.mark.browser
 async def test_killed_chromium_fails_the_running_call_and_is_relaunched_next(
-    tmp_path: Path,
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    lines: list[str] = []
+    caplog.set_level(logging.INFO, logger="lmarena")
     async with FakeArena(recaptcha_delay=4) as arena:
-        instance = Browser(_settings(tmp_path, arena), log=lines.append)
+        instance = Browser(_settings(tmp_path, arena))
         try:
             await instance.bootstrap()
             first_pid = instance.pid
@@ -440,7 +434,7 @@ async def test_killed_chromium_fails_the_running_call_and_is_relaunched_next(
             token = await asyncio.wait_for(queued, 30)
             assert token in arena.recaptcha_tokens
             assert instance.pid not in (None, first_pid)
-            assert any("starting it again" in line for line in lines)
+            assert any("starting it again" in line for line in notices(caplog))
             # The relaunched browser got the cookies back: no second sign-up or challenge.
             assert arena.count(facts.SIGN_UP) == 1
             assert arena.challenges_passed == 1
@@ -451,17 +445,22 @@ async def test_killed_chromium_fails_the_running_call_and_is_relaunched_next(
 
 @pytest.mark.browser
 async def test_second_process_on_one_profile_uses_a_copy_and_says_so(
-    tmp_path: Path, arena: FakeArena, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    arena: FakeArena,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.setattr(profile_mod, "PROFILE_WAIT", 0.5)
+    caplog.set_level(logging.INFO, logger="lmarena")
     settings = _settings(tmp_path, arena)
-    first = Browser(settings, log=lambda line: None)
-    lines: list[str] = []
-    second = Browser(settings, log=lines.append)
+    first = Browser(settings)
+    second = Browser(settings)
     before = set(_profile_copies())
     try:
         await first.bootstrap()
+        caplog.clear()  # only what the second browser says
         state = await second.bootstrap()
+        lines = notices(caplog)
         assert state.auth_cookie() is not None
         assert any("temporary copy" in line for line in lines)
         assert len(lines) == 1

@@ -3,7 +3,8 @@
 Two kinds of tests:
 
 * in-process (``typer.testing.CliRunner``) for what needs no browser: argument checks, the model
-  list and ``-m`` completion answered from the cache, unknown models, ``login`` without a display;
+  list and ``-m`` completion answered from the cache (written by the browser's stand-in,
+  :class:`tests.fakes.HttpBrowser`), unknown models, ``login`` without a display;
 * real processes (``python -m lmarena_cli``) for what only a process shows: pipes, ``| head -1``,
   a closed stdin, a stdin that never closes, signals, terminals, exit codes, parallel runs.
 
@@ -25,7 +26,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -39,12 +39,18 @@ import pytest
 from typer.testing import CliRunner
 
 from lmarena_cli.cli import app as cli
+from lmarena_cli.cli.catalog import complete_model
+from lmarena_cli.cli.prompt import compose_prompt
+from lmarena_cli.cli.terminal import Terminal
 from lmarena_cli.client.client import Answer, Reply
 from lmarena_cli.errors import EXIT_INTERRUPTED
 from tests.fake_arena import FakeArena, Fault
 from tests.fake_arena import Reply as FakeReply
+from tests.fakes import HttpBrowser
+from tests.helpers.clients import settings_for
+from tests.helpers.command import LMARENA
+from tests.helpers.processes import pids_with
 
-LMARENA = [sys.executable, "-m", "lmarena_cli"]
 ESC = "\x1b"
 #: A 1x1 PNG, for --image.
 PNG = base64.b64decode(
@@ -201,21 +207,6 @@ def lmarena(fake: FakeArena, warm_state: Path, tmp_path: Path) -> Lmarena:
 
 def command_line(*args: str) -> str:
     return shlex.join([*LMARENA, *args])
-
-
-def chromium_pids(marker: str) -> list[int]:
-    """Live processes whose command line contains ``marker`` (a test's state dir)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if marker.encode() in handle.read():
-                    pids.append(int(entry))
-        except OSError:
-            continue
-    return pids
 
 
 CONVERSATION = re.compile(r"^conversation: ([0-9a-f-]{36})$", re.M)
@@ -516,7 +507,7 @@ def test_sigint_during_an_answer_exits_130_keeps_the_partial_line_and_leaves_no_
         if ready:
             seen += os.read(proc.stdout.fileno(), 4096)
     assert b"w1 " in seen, "the answer never started"
-    assert chromium_pids(str(lmarena.state)), "expected a Chromium of this run while it streams"
+    assert pids_with(lmarena.state), "expected a Chromium of this run while it streams"
     proc.send_signal(signal.SIGINT)
     rest, err = proc.communicate(timeout=20)
     out = (seen + rest).decode()
@@ -526,9 +517,9 @@ def test_sigint_during_an_answer_exits_130_keeps_the_partial_line_and_leaves_no_
     assert err.decode().strip().splitlines()[-1] == "lmarena: interrupted"
     assert "Traceback" not in err.decode()
     deadline = time.monotonic() + 5
-    while chromium_pids(str(lmarena.state)) and time.monotonic() < deadline:
+    while pids_with(lmarena.state) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert chromium_pids(str(lmarena.state)) == []
+    assert pids_with(lmarena.state) == []
 
 
 # --------------------------------------------------------------------------------------------------
@@ -565,14 +556,12 @@ def test_no_stdin_does_not_wait_for_a_stdin_that_never_closes(lmarena: Lmarena) 
         stderr=subprocess.PIPE,
         env=lmarena.env(),
     )
-    try:
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    with proc.stdin, proc.stdout, proc.stderr:  # every pipe closed, whatever happens
         code = proc.wait(timeout=40)
-    finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-    assert proc.stdout is not None and proc.stderr is not None
-    assert code == 0, proc.stderr.read()
-    assert proc.stdout.read() == b"Echo (turn 1): hi\n"
+        out, err = proc.stdout.read(), proc.stderr.read()
+    assert code == 0, err
+    assert out == b"Echo (turn 1): hi\n"
 
 
 @pytest.mark.browser
@@ -707,13 +696,31 @@ class InProcess:
     err: str
 
 
+@pytest.fixture(scope="module")
+def stand_in_cache(
+    host: ArenaHost, shared_arena: FakeArena, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A site cache file from one bootstrap of the browser's stand-in (no Chromium)."""
+    settings = settings_for(shared_arena.url, tmp_path_factory.mktemp("stand-in") / "state")
+
+    async def bootstrap() -> None:
+        async with HttpBrowser(settings) as browser:
+            await browser.bootstrap()
+
+    host.call(bootstrap())
+    return settings.cache_path
+
+
 @pytest.fixture
 def cached(
-    warm_state: Path, isolated_dirs: Path, shared_arena: FakeArena, monkeypatch: pytest.MonkeyPatch
+    stand_in_cache: Path,
+    isolated_dirs: Path,
+    shared_arena: FakeArena,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Path:
-    """This test's state dir holds the warm cache file; any browser launch would fail (exit 9)."""
+    """This test's state dir holds a warm cache file; any browser launch would fail (exit 9)."""
     isolated_dirs.mkdir(parents=True, exist_ok=True)
-    shutil.copy(warm_state / "site-cache.json", isolated_dirs / "site-cache.json")
+    shutil.copy(stand_in_cache, isolated_dirs / "site-cache.json")
     monkeypatch.setenv("LM_ARENA_BASE_URL", shared_arena.url)
     monkeypatch.setenv("LM_ARENA_BROWSER_EXECUTABLE_PATH", "/nonexistent")
     return isolated_dirs
@@ -782,9 +789,9 @@ def test_an_unknown_model_exits_2_suggesting_close_names(cached: Path) -> None:
 def test_model_completion_lists_cached_names_and_nothing_without_a_cache(
     cached: Path,
 ) -> None:
-    assert cli._complete_model("claude") == ["claude-opus-4-5", "claude-opus-4-5-thinking-32k"]
+    assert complete_model("claude") == ["claude-opus-4-5", "claude-opus-4-5-thinking-32k"]
     (cached / "site-cache.json").unlink()
-    assert cli._complete_model("claude") == []
+    assert complete_model("claude") == []
 
 
 @pytest.mark.parametrize(
@@ -843,9 +850,9 @@ def test_login_without_a_display_says_it_needs_one(
 
 
 def test_compose_prompt_puts_context_first_and_instruction_last() -> None:
-    assert cli.compose_prompt("diff\n", "explain") == "diff\n\nexplain"
-    assert cli.compose_prompt("", "explain") == "explain"
-    assert cli.compose_prompt("only stdin\n", None) == "only stdin"
+    assert compose_prompt("diff\n", "explain") == "diff\n\nexplain"
+    assert compose_prompt("", "explain") == "explain"
+    assert compose_prompt("only stdin\n", None) == "only stdin"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -910,9 +917,9 @@ class FakeTty:
         pass
 
 
-def tty_terminal(**options: Any) -> tuple[cli.Terminal, FakeTty]:
+def tty_terminal(**options: Any) -> tuple[Terminal, FakeTty]:
     stream = FakeTty()
-    return cli.Terminal(stdin=None, stderr=stream, **options), stream  # type: ignore[arg-type]
+    return Terminal(stdin=None, stderr=stream, **options), stream  # type: ignore[arg-type]
 
 
 def test_errors_are_red_on_a_terminal_only_without_no_color(

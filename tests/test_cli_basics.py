@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import subprocess
 import sys
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
 
 from lmarena_cli import __version__
+from lmarena_cli.cli import models as cli_models
+from lmarena_cli.cli.app import app
+from lmarena_cli.cli.notices import shown_on
+from lmarena_cli.cli.terminal import Terminal
+from tests.helpers.command import run_lmarena
 
 
 def lmarena(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lmarena_cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-        stdin=subprocess.DEVNULL,
-    )
+    return run_lmarena(*args, env={**os.environ, **(env or {})})
 
 
 def test_version_prints_the_package_version() -> None:
@@ -65,3 +69,46 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     done = lmarena("akс")
     assert done.returncode == 2
     assert "No such command" in done.stderr
+
+
+# --- the library's notices on stderr --------------------------------------------------------------
+
+
+class NoisyClient:
+    """A stand-in for the client that logs one notice, as the library does, and knows no models."""
+
+    async def list_models(self, *, refresh: bool = False) -> list[Any]:
+        logging.getLogger("lmarena.client").info("a notice from the library")
+        return []
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("flags", "shown"), [((), True), (("-q",), False)])
+def test_library_notices_reach_stderr_unless_quiet_and_leave_no_handler(
+    monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...], shown: bool
+) -> None:
+    monkeypatch.setattr(cli_models, "make_client", lambda settings: NoisyClient())
+    logger = logging.getLogger("lmarena")
+    before = (list(logger.handlers), logger.level)
+    for _ in range(2):  # a second run in the same process must not print the notice twice
+        result = CliRunner().invoke(app, ["models", "--refresh", *flags], prog_name="lmarena")
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout == ""
+        assert result.stderr == ("a notice from the library\n" if shown else "")
+    assert (logger.handlers, logger.level) == before
+
+
+def test_notices_go_through_the_terminal_by_level() -> None:
+    logger = logging.getLogger("lmarena.test")
+    quiet = Terminal(stdin=None, stdout=io.StringIO(), stderr=io.StringIO(), quiet=True)
+    with shown_on(quiet):
+        logger.info("hidden by -q")
+        logger.warning("always shown")
+    loud = Terminal(stdin=None, stdout=io.StringIO(), stderr=io.StringIO(), quiet=True)
+    with shown_on(loud, note=loud.err):  # `lmarena login`: the browser's notices despite -q
+        logger.info("shown with -q")
+    logger.info("after the block")
+    assert quiet.stderr.getvalue() == "always shown\n"  # type: ignore[attr-defined]
+    assert loud.stderr.getvalue() == "shown with -q\n"  # type: ignore[attr-defined]

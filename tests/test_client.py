@@ -1,7 +1,9 @@
-"""The library end to end: Client -> real Chromium -> the fake arena, and every failure mapped.
+"""The library end to end: Client -> the browser's stand-in -> the fake arena, every failure mapped.
 
-One browser serves the whole module (a cold bootstrap costs seconds); each test scripts the fake's
-next answers and asserts both what the caller gets and what the site received.
+Each test gets a fresh fake arena and a Client on :class:`tests.fakes.HttpBrowser` (the browser's
+part over plain HTTP, no Chromium); it scripts the fake's next answers and asserts both what the
+caller gets and what the site received, down to the page reloads between attempts. The last
+section takes the whole path once through a real Chromium (marked ``browser``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from aiohttp import web
 
 from lmarena_cli import Client
@@ -30,40 +31,26 @@ from lmarena_cli.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
-from lmarena_cli.settings import Settings
-from lmarena_cli.site.protocol import is_uuid7
+from lmarena_cli.site.ids import is_uuid7
 from tests.fake_arena import FakeArena, Fault, Reply
-from tests.images import png
-from tests.servers import loopback_server
-
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def arena() -> AsyncIterator[FakeArena]:
-    async with FakeArena() as fake:
-        yield fake
+from tests.fakes import HttpBrowser
+from tests.helpers.clients import ClientFactory, settings_for
+from tests.helpers.images import png
+from tests.helpers.servers import loopback_server
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def client(
-    arena: FakeArena, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[Client]:
-    settings = Settings(
-        base_url=arena.url,
-        state_dir=tmp_path_factory.mktemp("client-state"),
-        browser_headless=True,
-        timeout=20,
-    )
-    async with Client(settings) as shared:
-        yield shared
+@pytest.fixture
+async def client(client_factory: ClientFactory) -> Client:
+    """A bootstrapped Client of this test's fake arena, on an HttpBrowser."""
+    made = client_factory()
+    await made.bootstrap()
+    return made
 
 
-@pytest.fixture(autouse=True)
-def fresh_script(arena: FakeArena) -> None:
-    """Each test starts with nothing queued and the gate open."""
-    arena.queue.clear()
-    arena.login_gate = False
+def stand_in(client: Client) -> HttpBrowser:
+    browser = client.browser
+    assert isinstance(browser, HttpBrowser)
+    return browser
 
 
 def streams(arena: FakeArena) -> list[Any]:
@@ -73,6 +60,18 @@ def streams(arena: FakeArena) -> list[Any]:
 def action_calls(arena: FakeArena, name: str) -> int:
     wanted = arena.action_ids[name]
     return sum(1 for r in arena.received if r.headers.get("next-action") == wanted)
+
+
+def trail(arena: FakeArena, since: int) -> list[str]:
+    """What reached the fake after ``arena.received[since]``, in order: "page" for a load of the
+    chat page (a bootstrap or a reload), "stream" for an attempt at sending the message."""
+    kinds = []
+    for request in arena.received[since:]:
+        if request.method == "GET" and request.path == "/":
+            kinds.append("page")
+        elif request.path.startswith("/nextjs-api/stream/"):
+            kinds.append("stream")
+    return kinds
 
 
 # --- the happy paths ------------------------------------------------------------------------------
@@ -121,12 +120,12 @@ async def test_follow_up_sends_only_the_new_message_and_the_site_keeps_history(
 
 
 async def test_a_new_client_resumes_a_conversation_by_its_id(
-    client: Client, arena: FakeArena
+    client: Client, arena: FakeArena, client_factory: ClientFactory
 ) -> None:
     chat = await client.chats.create(model="gemini-3-pro")
     first = await chat.send("remember me", stream=False)
 
-    async with Client(client.settings) as other:
+    async with client_factory() as other:
         resumed = await other.chats.resume(first.evaluation_session_id)
         reply = await resumed.send("still there?", stream=False)
 
@@ -220,7 +219,7 @@ async def test_a_battle_sends_no_model_and_reveals_the_models_when_the_site_does
 # --- images ---------------------------------------------------------------------------------------
 
 
-@pytest_asyncio.fixture(loop_scope="module")
+@pytest.fixture
 async def image_url() -> AsyncIterator[str]:
     """A loopback web server with one PNG on it."""
 
@@ -298,6 +297,8 @@ async def test_an_upload_refused_by_cloudflare_refreshes_the_clearance_once(
     reply = await chat.send("after the gate", images=[png(7, 7)], stream=False)
     assert reply.text.endswith("after the gate")
     assert len(arena.clearances) == 1  # the browser earned a new one
+    assert stand_in(client).counts.refreshes == 1
+    assert stand_in(client).counts.challenges == 2  # the first visit's, and the new one
 
 
 async def test_images_to_a_model_that_takes_none_fail_before_any_request(
@@ -315,8 +316,9 @@ async def test_a_stale_upload_action_is_rediscovered_once(client: Client, arena:
     chat = await client.chats.create(model="gemini-3-pro")
     reply = await chat.send("after a deploy", images=[png(6, 6)], stream=False)
     assert reply.text.endswith("after a deploy")
-    assert client._state is not None
-    assert client._state.action_ids["generateUploadUrl"] == arena.action_ids["generateUploadUrl"]
+    assert stand_in(client).counts.rediscoveries == 1
+    assert client.state is not None
+    assert client.state.action_ids["generateUploadUrl"] == arena.action_ids["generateUploadUrl"]
 
 
 # --- failures -------------------------------------------------------------------------------------
@@ -331,11 +333,16 @@ async def test_a_recaptcha_rejection_is_retried_exactly_once_with_a_fresh_token(
     client: Client, arena: FakeArena
 ) -> None:
     arena.enqueue(Fault.recaptcha(), Fault.recaptcha())
-    before = len(streams(arena))
+    before, received = len(streams(arena)), len(arena.received)
+    tokens = stand_in(client).counts.tokens
     with pytest.raises(Blocked, match="reCAPTCHA") as caught:
         await send(client)
     sent = streams(arena)[before:]
     assert len(sent) == 2
+    # The page is reloaded before the one retry (the site key may have rotated), never again.
+    assert trail(arena, received) == ["stream", "page", "stream"]
+    assert stand_in(client).counts.refreshes == 1
+    assert stand_in(client).counts.tokens - tokens == 2
     assert sent[0].json["recaptchaV3Token"] != sent[1].json["recaptchaV3Token"]
     assert sent[0].json["userMessageId"] != sent[1].json["userMessageId"]
     assert caught.value.exit_code == 5
@@ -345,27 +352,37 @@ async def test_one_recaptcha_rejection_then_success_answers(
     client: Client, arena: FakeArena
 ) -> None:
     arena.enqueue(Fault.recaptcha())
+    received = len(arena.received)
     assert (await send(client, "retry me")).text.endswith("retry me")
+    assert trail(arena, received) == ["stream", "page", "stream"]
+    assert arena.recaptcha_log[-2:] == [("chat_submit", "ok"), ("chat_submit", "ok")]
 
 
 async def test_a_cloudflare_page_refreshes_the_clearance_once_then_goes_on(
     client: Client, arena: FakeArena
 ) -> None:
     arena.enqueue(Fault.cloudflare())
-    before = len(streams(arena))
+    before, received = len(streams(arena)), len(arena.received)
     assert (await send(client, "past the gate")).text.endswith("past the gate")
     assert len(streams(arena)) - before == 2
+    assert trail(arena, received) == ["stream", "page", "stream"]
+    assert stand_in(client).counts.refreshes == 1
 
 
 async def test_cloudflare_twice_is_blocked(client: Client, arena: FakeArena) -> None:
     arena.enqueue(Fault.cloudflare(), Fault.cloudflare())
+    received = len(arena.received)
     with pytest.raises(Blocked):
         await send(client)
+    assert trail(arena, received) == ["stream", "page", "stream"]
 
 
 async def test_an_expired_sign_in_is_refreshed_once(client: Client, arena: FakeArena) -> None:
     arena.enqueue(Fault.expired_auth())
+    received = len(arena.received)
     assert (await send(client, "still signed in")).text.endswith("still signed in")
+    assert trail(arena, received) == ["stream", "page", "stream"]
+    assert stand_in(client).counts.refreshes == 1
 
 
 async def test_the_login_gate_asks_the_user_to_sign_in(client: Client, arena: FakeArena) -> None:
@@ -380,7 +397,10 @@ async def test_the_login_gate_asks_the_user_to_sign_in(client: Client, arena: Fa
 async def test_the_login_gate_leaves_battles_open(client: Client, arena: FakeArena) -> None:
     arena.login_gate = True
     chat = await client.chats.create(battle=True)
-    assert (await chat.send("anyone?", stream=False)).b is not None
+    reply = await chat.send("anyone?", stream=False)
+    assert reply.b is not None
+    assert reply.a.text == "Echo (turn 1): anyone?"
+    assert reply.b.text == "Echo B (turn 1): anyone?"
 
 
 async def test_rate_limits_raise_with_retry_after_and_are_not_retried_unasked(
@@ -399,16 +419,20 @@ async def test_rate_limits_are_waited_out_when_the_caller_allows_it(
     client: Client, arena: FakeArena
 ) -> None:
     arena.enqueue(Fault.rate_limit(retry_after=1))
+    received = len(arena.received)
     reply = await send(client, "patient", rate_limit_wait=5)
     assert reply.text.endswith("patient")
+    assert trail(arena, received) == ["stream", "stream"]  # waited, not reloaded
 
 
 async def test_a_wait_longer_than_the_caller_allows_is_not_waited(
     client: Client, arena: FakeArena
 ) -> None:
     arena.enqueue(Fault.rate_limit(retry_after=60))
+    received = len(arena.received)
     with pytest.raises(RateLimited):
         await send(client, rate_limit_wait=5)
+    assert trail(arena, received) == ["stream"]
 
 
 @pytest.mark.parametrize("fault", [Fault.moderation(), Fault.invalid_content()])
@@ -427,16 +451,19 @@ async def test_a_schema_error_names_the_field_the_site_wants(
     client: Client, arena: FakeArena
 ) -> None:
     arena.enqueue(Fault.schema_error())
+    received = len(arena.received)
     with pytest.raises(ProtocolError, match="userMessage"):
         await send(client)
+    assert trail(arena, received) == ["stream"]
 
 
 async def test_server_errors_are_retried_with_fresh_ids(client: Client, arena: FakeArena) -> None:
     arena.enqueue(Fault.server_error(500), Fault.server_error(502))
-    before = len(streams(arena))
+    before, received = len(streams(arena)), len(arena.received)
     assert (await send(client, "eventually")).text.endswith("eventually")
     sent = streams(arena)[before:]
     assert len(sent) == 3
+    assert trail(arena, received) == ["stream"] * 3  # backed off, no reload
     assert len({r.json["id"] for r in sent}) == 3
     assert len({r.json["userMessageId"] for r in sent}) == 3
 
@@ -446,10 +473,11 @@ async def test_an_empty_stream_is_retried_once_then_fails(client: Client, arena:
     assert (await send(client, "second try")).text.endswith("second try")
 
     arena.enqueue(Fault.empty(), Fault.empty())
-    before = len(streams(arena))
+    before, received = len(streams(arena)), len(arena.received)
     with pytest.raises(IncompleteAnswer, match="empty"):
         await send(client)
     assert len(streams(arena)) - before == 2
+    assert trail(arena, received) == ["stream", "stream"]
 
 
 async def test_a_stream_cut_after_text_is_not_retried_and_keeps_the_text(
@@ -488,9 +516,11 @@ async def test_failures_inside_the_stream_raise_by_their_meaning_with_the_sites_
 
 async def test_no_first_token_in_time_is_a_timeout(client: Client, arena: FakeArena) -> None:
     arena.enqueue(Fault.hang(seconds=5))
+    before = len(streams(arena))
     with pytest.raises(Timeout) as caught:
         await send(client, timeout=1)
     assert caught.value.exit_code == 8
+    assert len(streams(arena)) - before == 1
 
 
 async def test_a_site_that_takes_the_request_and_never_answers_times_out(
@@ -532,3 +562,31 @@ async def test_silence_between_chunks_is_an_idle_timeout_that_keeps_the_text(
     finally:
         await impatient.close()
     assert caught.value.partial.startswith("first part")
+
+
+# --- the whole path through a real Chromium -------------------------------------------------------
+
+
+@pytest.mark.browser
+async def test_the_whole_path_through_a_real_chromium(arena: FakeArena, tmp_path: Path) -> None:
+    """Bootstrap (challenge, sign-up), tokens, a reload before a reCAPTCHA retry and a stale
+    action rediscovered, with the real browser instead of the stand-in."""
+    async with Client(settings_for(arena.url, tmp_path / "chromium")) as client:
+        assert arena.challenges_passed == 1
+        assert arena.count("/nextjs-api/sign-up") >= 1
+        reply = await send(client, "through chromium")
+        assert reply.text == "Echo (turn 1): through chromium"
+        assert "HeadlessChrome" not in streams(arena)[-1].headers["user-agent"]
+
+        arena.enqueue(Fault.recaptcha())
+        received = len(arena.received)
+        assert (await send(client, "retry me")).text.endswith("retry me")
+        assert trail(arena, received) == ["stream", "page", "stream"]
+
+        arena.redeploy()
+        chat = await client.chats.create(model="gemini-3-pro")
+        reply = await chat.send("after a deploy", images=[png(6, 6)], stream=False)
+        assert reply.text.endswith("after a deploy")
+        state = client.browser.cached_state()
+        assert state is not None
+        assert state.action_ids["generateUploadUrl"] == arena.action_ids["generateUploadUrl"]

@@ -17,6 +17,7 @@ import pytest
 
 from lmarena_cli.settings import Settings
 from lmarena_cli.state.cache import SiteCache, SiteState
+from tests.helpers.command import run_lmarena
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = {
@@ -29,14 +30,7 @@ BASE_URL = "http://127.0.0.1:9"  # never contacted: completion is offline
 
 def completion_source(shell: str) -> str:
     """What the app itself says the completion script of ``shell`` is."""
-    done = subprocess.run(
-        [sys.executable, "-m", "lmarena_cli"],
-        env={**os.environ, "_LMARENA_COMPLETE": f"source_{shell}"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    done = run_lmarena(env={**os.environ, "_LMARENA_COMPLETE": f"source_{shell}"})
     assert done.returncode == 0, done.stderr
     return done.stdout.lstrip("\n").rstrip("\n") + "\n"
 
@@ -100,14 +94,7 @@ def complete_bash(words: str, state_dir: Path) -> subprocess.CompletedProcess[st
         # Were a browser started, this would fail loudly; completion must never get there.
         "LM_ARENA_BROWSER_EXECUTABLE_PATH": "/nonexistent",
     }
-    return subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "lmarena_cli"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_lmarena(env=env, python_options=("-X", "importtime"))
 
 
 def imported(stderr: str) -> set[str]:
@@ -123,12 +110,13 @@ def test_model_option_completes_cached_names_without_the_http_or_browser_stack(
     assert done.returncode == 0
     assert done.stdout.split() == ["claude-opus-4-5", "claude-sonnet-4-5"]
     modules = imported(done.stderr)
-    assert "lmarena_cli.site.discovery" in modules
+    assert "lmarena_cli.site.models" in modules
     assert not modules & {
         "aiohttp",
         "nodriver",
         "lmarena_cli.client.client",
         "lmarena_cli.browser.session",
+        "lmarena_cli.server.app",
     }
     assert not (tmp_path / "browser-profile").exists()
 

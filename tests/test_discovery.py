@@ -8,17 +8,21 @@ import orjson
 import pytest
 
 from lmarena_cli import errors
-from lmarena_cli.site import discovery
-from lmarena_cli.site.discovery import (
+from lmarena_cli.site.facts import Modality
+from lmarena_cli.site.models import (
     Model,
+    model_from_row,
+    models_from_catalog,
+    resolve_model,
+    usable_models,
+    usable_models_from_rows,
+)
+from lmarena_cli.site.pages import (
     chunk_paths,
     find_actions,
     find_site_key,
-    model_from_row,
-    models_from_catalog,
+    js_unescape,
     models_from_html,
-    resolve_model,
-    usable_models,
 )
 
 SITE_KEY = "6LeTGMcsAAAAALuIlkVwIxaAuZA8VledA6d3Nnb0"
@@ -192,8 +196,8 @@ def test_models_fall_back_to_the_raw_html_when_flight_scripts_are_unusual() -> N
 
 
 def test_js_unescape_reads_js_only_escapes() -> None:
-    assert discovery.js_unescape("\\x41\\'b\\u003c") == "A'b<"
-    assert discovery.js_unescape("broken \\q") is None
+    assert js_unescape("\\x41\\'b\\u003c") == "A'b<"
+    assert js_unescape("broken \\q") is None
 
 
 def test_model_fields_follow_the_site_rows() -> None:
@@ -201,13 +205,13 @@ def test_model_fields_follow_the_site_rows() -> None:
     assert models is not None
     gemini, claude, _, flux, sonar, secret = models
     assert (gemini.name, gemini.organization, gemini.rank) == ("gemini-3-pro", "google", 1)
-    assert gemini.takes_images and not gemini.outputs_images and gemini.modality == "chat"
+    assert gemini.takes_images and not gemini.outputs_images and gemini.modality is Modality.CHAT
     assert claude.takes_images  # an object counts as "yes"
     assert claude.user_selectable  # missing userSelectable means selectable
     assert flux.name == "flux-1.1-pro"  # no publicName: displayName
     assert flux.organization is None  # empty organization: stealth model
-    assert not flux.takes_images and flux.outputs_images and flux.modality == "image"
-    assert sonar.searches and sonar.modality == "search" and sonar.organization is None
+    assert not flux.takes_images and flux.outputs_images and flux.modality is Modality.IMAGE
+    assert sonar.searches and sonar.modality is Modality.SEARCH and sonar.organization is None
     assert not secret.user_selectable
 
 
@@ -255,6 +259,21 @@ def test_usable_models_keep_one_selectable_row_per_name_in_site_order() -> None:
         "ppl-sonar-pro",
     ]
     assert usable[0].id == GEMINI_NEW  # the newest UUIDv7 of the two gemini rows
+
+
+def test_cached_rows_give_the_same_usable_models_as_the_catalog() -> None:
+    # What `Client.list_models` and `lmarena models` read from the site cache (SiteState.models).
+    cached = [model.raw for model in models_from_catalog(ROWS)]
+    from_cache = usable_models_from_rows([*cached, {"id": "no-name"}, "not a row"])
+    assert from_cache == usable_models(models_from_catalog(ROWS))
+    assert [m.name for m in from_cache] == [
+        "gemini-3-pro",
+        "claude-opus-4-5",
+        "flux-1.1-pro",
+        "ppl-sonar-pro",
+    ]
+    assert from_cache[0].id == GEMINI_NEW
+    assert usable_models_from_rows([]) == []
 
 
 def test_v4_ids_count_as_older_than_v7_ids() -> None:

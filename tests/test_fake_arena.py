@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import codecs
 import os
@@ -30,6 +31,7 @@ from tests.fake_arena import (
     Reply,
 )
 from tests.fake_arena.auth import decode_cookie_value
+from tests.helpers.processes import pids_with
 
 UA = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -352,6 +354,57 @@ def test_default_models_cover_the_documented_shapes() -> None:
     assert any(w["userSelectable"] is False for w in wire)
     assert any("organization" not in w for w in wire)
     assert {uuid.UUID(w["id"]).version for w in wire} == {4, 7}
+
+
+# --------------------------------------------------------------------------------------------------
+# Independence from the product
+# --------------------------------------------------------------------------------------------------
+
+FAKE_PACKAGE = Path(__file__).resolve().parent / "fake_arena"
+IMPORTERS = ("import_module", "__import__")
+
+
+def product_imports(source: str) -> list[int]:
+    """Lines of ``source`` that import ``lmarena_cli``: statements, or a dynamic import by name."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names = [node.module or ""]
+        elif isinstance(node, ast.Call):
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            if called in IMPORTERS:
+                names = [str(a.value) for a in node.args if isinstance(a, ast.Constant)]
+        # names are only set for statements and calls: the isinstance just narrows for `lineno`
+        found = any(str(name).split(".")[0] == "lmarena_cli" for name in names)
+        if found and isinstance(node, ast.stmt | ast.expr):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_product_imports_finds_every_way_of_importing_the_product() -> None:
+    source = (
+        "import os\nimport lmarena_cli.site.facts\nfrom lmarena_cli import errors\n"
+        "from .facts import SITE_KEY\nimport importlib\nimportlib.import_module('lmarena_cli')\n"
+        "__import__('lmarena_cli.settings')\nimport lmarena_client\n"
+    )
+    assert product_imports(source) == [2, 3, 6, 7]
+
+
+def test_the_fake_never_imports_the_product() -> None:
+    """The fake keeps its own copy of the site's facts (``facts.py``): were it to import the
+    product, a wrong fact there would be served by the fake too and no test would notice."""
+    modules = sorted(FAKE_PACKAGE.rglob("*.py"))
+    assert FAKE_PACKAGE / "facts.py" in modules and len(modules) > 10
+    found = {
+        str(path.relative_to(FAKE_PACKAGE)): lines
+        for path in modules
+        if (lines := product_imports(path.read_text(encoding="utf-8")))
+    }
+    assert found == {}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -991,21 +1044,6 @@ BROWSER_ARGS = [
 ]
 
 
-def _processes_using(profile: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        if profile.encode() in cmdline and "State:\tZ" not in status:
-            pids.append(int(entry.name))
-    return pids
-
-
 async def _launch(profile: str, user_agent: str | None) -> Any:
     import nodriver
 
@@ -1024,10 +1062,10 @@ async def _launch(profile: str, user_agent: str | None) -> Any:
 async def _stop(browser: Any, profile: str) -> None:
     browser.stop()
     for _ in range(100):
-        if not _processes_using(profile):
+        if not pids_with(profile):
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"chromium processes left behind: {_processes_using(profile)}")
+    raise AssertionError(f"chromium processes left behind: {pids_with(profile)}")
 
 
 async def _wait_for(tab: Any, expression: str, seconds: float = 10.0) -> Any:
@@ -1089,7 +1127,7 @@ async def test_real_chromium_passes_challenge_signs_up_and_mints_tokens(arena: F
             assert {"cf_clearance", "arena-auth-prod-v1", "provisional_user_id"} <= set(cookies)
 
             # 3. The browser's cookies + UA + token work from aiohttp.
-            body = {
+            body: dict[str, Any] = {
                 "id": uuid7(),
                 "mode": "direct-battle",
                 "modelAId": CLAUDE,

@@ -23,7 +23,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from lmarena_cli.client import netguard
 from lmarena_cli.client.netguard import GuardResolver, check_url, fetch_url, format_size
 from lmarena_cli.errors import InputError, Timeout
-from tests.servers import Handler, loopback_server
+from tests.helpers.servers import Handler, loopback_server
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 

@@ -1,4 +1,4 @@
-"""The pure request checks and response shapes of `lmarena serve`."""
+"""The pure request checks (server.requests) and response shapes (server.responses) of serve."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from lmarena_cli.client.client import Answer, Reply
-from lmarena_cli.errors import ModelNotFound, RateLimited, UpstreamError
-from lmarena_cli.server import shapes
-from lmarena_cli.site.discovery import model_from_row
+from lmarena_cli.errors import ErrorKind, FieldError, ModelNotFound, RateLimited, UpstreamError
+from lmarena_cli.server import requests, responses
+from lmarena_cli.site.models import model_from_row
 
 
 def body(**extra: Any) -> dict[str, Any]:
@@ -17,10 +17,10 @@ def body(**extra: Any) -> dict[str, Any]:
 
 
 def test_a_minimal_request_is_accepted_with_defaults() -> None:
-    request = shapes.parse_chat_request(body())
+    request = requests.parse_chat_request(body())
     assert (request.model, request.stream, request.include_usage) == ("m", False, False)
     assert request.conversation_id is None and request.versus is None and not request.battle
-    assert request.turn == shapes.UserTurn("hi", [])
+    assert request.turn == requests.UserTurn("hi", [])
     assert request.history == []
 
 
@@ -35,14 +35,14 @@ def test_a_minimal_request_is_accepted_with_defaults() -> None:
 def test_conversation_id_comes_from_either_extension_field(
     extra: dict[str, Any], conversation_id: str
 ) -> None:
-    assert shapes.parse_chat_request(body(**extra)).conversation_id == conversation_id
+    assert requests.parse_chat_request(body(**extra)).conversation_id == conversation_id
 
 
 def test_arena_field_selects_side_by_side_or_battle() -> None:
-    assert shapes.parse_chat_request(body(arena={"versus": "b"})).versus == "b"
-    assert shapes.parse_chat_request(body(arena={"battle": True})).battle
-    with pytest.raises(shapes.FieldError) as caught:
-        shapes.parse_chat_request(body(arena={"battle": True, "versus": "b"}))
+    assert requests.parse_chat_request(body(arena={"versus": "b"})).versus == "b"
+    assert requests.parse_chat_request(body(arena={"battle": True})).battle
+    with pytest.raises(FieldError) as caught:
+        requests.parse_chat_request(body(arena={"battle": True, "versus": "b"}))
     assert caught.value.param == "arena"
 
 
@@ -66,8 +66,8 @@ def test_arena_field_selects_side_by_side_or_battle() -> None:
     ],
 )  # fmt: skip
 def test_bad_requests_name_the_field(request_body: Any, param: str, said: str) -> None:
-    with pytest.raises(shapes.FieldError) as caught:
-        shapes.parse_chat_request(request_body)
+    with pytest.raises(FieldError) as caught:
+        requests.parse_chat_request(request_body)
     assert caught.value.param == param
     assert said in str(caught.value)
     assert caught.value.http_status == 400
@@ -88,34 +88,34 @@ def test_the_new_turn_is_the_trailing_run_of_user_messages() -> None:
             ],
         },
     ]
-    request = shapes.parse_chat_request(body(messages=messages))
+    request = requests.parse_chat_request(body(messages=messages))
     assert request.turn_start == 3
-    assert request.turn == shapes.UserTurn(
+    assert request.turn == requests.UserTurn(
         "u2\n\nu3", ["data:image/png;base64,AA==", "https://example.com/a.png"]
     )
 
 
 def test_fold_writes_a_plain_transcript_ending_with_the_new_turn() -> None:
-    history = [
+    history: list[dict[str, Any]] = [
         {"role": "developer", "content": "Be brief."},
         {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url"}]},
         {"role": "assistant", "content": "nice\nphoto"},
     ]
-    assert shapes.fold_history(history, "and now?") == (
+    assert requests.fold_history(history, "and now?") == (
         "[System]\nBe brief.\n\n[User]\nlook\n[image]\n\n[Assistant]\nnice\nphoto\n\n"
         "[User]\nand now?"
     )
-    assert shapes.fold_history([], "alone") == "alone"
+    assert requests.fold_history([], "alone") == "alone"
 
 
 def test_usage_is_converted_from_the_sites_words() -> None:
-    assert shapes.usage({"promptTokens": 2, "completionTokens": 5}) == {
+    assert responses.usage({"promptTokens": 2, "completionTokens": 5}) == {
         "prompt_tokens": 2,
         "completion_tokens": 5,
         "total_tokens": 7,
     }
-    assert shapes.usage(None) is None
-    assert shapes.usage({"other": 1}) is None
+    assert responses.usage(None) is None
+    assert responses.usage({"other": 1}) is None
 
 
 @pytest.mark.parametrize(
@@ -124,7 +124,7 @@ def test_usage_is_converted_from_the_sites_words() -> None:
      ("tool-calls", "tool_calls"), ("unknown", "stop"), (None, "stop")],
 )  # fmt: skip
 def test_finish_reasons_use_openai_words(site: str | None, openai: str) -> None:
-    assert shapes.finish_reason(site) == openai
+    assert responses.finish_reason(site) == openai
 
 
 def reply(*answers: Answer, mode: str = "direct-battle") -> Reply:
@@ -141,7 +141,7 @@ def test_completion_has_content_images_reasoning_and_the_conversation() -> None:
         finish_reason="stop",
         usage={"promptTokens": 1, "completionTokens": 2},
     )
-    out = shapes.completion(reply(answer), completion_id="chatcmpl-1", created=5, model="m")
+    out = responses.completion(reply(answer), completion_id="chatcmpl-1", created=5, model="m")
     assert out["object"] == "chat.completion"
     message = out["choices"][0]["message"]
     assert message == {
@@ -156,7 +156,7 @@ def test_completion_has_content_images_reasoning_and_the_conversation() -> None:
 
 
 def test_side_by_side_completion_has_two_choices() -> None:
-    out = shapes.completion(
+    out = responses.completion(
         reply(Answer("a", model="x", text="A"), Answer("b", model="y", text="B"), mode="battle"),
         completion_id="chatcmpl-1",
         created=5,
@@ -171,7 +171,7 @@ def test_side_by_side_completion_has_two_choices() -> None:
 
 
 def test_chunks_have_the_openai_shape() -> None:
-    maker = shapes.ChunkMaker("chatcmpl-1", 5, "m", include_usage=True)
+    maker = responses.ChunkMaker("chatcmpl-1", 5, "m", include_usage=True)
     first = maker.first("sid", 1)
     assert first["object"] == "chat.completion.chunk"
     assert first["choices"] == [
@@ -186,16 +186,16 @@ def test_chunks_have_the_openai_shape() -> None:
     assert maker.finish(0, "content-filter")["choices"][0]["finish_reason"] == "content_filter"
     final = maker.usage({"promptTokens": 1, "completionTokens": 1})
     assert final["choices"] == [] and final["usage"]["total_tokens"] == 2
-    error = maker.error(UpstreamError("boom", kind="a3"))
+    error = maker.error(UpstreamError("boom", kind=ErrorKind.STREAM_ERROR))
     assert error["error"] == {"message": "boom", "type": "upstream_error", "param": None,
                               "code": "a3"}  # fmt: skip
 
 
 def test_error_envelope_codes() -> None:
-    assert shapes.error_body(ModelNotFound("x", ["y"]))["error"]["code"] == "model_not_found"
-    limited = shapes.error_body(RateLimited("slow down", retry_after=3))["error"]
+    assert responses.error_body(ModelNotFound("x", ["y"]))["error"]["code"] == "model_not_found"
+    limited = responses.error_body(RateLimited("slow down", retry_after=3))["error"]
     assert (limited["type"], limited["code"]) == ("rate_limit_error", "rate_limit_exceeded")
-    field = shapes.error_body(shapes.FieldError("messages", "bad"))["error"]
+    field = responses.error_body(FieldError("messages", "bad"))["error"]
     assert field["param"] == "messages" and field["type"] == "invalid_request_error"
 
 
@@ -210,20 +210,20 @@ def test_model_entry_has_openai_fields_and_capabilities() -> None:
         }
     )
     assert model is not None
-    entry = shapes.model_entry(model)
+    entry = responses.model_entry(model)
     assert (entry["id"], entry["object"], entry["owned_by"]) == ("pic", "model", "acme")
     assert entry["created"] == 0x019A00000000 // 1000
     assert entry["outputs_images"] is True and entry["modality"] == "image"
 
 
 def test_image_request_defaults_and_limits() -> None:
-    request = shapes.parse_image_request({"prompt": "a cat"})
+    request = requests.parse_image_request({"prompt": "a cat"})
     assert (request.model, request.n, request.b64) == (None, 1, False)
-    with pytest.raises(shapes.FieldError) as caught:
-        shapes.parse_image_request({"prompt": "a cat", "n": 9})
+    with pytest.raises(FieldError) as caught:
+        requests.parse_image_request({"prompt": "a cat", "n": 9})
     assert caught.value.param == "n"
-    with pytest.raises(shapes.FieldError) as caught:
-        shapes.parse_image_request({"prompt": " "})
+    with pytest.raises(FieldError) as caught:
+        requests.parse_image_request({"prompt": " "})
     assert caught.value.param == "prompt"
-    assert shapes.images_response(1, ["u"]) == {"created": 1, "data": [{"url": "u"}]}
-    assert shapes.images_response(1, ["u"], [b"\x00"])["data"] == [{"b64_json": "AA=="}]
+    assert responses.images_response(1, ["u"]) == {"created": 1, "data": [{"url": "u"}]}
+    assert responses.images_response(1, ["u"], [b"\x00"])["data"] == [{"b64_json": "AA=="}]

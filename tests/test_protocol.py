@@ -10,26 +10,23 @@ import orjson
 import pytest
 
 from lmarena_cli import errors
-from lmarena_cli.site import protocol
-from lmarena_cli.site.protocol import (
+from lmarena_cli.site.actions import parse_action_reply
+from lmarena_cli.site.bodies import MessageIds, create_evaluation_body, post_to_evaluation_body
+from lmarena_cli.site.classify import error_from_response, error_from_stream, parse_retry_after
+from lmarena_cli.site.events import (
     Citation,
     Event,
     Finish,
     Heartbeat,
     ImageOutput,
-    MessageIds,
     RawEvent,
     ReasoningDelta,
     StreamError,
-    StreamParser,
     TextDelta,
-    create_evaluation_body,
-    error_from_response,
-    is_uuid7,
-    parse_action_reply,
-    post_to_evaluation_body,
-    uuid7,
 )
+from lmarena_cli.site.facts import Modality, Mode
+from lmarena_cli.site.ids import is_uuid, is_uuid7, uuid7, uuid7_timestamp_ms
+from lmarena_cli.site.stream import StreamParser
 from tests.fake_arena.replies import MISSING_USER_MESSAGE
 
 # --- UUIDv7 ---------------------------------------------------------------------------------------
@@ -48,7 +45,7 @@ def test_uuid7_has_the_canonical_shape_version_and_variant() -> None:
 
 def test_uuid7_carries_the_current_time_in_milliseconds_and_never_goes_back() -> None:
     before = int(time.time() * 1000)
-    stamps = [protocol.uuid7_timestamp_ms(uuid7()) or 0 for _ in range(500)]
+    stamps = [uuid7_timestamp_ms(uuid7()) or 0 for _ in range(500)]
     after = int(time.time() * 1000)
     assert all(before - 1 <= s <= after + 1 for s in stamps)
     assert stamps == sorted(stamps)
@@ -74,7 +71,36 @@ def test_is_uuid7_refuses_other_ids(value: str) -> None:
 
 def test_is_uuid7_accepts_a_site_model_id() -> None:
     assert is_uuid7("019a98f7-afcd-779f-8dcb-856cc3b3f078")
-    assert protocol.uuid7_timestamp_ms("019a98f7-afcd-779f-8dcb-856cc3b3f078") == 0x019A98F7AFCD
+    assert uuid7_timestamp_ms("019a98f7-afcd-779f-8dcb-856cc3b3f078") == 0x019A98F7AFCD
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0f6d1c1e-3a4b-4c5d-8e9f-0a1b2c3d4e5f",  # v4: old conversations and models
+        "019a98f7-afcd-779f-8dcb-856cc3b3f078",
+        "019A98F7-AFCD-779F-8DCB-856CC3B3F078",
+        "00000000-0000-0000-0000-000000000000",
+    ],
+)
+def test_is_uuid_accepts_any_version_in_either_case(value: str) -> None:
+    assert is_uuid(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "019a98f7afcd779f8dcb856cc3b3f078",  # no dashes
+        "019a98f7-afcd-779f-8dcb-856cc3b3f07",  # short
+        "019a98f7-afcd-779f-8dcb-856cc3b3f078\n",  # a pasted line keeps its newline
+        "019a98f7-afcd-779f-8dcb-856cc3b3f07g",
+        "{019a98f7-afcd-779f-8dcb-856cc3b3f078}",
+        "gemini-3-pro",
+        "",
+    ],
+)
+def test_is_uuid_refuses_anything_else(value: str) -> None:
+    assert not is_uuid(value)
 
 
 def test_fresh_message_ids_are_three_distinct_uuid7s_every_time() -> None:
@@ -316,11 +342,11 @@ MODEL_B = "0f6d1c1e-3a4b-4c5d-8e9f-0a1b2c3d4e5f"
 ATTACHMENT = {"name": "key/abc.png", "contentType": "image/png", "url": "https://r2.test/abc.png"}
 
 
-def create(mode: str, **overrides: object) -> dict[str, object]:
+def create(mode: Mode, **overrides: object) -> dict[str, object]:
     kwargs: dict[str, object] = {
         "session_id": SESSION,
         "mode": mode,
-        "modality": "chat",
+        "modality": Modality.CHAT,
         "model_a_id": MODEL_A,
         "model_b_id": MODEL_B,
         "ids": IDS,
@@ -333,7 +359,7 @@ def create(mode: str, **overrides: object) -> dict[str, object]:
 
 
 def test_create_body_for_a_direct_chat_matches_the_sites_shape() -> None:
-    body = create("direct-battle", modality="image", attachments=[ATTACHMENT])
+    body = create(Mode.DIRECT, modality=Modality.IMAGE, attachments=[ATTACHMENT])
     assert body == {
         "id": SESSION,
         "mode": "direct-battle",
@@ -360,10 +386,12 @@ def test_create_body_for_a_direct_chat_matches_the_sites_shape() -> None:
         "modality",
         "recaptchaV3Token",
     ]
+    # Plain strings on the wire, whatever enum the caller passed.
+    assert type(body["mode"]) is str and type(body["modality"]) is str
 
 
 def test_create_body_side_by_side_names_both_models() -> None:
-    body = create("side-by-side")
+    body = create(Mode.SIDE_BY_SIDE)
     assert body["modelAId"] == MODEL_A and body["modelBId"] == MODEL_B
     assert set(body) == {
         "id", "mode", "modelAId", "modelBId", "userMessageId", "modelAMessageId",
@@ -372,13 +400,13 @@ def test_create_body_side_by_side_names_both_models() -> None:
 
 
 def test_create_body_in_battle_mode_names_no_model() -> None:
-    body = create("battle", model_a_id=None, model_b_id=None)
+    body = create(Mode.BATTLE, model_a_id=None, model_b_id=None)
     assert "modelAId" not in body and "modelBId" not in body
     assert body["modelBMessageId"] == IDS.model_b
 
 
 def test_create_body_always_carries_empty_attachments_and_metadata() -> None:
-    body = create("direct-battle", attachments=None)
+    body = create(Mode.DIRECT, attachments=None)
     assert body["userMessage"] == {
         "content": "hi ✨",
         "experimental_attachments": [],
@@ -388,13 +416,13 @@ def test_create_body_always_carries_empty_attachments_and_metadata() -> None:
 
 def test_create_body_refuses_a_direct_chat_without_a_model() -> None:
     with pytest.raises(ValueError, match="model_a_id"):
-        create("direct-battle", model_a_id=None)
+        create(Mode.DIRECT, model_a_id=None)
 
 
 def test_follow_up_body_has_no_mode_and_only_known_models() -> None:
     body = post_to_evaluation_body(
         session_id=SESSION,
-        modality="chat",
+        modality=Modality.CHAT,
         model_a_id=MODEL_A,
         model_b_id=None,
         ids=IDS,
@@ -413,7 +441,7 @@ def test_follow_up_body_has_no_mode_and_only_known_models() -> None:
         "recaptchaV3Token": "tok2",
     }
     battle = post_to_evaluation_body(
-        session_id=SESSION, modality="chat", model_a_id=None, model_b_id=None, ids=IDS,
+        session_id=SESSION, modality=Modality.CHAT, model_a_id=None, model_b_id=None, ids=IDS,
         content="x", attachments=None, recaptcha_token="t",
     )  # fmt: skip
     assert "modelAId" not in battle and "modelBId" not in battle and "mode" not in battle
@@ -544,11 +572,11 @@ def test_rate_limit_without_retry_after_leaves_the_wait_open() -> None:
     [("0", 0.0), ("2.5", 2.5), ("-3", 0.0), ("soon", None), ("", None), (None, None)],
 )
 def test_retry_after_values(value: str | None, expected: float | None) -> None:
-    assert protocol.parse_retry_after(value) == expected
+    assert parse_retry_after(value) == expected
 
 
 def test_retry_after_date_in_the_past_means_now() -> None:
-    assert protocol.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
 
 
 def test_moderation_is_content_rejected() -> None:
@@ -675,8 +703,6 @@ def test_long_bodies_are_shortened_in_detail() -> None:
 def test_stream_errors_are_classified_by_what_the_site_says(
     message: str, kind: str, exit_code: int
 ) -> None:
-    from lmarena_cli.site.protocol import error_from_stream
-
     error = error_from_stream(message)
     assert (error.kind, error.exit_code) == (kind, exit_code)
     assert error.detail == message

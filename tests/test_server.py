@@ -1,8 +1,10 @@
 """`lmarena serve` end to end: the official `openai` package (and raw HTTP) against the server,
-which drives a real Client, a real Chromium and the fake arena, all on loopback.
+which drives a real Client on the browser's stand-in (:class:`tests.fakes.HttpBrowser`) and the
+fake arena, all on loopback.
 
-One server, client, browser and fake arena serve the whole module (Chromium takes seconds to
-start); variants (an API key, CORS, another history mode) are extra apps on the same client.
+One server, client, stand-in and fake arena serve the whole module; variants (an API key, CORS,
+another history mode) are extra apps on the same client. The ``serve`` process tests that start
+a real Chromium are marked ``browser``.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -25,16 +27,25 @@ import orjson
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from openai.types.chat import (
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionMessageParam,
+    ChatCompletionUserMessageParam,
+)
 
 from lmarena_cli.client.client import Client
 from lmarena_cli.errors import ConfigError, UsageError
-from lmarena_cli.server.app import check_bind, is_loopback, make_app, start, warm_up
+from lmarena_cli.server.app import make_app
+from lmarena_cli.server.run import check_bind, is_loopback, start, warm_up
 from lmarena_cli.settings import Settings
 from tests.fake_arena import FakeArena, Fault, Reply
-from tests.images import png
-from tests.servers import loopback_server
+from tests.fakes import HttpBrowser
+from tests.helpers.command import LMARENA
+from tests.helpers.images import png
+from tests.helpers.processes import pids_with
+from tests.helpers.servers import loopback_server
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.browser]
+pytestmark = [pytest.mark.asyncio(loop_scope="module")]
 
 CHAT_MODEL = "gemini-3-pro"
 TEXT_ONLY_MODEL = "llama-3.3-70b-instruct"
@@ -79,7 +90,8 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     state_dir = tmp_path_factory.mktemp("serve") / "state"
     async with FakeArena(recaptcha_delay=0.05) as arena:
         settings = Settings(base_url=arena.url, state_dir=state_dir, browser_headless=True)
-        client = Client(settings, record=False)
+        browser = HttpBrowser(settings)
+        client = Client(settings, browser=browser, record=False)
         log: list[str] = []
         app = make_app(client, settings, access_log=log.append)
         running = await start(app, "127.0.0.1", 0)
@@ -91,6 +103,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
         finally:
             await running.runner.cleanup()
             await client.close()
+            await browser.close()
 
 
 @pytest.fixture(autouse=True)
@@ -101,7 +114,8 @@ def fresh_script(env: Env) -> Iterator[None]:
 
 
 async def raw_post(url: str, body: bytes | Any, **headers: str) -> tuple[int, dict[str, str], Any]:
-    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    # A file object: aiohttp warns (an error here) about a large body given as bytes.
+    data = io.BytesIO(body if isinstance(body, bytes) else orjson.dumps(body))
     async with (
         aiohttp.ClientSession() as http,
         http.post(url, data=data, headers=headers) as response,
@@ -263,10 +277,16 @@ async def test_resume_by_conversation_id_field_and_unknown_id_is_404(env: Env) -
 
 
 async def test_full_history_continues_the_stored_conversation(env: Env) -> None:
-    question = {"role": "user", "content": "full history: name a fruit"}
+    question: ChatCompletionUserMessageParam = {
+        "role": "user",
+        "content": "full history: name a fruit",
+    }
     first = await env.openai.chat.completions.create(model=CHAT_MODEL, messages=[question])
     conversation_id = (first.model_extra or {})["conversation_id"]
-    answer = {"role": "assistant", "content": first.choices[0].message.content}
+    answer: ChatCompletionAssistantMessageParam = {
+        "role": "assistant",
+        "content": first.choices[0].message.content,
+    }
     before = len(env.streams())
     second = await env.openai.chat.completions.create(
         model=CHAT_MODEL,
@@ -277,7 +297,10 @@ async def test_full_history_continues_the_stored_conversation(env: Env) -> None:
     assert sent[0].json["userMessage"]["content"] == "another one"
     assert (second.model_extra or {})["conversation_id"] == conversation_id
     # And a third turn still matches: the store kept the second exchange too.
-    answer2 = {"role": "assistant", "content": second.choices[0].message.content}
+    answer2: ChatCompletionAssistantMessageParam = {
+        "role": "assistant",
+        "content": second.choices[0].message.content,
+    }
     before = len(env.streams())
     await env.openai.chat.completions.create(
         model=CHAT_MODEL,
@@ -288,10 +311,16 @@ async def test_full_history_continues_the_stored_conversation(env: Env) -> None:
 
 
 async def test_conversations_survive_a_restart_of_the_server(env: Env) -> None:
-    question = {"role": "user", "content": "before the restart: name a river"}
+    question: ChatCompletionUserMessageParam = {
+        "role": "user",
+        "content": "before the restart: name a river",
+    }
     first = await env.openai.chat.completions.create(model=CHAT_MODEL, messages=[question])
     conversation_id = (first.model_extra or {})["conversation_id"]
-    answer = {"role": "assistant", "content": first.choices[0].message.content}
+    answer: ChatCompletionAssistantMessageParam = {
+        "role": "assistant",
+        "content": first.choices[0].message.content,
+    }
 
     # A new Client and app over the same state directory, as after `lmarena serve` restarts:
     # only the conversation store on disk links the history to the conversation.
@@ -397,7 +426,7 @@ async def image_host() -> AsyncIterator[tuple[str, list[str]]]:
         yield url + "/dot.png", hits
 
 
-def image_message(url: str) -> list[Any]:
+def image_message(url: str) -> list[ChatCompletionMessageParam]:
     return [
         {
             "role": "user",
@@ -457,7 +486,7 @@ async def test_image_model_answers_with_markdown_images(env: Env) -> None:
 
 async def test_streamed_images_come_in_order_and_the_history_still_matches(env: Env) -> None:
     env.arena.enqueue(Reply(text="Here it is.", images=["https://img.example/1.png"]))
-    question = {"role": "user", "content": "a blue dot, streamed"}
+    question: ChatCompletionUserMessageParam = {"role": "user", "content": "a blue dot, streamed"}
     stream = await env.openai.chat.completions.create(
         model=IMAGE_MODEL, messages=[question], stream=True
     )
@@ -568,7 +597,7 @@ async def test_rate_limit_on_a_stream_is_429_before_any_event(env: Env) -> None:
 async def test_missing_field_is_a_bad_request_naming_it(env: Env) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         await env.openai.chat.completions.create(model=CHAT_MODEL, messages=[])
-    assert caught.value.param == "messages"  # type: ignore[attr-defined]
+    assert caught.value.param == "messages"
 
 
 @pytest.mark.parametrize(
@@ -835,7 +864,7 @@ async def test_loopback_bind_needs_no_key(host: str) -> None:
 
 async def test_serve_command_refuses_a_public_bind_with_exit_2() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lmarena_cli", "serve", "--host", "0.0.0.0", "--port", "0",
+        *LMARENA, "serve", "--host", "0.0.0.0", "--port", "0",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         cwd=str(Path(__file__).parent.parent),
     )  # fmt: skip
@@ -853,16 +882,7 @@ async def test_second_server_on_the_same_port_fails_clearly(env: Env) -> None:
     assert str(caught.value).startswith(f"port {port} on 127.0.0.1 is already in use")
 
 
-def chromium_pids(marker: str) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError), open(f"/proc/{entry}/cmdline", "rb") as handle:
-                if marker.encode() in handle.read():
-                    pids.append(int(entry))
-    return pids
-
-
+@pytest.mark.browser
 async def test_sigterm_ends_an_open_stream_and_exits_0_without_chromium(
     env: Env, tmp_path: Path
 ) -> None:
@@ -874,16 +894,17 @@ async def test_sigterm_ends_an_open_stream_and_exits_0_without_chromium(
         "LM_ARENA_BROWSER_HEADLESS": "1",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lmarena_cli", "serve", "--port", "0",
+        *LMARENA, "serve", "--port", "0",
         env=environ, stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
         cwd=str(Path(__file__).parent.parent),
     )  # fmt: skip
     assert proc.stderr is not None
+    output = proc.stderr  # narrowed here: the closure below does not see the assert
     stderr: list[str] = []
 
     async def read_until(marker: str) -> str:
         while True:
-            line = (await asyncio.wait_for(proc.stderr.readline(), 60)).decode()  # type: ignore[union-attr]
+            line = (await asyncio.wait_for(output.readline(), 60)).decode()
             assert line, "serve exited early: " + "".join(stderr)
             stderr.append(line)
             if marker in line:
@@ -911,5 +932,5 @@ async def test_sigterm_ends_an_open_stream_and_exits_0_without_chromium(
     assert code == 0, "".join(stderr) + tail
     assert rest.rstrip().endswith("data: [DONE]")
     assert "shutting down" in rest  # the last chunk says why the answer stopped
-    assert chromium_pids(str(state_dir)) == []
+    assert pids_with(state_dir) == []
     assert "Traceback" not in tail

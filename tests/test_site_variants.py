@@ -1,9 +1,10 @@
 """The real client against variants of the site that the protocol document allows but our fake
 does not produce by default: other fakes of arena.ai (and the real site) may do them.
 
-Client -> real Chromium -> FakeArena, with the fake's own switches or small subclasses defined
-here (each named for the variant it produces). One browser per site variant; the wire variants of
-the stream share one.
+Client -> FakeArena, with the fake's own switches or small subclasses defined here (each named
+for the variant it produces). The wire variants of the stream share one client on the browser's
+stand-in (:class:`tests.fakes.HttpBrowser`); the variants of what the browser meets (the page, its
+scripts, the sign-up, the challenge) each take a real Chromium and are marked ``browser``.
 """
 
 from __future__ import annotations
@@ -21,17 +22,15 @@ import pytest_asyncio
 from aiohttp import web
 
 from lmarena_cli import Client
+from lmarena_cli.browser.session import Browser
 from lmarena_cli.errors import ConfigError, IncompleteAnswer, RateLimited, SignInRequired
-from lmarena_cli.settings import Settings
 from tests.fake_arena import FakeArena, Fault
 from tests.fake_arena import auth as fake_auth
 from tests.fake_arena.responses import json_response
+from tests.fakes import HttpBrowser
+from tests.helpers.clients import settings_for
 
-pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
-
-
-def settings_for(url: str, state_dir: Path, **extra: Any) -> Settings:
-    return Settings(base_url=url, state_dir=state_dir, browser_headless=True, timeout=20, **extra)
+pytestmark = [pytest.mark.asyncio(loop_scope="module")]
 
 
 # --- a fake whose stream answers can be given as raw bytes ----------------------------------------
@@ -59,7 +58,8 @@ class RawStreamArena(FakeArena):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def raw_arena() -> AsyncIterator[RawStreamArena]:
-    async with RawStreamArena() as fake:
+    fake = RawStreamArena()
+    async with fake:
         yield fake
 
 
@@ -67,7 +67,8 @@ async def raw_arena() -> AsyncIterator[RawStreamArena]:
 async def client(
     raw_arena: RawStreamArena, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Client]:
-    async with Client(settings_for(raw_arena.url, tmp_path_factory.mktemp("raw"))) as shared:
+    settings = settings_for(raw_arena.url, tmp_path_factory.mktemp("raw"))
+    async with HttpBrowser(settings) as browser, Client(settings, browser=browser) as shared:
         yield shared
 
 
@@ -123,6 +124,7 @@ async def test_a_finish_line_missing_for_side_b_still_gives_both_answers(
     )
     chat = await client.chats.create(model="gemini-3-pro", versus="claude-opus-4-5")
     reply = await chat.send("both", stream=False)
+    assert reply.b is not None
     assert (reply.a.text, reply.b.text) == ("left", "right")
 
 
@@ -182,7 +184,7 @@ async def test_a_rotated_site_key_is_picked_up_after_one_recaptcha_refusal(
 async def test_a_server_action_reply_with_the_value_named_by_line_0_uploads(
     client: Client, raw_arena: RawStreamArena, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.images import png
+    from tests.helpers.images import png
 
     original = RawStreamArena._server_action
 
@@ -220,13 +222,15 @@ class KeyInBundleOnlyArena(FakeArena):
         return await super()._recaptcha_js(request)
 
 
+@pytest.mark.browser
 async def test_site_key_in_the_bundle_only_and_models_in_the_catalog_only(
     tmp_path: Path,
 ) -> None:
     async with KeyInBundleOnlyArena(embed_models=False, recaptcha_delay=3.0) as arena:
         html_key_free = True
         async with Client(settings_for(arena.url, tmp_path)) as client:
-            page = client.browser._page.html  # what the browser saw
+            assert isinstance(client.browser, Browser)
+            page = client.browser.html  # what the browser saw
             html_key_free = f"render={arena.site_key}" not in page
             models = await client.list_models()
             assert "gemini-3-pro" in {m.name for m in models}
@@ -248,6 +252,7 @@ class ReadyNeverCallsBackArena(FakeArena):
         return resp
 
 
+@pytest.mark.browser
 async def test_a_ready_that_never_calls_back_costs_one_wait_not_one_per_message(
     tmp_path: Path,
 ) -> None:
@@ -277,6 +282,7 @@ class SessionInBodySignUpArena(FakeArena):
         return json_response({"success": True, "data": {"session": session}})
 
 
+@pytest.mark.browser
 async def test_a_sign_up_that_answers_with_the_session_json_still_signs_in(
     tmp_path: Path,
 ) -> None:
@@ -290,6 +296,7 @@ async def test_a_sign_up_that_answers_with_the_session_json_still_signs_in(
         assert arena.count("/nextjs-api/sign-up") >= 2
 
 
+@pytest.mark.browser
 async def test_an_interactive_turnstile_box_is_clicked_and_passed(tmp_path: Path) -> None:
     async with (
         FakeArena(turnstile=True) as arena,
@@ -301,6 +308,7 @@ async def test_an_interactive_turnstile_box_is_clicked_and_passed(tmp_path: Path
     assert arena.challenges_passed == 1
 
 
+@pytest.mark.browser
 async def test_the_legacy_origin_fails_fast_naming_the_new_one(tmp_path: Path) -> None:
     async with FakeArena(lmarena_redirect=True) as arena:
         assert arena.legacy_url is not None
@@ -313,7 +321,7 @@ async def test_the_legacy_origin_fails_fast_naming_the_new_one(tmp_path: Path) -
 
 
 async def test_image_capability_objects_count_as_taking_images() -> None:
-    from lmarena_cli.site.discovery import model_from_row
+    from lmarena_cli.site.models import model_from_row
 
     def row(image: Any) -> dict[str, Any]:
         caps = {"inputCapabilities": {"text": True, "image": image}}

@@ -11,15 +11,15 @@ import orjson
 import pytest
 
 from lmarena_cli.site import facts
+from lmarena_cli.state.auth import decode_auth_session
 from lmarena_cli.state.cache import (
     CACHE_MAX_AGE,
     DISCOVERY_TTL,
     FORMAT_VERSION,
     SiteCache,
     SiteState,
-    atomic_write,
-    decode_auth_session,
 )
+from lmarena_cli.state.files import atomic_write
 from tests.fake_arena import auth
 
 BASE = "https://arena.ai"

@@ -22,7 +22,7 @@ from lmarena_cli.client.uploads import (
     sniff_mime,
 )
 from lmarena_cli.errors import InputError
-from tests.servers import loopback_server
+from tests.helpers.servers import loopback_server
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 32
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32

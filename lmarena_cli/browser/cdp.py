@@ -13,14 +13,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..errors import BrowserUnavailable, LmArenaError, Timeout, UpstreamUnavailable
-from ..state.cache import SiteState
+from ..errors import (
+    BrowserUnavailable,
+    CdpError,
+    ConnectionLost,
+    LmArenaError,
+    PageError,
+    Timeout,
+    UpstreamUnavailable,
+)
 from .chromium import Launched, finish, wait_exit
 
 _CLIENT_HINTS_JS = """navigator.userAgentData ? navigator.userAgentData.getHighEntropyValues(
@@ -37,18 +44,6 @@ def command(method: str, **params: Any) -> Generator[dict[str, Any], Any, Any]:
     """A raw CDP command for nodriver's ``send``: the reply comes back as plain JSON."""
     reply = yield {"method": method, "params": params}
     return reply
-
-
-class PageError(Exception):
-    """A JavaScript exception in the page."""
-
-
-class _ConnectionLost(Exception):
-    """nodriver's websocket to Chromium closed."""
-
-
-class _CdpError(BrowserUnavailable):
-    """Chromium refused a CDP command (nodriver.ProtocolException)."""
 
 
 async def _disconnect(driver: Any) -> None:
@@ -110,12 +105,15 @@ def cookie_map(cookies: Iterable[dict[str, Any]]) -> dict[str, str]:
     return result
 
 
-def cookie_params(state: SiteState, base_url: str) -> list[dict[str, Any]]:
-    """CDP ``CookieParam`` objects for the cached cookies (full records when we have them)."""
+def cookie_params(
+    records: Iterable[dict[str, Any]], cookies: Mapping[str, str], base_url: str
+) -> list[dict[str, Any]]:
+    """CDP ``CookieParam`` objects for cached cookies: the full CDP ``records`` when we have
+    them, then the bare ``cookies`` (name -> value) that no record covers."""
     now = time.time()
     params: list[dict[str, Any]] = []
     recorded: set[str] = set()
-    for record in state.cookie_records:
+    for record in records:
         name, value = record.get("name"), record.get("value")
         if not isinstance(name, str) or not isinstance(value, str):
             continue
@@ -134,7 +132,7 @@ def cookie_params(state: SiteState, base_url: str) -> list[dict[str, Any]]:
             param["expires"] = expires
         params.append(param)
         recorded.add(name)
-    for name, value in state.cookies.items():
+    for name, value in cookies.items():
         if name not in recorded:
             params.append({"name": name, "value": value, "url": base_url + "/"})
     return params
@@ -255,7 +253,7 @@ class Connection:
                 what=what,
                 timeout=timeout,
             )
-        except _CdpError as exc:
+        except CdpError as exc:
             raise PageError(str(exc)) from None
         details = reply.get("exceptionDetails")
         if details:
@@ -276,7 +274,7 @@ class Connection:
         try:
             return await self.guard(self.tab.send(request), what=what, timeout=timeout)
         except nodriver.ProtocolException as exc:
-            raise _CdpError(str(exc)) from None
+            raise CdpError(str(exc)) from None
 
     async def guard(self, awaitable: Any, *, what: str, timeout: float) -> Any:
         """Await ``awaitable`` for at most ``timeout`` s, failing at once if Chromium dies."""
@@ -289,7 +287,7 @@ class Connection:
                 if task in done:
                     try:
                         return self._result(task)
-                    except _ConnectionLost as exc:
+                    except ConnectionLost as exc:
                         raise await self._connection_lost(what, str(exc)) from None
                 launched = self.launched
                 if launched is None or launched.proc.poll() is not None:
@@ -311,10 +309,10 @@ class Connection:
         except nodriver.ProtocolException:
             raise
         except (ConnectionError, RuntimeError, OSError) as exc:
-            raise _ConnectionLost(str(exc)) from None
+            raise ConnectionLost(str(exc)) from None
         except Exception as exc:
             if type(exc).__module__.startswith("websockets"):
-                raise _ConnectionLost(type(exc).__name__) from None
+                raise ConnectionLost(type(exc).__name__) from None
             raise
 
     async def _connection_lost(self, what: str, reason: str) -> BrowserUnavailable:
@@ -348,7 +346,6 @@ class Connection:
 
 __all__ = [
     "Connection",
-    "PageError",
     "command",
     "cookie_map",
     "cookie_params",

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from ..settings import Settings
+
+logger = logging.getLogger("lmarena.browser")
 
 #: Seconds a second process waits for the profile before using a throwaway copy of it.
 PROFILE_WAIT = 3.0
@@ -113,10 +115,8 @@ def _copy_profile(source: Path, target: Path) -> None:
     target.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-async def choose_profile(
-    settings: Settings, log: Callable[[str], None]
-) -> tuple[Path, Path | None, ProfileLock | None]:
-    """(user data dir, temp dir to delete, lock held) for this launch."""
+async def choose_profile(settings: Settings) -> tuple[Path, Path | None, ProfileLock | None]:
+    """(user data dir, temp dir to delete, lock held) for this launch; a copy is logged."""
     if settings.browser_incognito:
         temp = Path(tempfile.mkdtemp(prefix="lmarena-incognito-"))
         return temp, temp, None
@@ -138,7 +138,7 @@ async def choose_profile(
     temp = Path(tempfile.mkdtemp(prefix="lmarena-profile-copy-"))
     copy = temp / "profile"
     await asyncio.to_thread(_copy_profile, profile, copy)
-    log(
+    logger.info(
         f"the browser profile {profile} is in use by another lmarena process; "
         "using a temporary copy of it for this run"
     )

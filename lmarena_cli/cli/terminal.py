@@ -26,6 +26,8 @@ def _isatty(stream: Any) -> bool:
 
 @dataclass
 class Terminal:
+    """stdin, stdout and stderr of one command, and what they are (terminal, colour, quiet)."""
+
     stdin: IO[str] | None = field(default_factory=lambda: sys.stdin)
     stdout: IO[str] = field(default_factory=lambda: sys.stdout)
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
@@ -34,10 +36,12 @@ class Terminal:
 
     @property
     def stdin_is_tty(self) -> bool:
+        """True when stdin is an open terminal (then nothing is read from it as a prompt)."""
         return _isatty(self.stdin)
 
     @property
     def stderr_is_tty(self) -> bool:
+        """True when stderr is an open terminal (spinners and colour may show)."""
         return _isatty(self.stderr)
 
     @property
@@ -63,6 +67,7 @@ class Terminal:
         self.stderr.flush()
 
     def style(self, text: str, code: str) -> str:
+        """``text`` in the SGR style ``code`` when colour is on, else as it is."""
         return f"\033[{code}m{text}\033[0m" if self.color else text
 
     @contextlib.contextmanager
@@ -77,6 +82,8 @@ class Terminal:
 
 
 class Spinner:
+    """A spinner on stderr, drawn by a task on the running loop after a short delay."""
+
     FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
     def __init__(self, terminal: Terminal, label: str) -> None:
@@ -86,6 +93,7 @@ class Spinner:
         self._shown = False
 
     def start(self) -> None:
+        """Start spinning, only on a terminal, without -q or TERM=dumb, and in a running loop."""
         term = self._terminal
         if term.quiet or not term.stderr_is_tty or os.environ.get("TERM") == "dumb":
             return

@@ -1,68 +1,80 @@
-"""One exchange and its retry policy: :class:`ReplyStream`.
+"""One exchange: :class:`ReplyStream`, a send and its answer as it streams.
 
 A send is: a fresh reCAPTCHA token from the browser, a request body with fresh UUIDv7 ids, the POST
-made with the client's HTTP session (the browser's cookies and User-Agent), and the answer parsed
-line by line as it streams. Failures before any answer text may start a new attempt, as
-:meth:`ReplyStream._recover_or_raise` decides; every failure ends in an exception from
-:mod:`errors`. The conversation API around it (``Client``, ``ChatSession``) is in :mod:`client`.
+made through the client's HTTP object (:class:`~.http.SiteHttp`: the browser's cookies and
+User-Agent), and the answer parsed line by line as it streams. Failures before any answer text may
+start a new attempt, as :class:`~.retry.RetryPolicy` decides; every failure ends in an exception
+from :mod:`errors`. The conversation API around it (``Client``, ``ChatSession``) is in
+:mod:`.client` and :mod:`.chats`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import TYPE_CHECKING, TypedDict
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
-import aiohttp
-import orjson
-
-from ..errors import (
-    Blocked,
-    IncompleteAnswer,
-    LmArenaError,
-    ProtocolError,
-    RateLimited,
-    Timeout,
-    UpstreamError,
-    UpstreamUnavailable,
-)
+from ..errors import ErrorKind, IncompleteAnswer, LmArenaError, Timeout
 from ..site import facts
-from ..site.protocol import (
+from ..site.bodies import MessageIds, create_evaluation_body, post_to_evaluation_body
+from ..site.classify import error_from_stream
+from ..site.events import (
     Citation,
     Event,
     Finish,
     Heartbeat,
     ImageOutput,
-    MessageIds,
     RawEvent,
     ReasoningDelta,
     StreamError,
-    StreamParser,
     TextDelta,
-    create_evaluation_body,
-    error_from_response,
-    error_from_stream,
-    post_to_evaluation_body,
-    uuid7,
 )
+from ..site.ids import uuid7
+from ..site.models import Model
+from ..site.stream import StreamParser
+from .connection import Connection
+from .http import read_chunk
 from .reply import Answer, Reply
+from .retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from .client import ChatSession, Client
+    import aiohttp
 
-#: How many times a failure before any answer text (5xx, connection reset) is retried.
-TRANSIENT_RETRIES = 3
-#: Backoff before those retries, in seconds: 1, 2, 4.
-BACKOFF_BASE = 1.0
-#: How many times a 429 is waited out, when the caller allows waiting at all.
-RATE_LIMIT_RETRIES = 3
+
+class Conversation(Protocol):
+    """What a send needs to know of its conversation (a :class:`~.chats.ChatSession`)."""
+
+    @property
+    def id(self) -> str | None:
+        """The ``evaluationSessionId``; None before the first exchange."""
+        ...
+
+    @property
+    def model(self) -> Model | None:
+        """Model A; None in a battle."""
+        ...
+
+    @property
+    def model_b(self) -> Model | None:
+        """Model B in side by side; None otherwise."""
+        ...
+
+    @property
+    def mode(self) -> facts.Mode:
+        """Direct, side by side or battle."""
+        ...
+
+    @property
+    def modality(self) -> facts.Modality:
+        """What kind of answer is wanted (model A's modality)."""
+        ...
 
 
 class _BodyFields(TypedDict):
     """What the create-evaluation and post-to-evaluation bodies take alike (protocol §1.5, §7.2)."""
 
-    modality: str
+    modality: facts.Modality
     model_a_id: str | None
     model_b_id: str | None
     ids: MessageIds
@@ -72,31 +84,41 @@ class _BodyFields(TypedDict):
 
 
 class ReplyStream:
-    """An answer as it arrives. Iterate for model A's text deltas; :meth:`events` for all."""
+    """An answer as it arrives. Iterate for model A's text deltas; :meth:`events` for all.
+
+    Made by ``ChatSession.send``, which passes the conversation's ``lock`` (held from
+    :meth:`start` until the answer ends: one turn at a time) and ``on_finish``, called with the
+    whole reply once it is complete.
+    """
 
     def __init__(
         self,
-        chat: ChatSession,
+        connection: Connection,
+        chat: Conversation,
         prompt: str,
         attachments: list[dict[str, str]],
         *,
+        lock: asyncio.Lock,
+        on_finish: Callable[[Reply], None],
         timeout: float | None,
         rate_limit_wait: float,
     ) -> None:
+        self._connection = connection
         self._chat = chat
-        self._client = chat.client
         self._prompt = prompt
         self._attachments = attachments
-        self._timeout = timeout or self._client.settings.timeout
-        self._rate_limit_wait = rate_limit_wait
+        self._timeout = timeout or connection.settings.timeout
         self._started = time.monotonic()
         self._first_token: float | None = None
         self._response: aiohttp.ClientResponse | None = None
         self._ids = MessageIds.fresh()
         self._session_id = chat.id or uuid7()
         self._reply: Reply | None = None
-        self._budget = _RetryBudget(rate_limit_wait)
-        self._chat_lock = chat._lock
+        self._policy = RetryPolicy(
+            refresh=connection.refresh_session, rate_limit_wait=rate_limit_wait
+        )
+        self._lock = lock
+        self._on_finish = on_finish
         self._done = False
 
     @property
@@ -113,11 +135,11 @@ class ReplyStream:
 
     async def start(self) -> None:
         """Make the request and wait until the site accepts it (status 200)."""
-        await self._chat_lock.acquire()
+        await self._lock.acquire()
         try:
             await self._open()
         except BaseException:
-            self._chat_lock.release()
+            self._lock.release()
             raise
 
     def __aiter__(self) -> AsyncIterator[str]:
@@ -136,17 +158,14 @@ class ReplyStream:
             async for event in self._attempts():
                 yield event
         finally:
-            self._done = True
-            await self._close_response()
-            if self._chat_lock.locked():
-                self._chat_lock.release()
+            await self.aclose()
 
     async def aclose(self) -> None:
         """Stop reading; the site is told by the closed connection."""
         self._done = True
         await self._close_response()
-        if self._chat_lock.locked():
-            self._chat_lock.release()
+        if self._lock.locked():
+            self._lock.release()
 
     # -- the attempt loop -----------------------------------------------------------------------
 
@@ -160,7 +179,7 @@ class ReplyStream:
                 message_id=self._ids.model_a,
             )
         ]
-        if chat.mode in (facts.MODE_SIDE_BY_SIDE, facts.MODE_BATTLE):
+        if chat.mode in (facts.Mode.SIDE_BY_SIDE, facts.Mode.BATTLE):
             answers.append(
                 Answer(
                     "b",
@@ -186,102 +205,14 @@ class ReplyStream:
                 self._response = await self._post()
                 return
             except LmArenaError as error:
-                await self._recover_or_raise(error)
-            except (aiohttp.ClientError, TimeoutError, OSError) as error:
-                base_url = self._client.settings.base_url
-                await self._recover_or_raise(
-                    UpstreamUnavailable(
-                        f"cannot reach {base_url}: {_describe(error)}", kind="network"
-                    )
-                )
+                await self._policy.recover_or_raise(error)
             self._new_attempt()
-
-    async def _recover_or_raise(self, error: LmArenaError) -> None:
-        """The retry policy: return to try again, or raise. Only failures before any answer text
-        come here; once text has arrived nothing is retried (:meth:`_attempts` raises with the
-        partial text). Every new attempt has fresh message ids (a new conversation also a fresh
-        session id) and a freshly minted reCAPTCHA token.
-
-        ========================================  =============================================
-        failure (``error.kind``)                  what happens
-        ========================================  =============================================
-        reCAPTCHA rejected (``recaptcha``)        one retry, after reloading the page (the site
-                                                  key may have rotated); never more: a second
-                                                  rejection raises ``Blocked``, as repeated
-                                                  failures lengthen a flag on the account
-        Cloudflare 403 (``cloudflare``)           one page reload for a new clearance, one retry
-        401 sign-in expired (``auth_expired``)    one page reload for a new auth cookie, one retry
-        401 login gate (``login_gate``)           no retry: ``SignInRequired``
-        429 (``RateLimited``)                     up to ``RATE_LIMIT_RETRIES`` waits of
-                                                  ``Retry-After`` (else 5, 10, 20 s), only while
-                                                  the total stays within the caller's
-                                                  ``rate_limit_wait`` (default 0: raise at once)
-        422 / invalid content, moderation         no retry: ``ContentRejected``
-        400 ZodError, other ``ProtocolError``     no retry
-        400 ids already seen (``duplicate_ids``)  one retry with fresh ids
-        5xx, connection refused or reset, body    up to ``TRANSIENT_RETRIES`` retries after
-        cut before text (``server``,              ``BACKOFF_BASE`` * 1, 2, 4 s
-        ``network``, ``cut``)
-        empty answer (``empty``)                  one retry with fresh ids
-        anything else (a3 / arena error,          no retry
-        timeout, other 403s)
-        ========================================  =============================================
-        """
-        client, budget = self._client, self._budget
-        kind = error.kind
-        if kind == "recaptcha" and budget.take("recaptcha", 1):
-            client._log("the site rejected the reCAPTCHA token; trying once more with a fresh one")
-            # Reload the page first: a redeploy may have rotated the site key (protocol §4.2),
-            # and a token minted with the old page's key fails however often it is retried.
-            await client._refresh_browser_session()
-            return
-        if kind == "cloudflare" and budget.take("cloudflare", 1):
-            client._log("the site's anti-bot check wants a new clearance; refreshing it")
-            await client._refresh_browser_session()
-            return
-        if kind == "auth_expired" and budget.take("auth", 1):
-            client._log("the site's sign-in expired; refreshing it")
-            await client._refresh_browser_session()
-            return
-        if kind in ("duplicate_ids", "empty") and budget.take(kind, 1):
-            client._log(f"{error.message}; trying once more with fresh ids")
-            return
-        if isinstance(error, RateLimited):
-            wait = (
-                error.retry_after
-                if error.retry_after is not None
-                else 5.0 * 2 ** budget.used("rate")
-            )
-            if budget.take("rate", RATE_LIMIT_RETRIES) and budget.wait(wait):
-                client._log(f"rate-limited by the site; waiting {wait:.0f} s as it asked")
-                await asyncio.sleep(wait)
-                return
-            raise error
-        retryable = (
-            isinstance(error, UpstreamUnavailable)
-            and not isinstance(error, ProtocolError | UpstreamError)
-            and kind in ("server", "network", "cut")
-        )
-        if retryable and budget.take("transient", TRANSIENT_RETRIES):
-            delay = BACKOFF_BASE * 2 ** (budget.used("transient") - 1)
-            client._log(f"{error.message}; retrying in {delay:.0f} s")
-            await asyncio.sleep(delay)
-            return
-        if kind == "recaptcha":
-            raise Blocked(
-                "the site rejected the reCAPTCHA token twice; not trying again, as repeated "
-                "failures lengthen a flag on the account. Wait a while, or sign in with "
-                "`lmarena login`",
-                detail=error.detail,
-                kind=kind,
-            ) from None
-        raise error
 
     async def _post(self) -> aiohttp.ClientResponse:
         """One POST of the prompt: 200 gives the streaming response, anything else raises."""
-        client, chat = self._client, self._chat
-        state = await client._session_state()
-        token = await client.browser.mint_token(facts.ACTION_CHAT_SUBMIT)
+        connection, chat = self._connection, self._chat
+        state = await connection.current_state()
+        token = await connection.mint_token(facts.ACTION_CHAT_SUBMIT)
         fields = _BodyFields(
             modality=chat.modality,
             model_a_id=chat.model.id if chat.model else None,
@@ -298,30 +229,11 @@ class ReplyStream:
             body = post_to_evaluation_body(session_id=chat.id, **fields)
             path = facts.POST_TO_EVALUATION.format(session_id=chat.id)
             referer = facts.conversation_page(chat.id)
-        url = client.settings.base_url + path
-        headers = client._headers(state, referer, **{"Content-Type": facts.REQUEST_CONTENT_TYPE})
-        # The wait for the answer to start counts against the first-token timeout too: a site
-        # that takes the request and sends no headers must not hold the caller forever.
+        # The wait for the answer to start counts against the first-token timeout too.
         left = max(0.0, self._started + self._timeout - time.monotonic())
-        try:
-            async with asyncio.timeout(left):
-                response = await client._http_session().post(
-                    url, data=orjson.dumps(body), headers=headers, proxy=client._proxy(url)
-                )
-        except TimeoutError:
-            raise Timeout(
-                f"the site did not start answering within {self._timeout:.0f} s "
-                "(no first answer in time)",
-                kind="timeout",
-            ) from None
-        client._absorb_cookies(response)
-        if response.status == 200:
-            return response
-        try:
-            text = await response.text(errors="replace")
-        finally:
-            response.release()
-        raise error_from_response(response.status, text, response.headers)
+        return await connection.http.post_stream(
+            state, path, referer=referer, body=body, wait=left, timeout=self._timeout
+        )
 
     async def _close_response(self) -> None:
         if self._response is not None:
@@ -340,8 +252,8 @@ class ReplyStream:
                     if isinstance(event, TextDelta | ImageOutput | ReasoningDelta):
                         produced_text = True
                     yield event
-                if self._chat.mode == facts.MODE_BATTLE:
-                    await self._client._reveal_models(self.reply)
+                if self._chat.mode == facts.Mode.BATTLE:
+                    await self._connection.reveal_models(self.reply)
                 self._finish()
                 return
             except LmArenaError as error:
@@ -349,7 +261,7 @@ class ReplyStream:
                 if produced_text or self._reply_has_content():
                     error.partial = self.reply.text
                     raise
-                await self._recover_or_raise(error)
+                await self._policy.recover_or_raise(error)
 
     def _reply_has_content(self) -> bool:
         return any(a.text or a.images or a.reasoning for a in self.reply.answers)
@@ -363,7 +275,7 @@ class ReplyStream:
         sides = {answer.side for answer in reply.answers}
         finished: set[str] = set()
         first_deadline = self._started + self._timeout
-        idle = self._client.settings.idle_timeout
+        idle = self._connection.settings.idle_timeout
         alive = False  # bytes came (heartbeats count) though maybe no answer text yet
         while True:
             wait = (
@@ -372,20 +284,14 @@ class ReplyStream:
                 else max(0.0, first_deadline - time.monotonic())
             )
             try:
-                async with asyncio.timeout(wait):
-                    chunk = await response.content.readany()
+                chunk = await read_chunk(response, wait)
             except TimeoutError:
                 what = (
                     "between two parts of the answer" if self._first_token else "for a first answer"
                 )
                 sent = "only keep-alives" if alive and not self._first_token else "nothing"
                 raise Timeout(
-                    f"the site sent {sent} for {wait:.0f} s {what}", kind="timeout"
-                ) from None
-            except (aiohttp.ClientError, OSError) as error:
-                raise IncompleteAnswer(
-                    f"the answer was cut off: the connection broke ({_describe(error)})",
-                    kind="cut",
+                    f"the site sent {sent} for {wait:.0f} s {what}", kind=ErrorKind.TIMEOUT
                 ) from None
             events = parser.feed(chunk) if chunk else parser.close()
             alive = alive or bool(chunk)
@@ -401,13 +307,13 @@ class ReplyStream:
             # Also when finish lines came: heartbeats and "stop" with no text or image is the
             # "no content" failure of protocol §2.3/§8.2, retried with fresh ids, never an
             # empty answer handed over as if it were one.
-            raise IncompleteAnswer("the site's answer was empty", kind="empty")
+            raise IncompleteAnswer("the site's answer was empty", kind=ErrorKind.EMPTY)
         if sides <= finished or (finished and self._unfinished_have_content(finished)):
             # A clean end of the body after one side's finish line, with text from every side,
             # is a whole answer even when the site left out the other side's finish line.
             return
         raise IncompleteAnswer(
-            "the answer was cut off: the stream ended without a finish line", kind="cut"
+            "the answer was cut off: the stream ended without a finish line", kind=ErrorKind.CUT
         )
 
     def _unfinished_have_content(self, finished: set[str]) -> bool:
@@ -445,10 +351,7 @@ class ReplyStream:
             "first_token": None if self._first_token is None else self._first_token - self._started,
             "total": now - self._started,
         }
-        chat = self._chat
-        chat.id = self._session_id
-        if self._client.records:
-            _record(self._client, chat, reply, self._prompt)
+        self._on_finish(reply)
 
 
 def _reveal_model(answer: Answer, event: RawEvent) -> None:
@@ -464,49 +367,4 @@ def _reveal_model(answer: Answer, event: RawEvent) -> None:
                 answer.model_id = item["modelId"]
 
 
-def _record(client: Client, chat: ChatSession, reply: Reply, prompt: str) -> None:
-    """Remember the conversation for `-c` and `serve`; a failing store never loses the answer."""
-    try:
-        client.store.record(
-            reply.evaluation_session_id,
-            model=chat.model.name if chat.model else None,
-            model_b=chat.model_b.name if chat.model_b else None,
-            mode=chat.mode,
-            messages=[
-                {"role": "user", "content": prompt},
-                {"role": "assistant", "content": reply.text},
-            ],
-        )
-    except LmArenaError as error:
-        client._log(f"could not record the conversation: {error}")
-
-
-class _RetryBudget:
-    """Counts retries by reason, and the seconds the caller allows for waiting out 429s."""
-
-    def __init__(self, wait_allowed: float) -> None:
-        self._counts: dict[str, int] = {}
-        self._wait_left = wait_allowed
-
-    def used(self, reason: str) -> int:
-        return self._counts.get(reason, 0)
-
-    def take(self, reason: str, limit: int) -> bool:
-        if self._counts.get(reason, 0) >= limit:
-            return False
-        self._counts[reason] = self._counts.get(reason, 0) + 1
-        return True
-
-    def wait(self, seconds: float) -> bool:
-        if seconds > self._wait_left:
-            return False
-        self._wait_left -= seconds
-        return True
-
-
-def _describe(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
-
-
-__all__ = ["BACKOFF_BASE", "RATE_LIMIT_RETRIES", "TRANSIENT_RETRIES", "ReplyStream"]
+__all__ = ["Conversation", "ReplyStream"]

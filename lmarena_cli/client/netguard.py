@@ -17,11 +17,11 @@ resolver of the aiohttp connector, so the addresses it vets are the only ones ai
 to, and redirects are followed by hand so that every hop is checked (literal-IP hops, which
 aiohttp never passes to a resolver, are classified before the request).
 
-Proxies (``HTTPS_PROXY``/``HTTP_PROXY``, honoured through ``trust_env``): the connection then goes
-to the proxy, which the user chose and which may well sit on a private address, so the proxy's own
-address is not checked. The target host is still resolved here and checked before each hop; the
-proxy resolves it again itself, so through a proxy the guard cannot rule out DNS rebinding. Use
-``NO_PROXY`` for hosts that must be fetched directly.
+Proxies (``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``, as :func:`.proxy.proxy_for` decides): the
+connection then goes to the proxy, which the user chose and which may well sit on a private
+address, so the proxy's own address is not checked. The target host is still resolved here and
+checked before each hop; the proxy resolves it again itself, so through a proxy the guard cannot
+rule out DNS rebinding. Use ``NO_PROXY`` for hosts that must be fetched directly.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ import socket
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
-from ..errors import InputError, Timeout
+from ..errors import ErrorKind, InputError, Timeout
+from .proxy import proxy_for
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -189,7 +189,7 @@ async def _follow(
     current = url
     for _hop in range(MAX_REDIRECTS + 1):
         parsed = _parse(current)
-        proxy = _env_proxy(parsed)
+        proxy = proxy_for(parsed)
         if proxy is not None:
             # The connector only reaches the proxy; vet the target with our own lookup.
             await check_url(current, allow_private=allow_private, resolver=resolver)
@@ -202,7 +202,7 @@ async def _follow(
         )
         if proxy is not None:
             guard = resolver if resolver is not None else aiohttp.ThreadedResolver()
-        location = await _get(current, parsed, guard, max_bytes, accept_prefix)
+        location = await _get(current, parsed, guard, proxy, max_bytes, accept_prefix)
         if isinstance(location, tuple):
             return location
         current = location
@@ -213,6 +213,7 @@ async def _get(
     current: str,
     parsed: URL,
     resolver: AbstractResolver,
+    proxy: str | None,
     max_bytes: int,
     accept_prefix: str | None,
 ) -> tuple[bytes, str | None] | str:
@@ -222,9 +223,9 @@ async def _get(
     connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
     try:
         async with (
-            aiohttp.ClientSession(connector=connector, trust_env=True) as session,
-            # trust_env picks the proxy with the same get_env_proxy_for_url as _env_proxy.
-            session.get(parsed, allow_redirects=False) as response,
+            aiohttp.ClientSession(connector=connector) as session,
+            # The proxy decided above, not one aiohttp would pick again from the environment.
+            session.get(parsed, allow_redirects=False, proxy=proxy) as response,
         ):
             if response.status in _REDIRECTS and "Location" in response.headers:
                 return str(parsed.join(URL(response.headers["Location"])))
@@ -305,12 +306,4 @@ def _check_address(address: IPAddress, url: str, allow_private: bool) -> None:
     message = f"refusing to fetch {url}: {address} is {reason}"
     if not reason.startswith(_METADATA):
         message += f"; set {ALLOW_PRIVATE_VARIABLE}=1 to allow it"
-    raise InputError(message, kind="address_refused")
-
-
-def _env_proxy(url: URL) -> URL | None:
-    try:
-        proxy, _auth = get_env_proxy_for_url(url)
-    except LookupError:
-        return None
-    return proxy
+    raise InputError(message, kind=ErrorKind.ADDRESS_REFUSED)

@@ -33,11 +33,11 @@ class Answer:
             "model": self.model,
             "model_id": self.model_id,
             "message_id": self.message_id,
-            **self._content_dict(),
+            **self.content_dict(),
             "error": self.error,
         }
 
-    def _content_dict(self) -> dict[str, Any]:
+    def content_dict(self) -> dict[str, Any]:
         """What the model said, as JSON; a reply's top level repeats it for model A."""
         return {
             "text": self.text,
@@ -109,7 +109,7 @@ class Reply:
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape shared by ``lmarena ask --json`` and the library's users."""
         data: dict[str, Any] = {
-            **self.a._content_dict(),
+            **self.a.content_dict(),
             "model": self.model,
             "evaluation_session_id": self.evaluation_session_id,
             "mode": self.mode,

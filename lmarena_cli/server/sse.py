@@ -4,7 +4,7 @@
 anything was sent keeps its own HTTP status); :meth:`SSE.wait_for` waits for a step of the
 answer with a ``: keep-alive`` line every so often and gives up when the server shuts down;
 :func:`relay` turns a :class:`ReplyStream`'s events into chunks of ``chat.completion.chunk``.
-What to send and how to record it is decided by the handler in :mod:`server`.
+What to send and how to record it is decided by the handler in :mod:`.handlers`.
 """
 
 from __future__ import annotations
@@ -17,21 +17,10 @@ import orjson
 from aiohttp import web
 
 from ..client.exchange import ReplyStream
-from ..errors import LmArenaError
-from ..site.protocol import Citation, Event, Finish, ImageOutput, ReasoningDelta, TextDelta
-from . import shapes as shapes
-
-SHUTDOWN_MESSAGE = "the server is shutting down; the answer was cut short"
-
-
-class ShuttingDown(LmArenaError):
-    """The server stopped before the answer was complete."""
-
-    http_status = 503
-    error_type = "server_error"
-
-    def __init__(self, message: str = SHUTDOWN_MESSAGE) -> None:
-        super().__init__(message, kind="server_shutdown")
+from ..errors import LmArenaError, ShuttingDown
+from ..site.events import Citation, Event, Finish, ImageOutput, ReasoningDelta, TextDelta
+from . import responses
+from .tasks import abandon, race
 
 
 class SSE:
@@ -78,28 +67,19 @@ class SSE:
         when shutdown came first, and ``task`` was cancelled. If the wait itself fails (the
         client went away, the handler was cancelled), ``task`` is cancelled too.
         """
-        closing = asyncio.ensure_future(self.closing.wait())
         try:
-            while not task.done():
-                done, _ = await asyncio.wait(
-                    {task, closing}, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED
-                )
-                if closing in done and not task.done():
-                    task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
+            while not await race(task, self.closing, timeout=self.interval):
+                if self.closing.is_set():
+                    await abandon(task)
                     break
-                if not done:
-                    await self.keepalive()
+                await self.keepalive()
         except BaseException:
             task.cancel()
             raise
-        finally:
-            closing.cancel()
         return not task.cancelled()
 
 
-async def relay(stream: ReplyStream, sse: SSE, maker: shapes.ChunkMaker) -> str | None:
+async def relay(stream: ReplyStream, sse: SSE, maker: responses.ChunkMaker) -> str | None:
     """Turn the reply's events into chunks; return model A's content as sent.
 
     None when shutdown cut the answer short (the stream then ends with an error chunk). The
@@ -131,7 +111,7 @@ async def relay(stream: ReplyStream, sse: SSE, maker: shapes.ChunkMaker) -> str 
 class _Relay:
     """State of one stream's chunks: which sides have started, spoken and finished."""
 
-    def __init__(self, stream: ReplyStream, sse: SSE, maker: shapes.ChunkMaker) -> None:
+    def __init__(self, stream: ReplyStream, sse: SSE, maker: responses.ChunkMaker) -> None:
         self.stream, self.sse, self.maker = stream, sse, maker
         self.sides = {answer.side: index for index, answer in enumerate(stream.reply.answers)}
         self.started = False
@@ -151,7 +131,7 @@ class _Relay:
         elif isinstance(event, ReasoningDelta):
             await self.sse.data(self.maker.delta(index, reasoning_content=event.text))
         elif isinstance(event, ImageOutput):
-            await self._content(event.side, index, shapes.image_markdown(event.url), image=True)
+            await self._content(event.side, index, responses.image_markdown(event.url), image=True)
         elif isinstance(event, Citation):
             citation = {"url": event.url, "title": event.title}
             await self.sse.data(self.maker.delta(index, citations=[citation]))
@@ -186,11 +166,11 @@ class _Relay:
                 await self.sse.data(self.maker.finish(index, answer.finish_reason))
 
 
-async def end_with_error(sse: SSE, maker: shapes.ChunkMaker, error: LmArenaError) -> None:
+async def end_with_error(sse: SSE, maker: responses.ChunkMaker, error: LmArenaError) -> None:
     """End a started stream with a chunk carrying ``error``, then ``data: [DONE]``."""
     with contextlib.suppress(ConnectionError, RuntimeError):
         await sse.data(maker.error(error))
         await sse.done()
 
 
-__all__ = ["SHUTDOWN_MESSAGE", "SSE", "ShuttingDown", "end_with_error", "relay"]
+__all__ = ["SSE", "end_with_error", "relay"]

@@ -2,7 +2,8 @@
 
 The site has no public API and changes often (see ``shared/arena-protocol.md`` in the project's
 notes). When it changes, this module is where to look first: paths, cookie names, markers of its
-error pages, and the patterns that discover the site key, the model list and the action ids.
+error pages and error texts, the names of modes and modalities, and the patterns that discover the
+site key, the model list and the action ids. Plain constants only: no I/O, no logic.
 Nothing here is a secret and nothing here is a value that can be discovered at run time: the site
 key, the model list and the action ids are discovered from the pages themselves.
 """
@@ -10,6 +11,7 @@ key, the model list and the action ids are discovered from the pages themselves.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 
 # --- stream (chat) endpoints, relative to the site origin -----------------------------------------
 CREATE_EVALUATION = "/nextjs-api/stream/create-evaluation"
@@ -29,20 +31,50 @@ LOGIN_PAGE = "/login"
 
 
 def conversation_page(session_id: str) -> str:
+    """The path of a conversation's page, which shows (among others) a battle's models."""
     return f"/c/{session_id}"
 
 
 # --- request shape --------------------------------------------------------------------------------
-#: Single-model chat (was "direct" until mid 2026; the site now refuses "direct" for new chats).
-MODE_DIRECT = "direct-battle"
-MODE_SIDE_BY_SIDE = "side-by-side"
-MODE_BATTLE = "battle"
+class Mode(StrEnum):
+    """The ``mode`` of a new conversation (create-evaluation's body)."""
+
+    #: Single-model chat (was "direct" until mid 2026; the site now refuses "direct" for new chats).
+    DIRECT = "direct-battle"
+    #: Two named models answer the same prompt.
+    SIDE_BY_SIDE = "side-by-side"
+    #: Two anonymous models, picked by the site, revealed after the vote.
+    BATTLE = "battle"
+
+
+class Modality(StrEnum):
+    """The ``modality`` a message carries (protocol §9.2): what kind of answer is wanted."""
+
+    CHAT = "chat"
+    IMAGE = "image"
+    SEARCH = "search"
+    #: Code Arena: agentic answers this tool does not show; never picked for chat.
+    WEBDEV = "webdev"
+    VIDEO = "video"
+    #: The site guesses the modality itself.
+    AUTO = "auto"
+
+
 #: reCAPTCHA action names the site's own client uses.
 ACTION_CHAT_SUBMIT = "chat_submit"
 ACTION_CHAT_RETRY = "chat_retry"
 #: The site's own fetch() sends a JSON string as text/plain.
 REQUEST_CONTENT_TYPE = "text/plain;charset=UTF-8"
 ACTION_ACCEPT = "text/x-component"
+#: The constant headers the site's own fetch() sends with every API call, in the browser's order:
+#: ``Accept`` and ``Accept-Language`` before Origin and Referer, the Fetch metadata after them.
+API_ACCEPT = "*/*"
+ACCEPT_LANGUAGE = "en-US,en;q=0.9"
+FETCH_METADATA = {
+    "Sec-Fetch-Dest": "empty",
+    "Sec-Fetch-Mode": "cors",
+    "Sec-Fetch-Site": "same-origin",
+}
 #: Server actions the uploader needs, discovered from the JS chunks.
 UPLOAD_ACTIONS = ("generateUploadUrl", "getSignedUrl")
 
@@ -70,7 +102,29 @@ MODERATION_MARKERS = ("violates our terms", "content moderation", "Invalid conte
 #: Texts of in-stream ``a3`` errors that mean "over quota, later": a rate limit, not a failure.
 STREAM_RATE_MARKERS = ("resource exhausted", "too many requests", "rate limit", "quota")
 NOT_SELECTABLE = "not available for user selection"
+#: The text of ``a0:"hasArenaError"``: the site's generic "this model failed" marker.
 ARENA_ERROR_TEXT = "hasArenaError"
+#: 403 text when an endpoint was withdrawn (the site's protocol changed).
+ROUTE_NOT_ALLOWED = "route not allowed"
+#: 401/403 text when the conversation belongs to another account.
+NO_ACCESS = "does not have access"
+#: 400/422 texts that refuse the prompt or image itself.
+INVALID_CONTENT_MARKERS = ("invalid content", "user message is invalid")
+#: 400 text when message ids were used before (each attempt needs fresh ones).
+DUPLICATE_MARKER = "duplicate"
+#: 404 texts that mean "no such conversation" (rather than "no such endpoint").
+CONVERSATION_MARKERS = ("session", "evaluation")
+#: Header the site (or Cloudflare) sends with a 429.
+RETRY_AFTER = "Retry-After"
+
+# --- the chat stream ------------------------------------------------------------------------------
+#: The two sides of a conversation, as stream lines prefix them (``a0:``, ``b0:``).
+SIDES = ("a", "b")
+#: ``type`` of the items of an ``a2:`` data line that this tool reads.
+HEARTBEAT_ITEM = "heartbeat"
+IMAGE_ITEM = "image"
+#: A server action's flight row that starts so is an error the action threw on the server.
+FLIGHT_ERROR_ROW = "E{"
 
 # --- discovery patterns ---------------------------------------------------------------------------
 SITE_KEY_PATTERNS = (
@@ -92,8 +146,13 @@ SERVER_REFERENCE = re.compile(
 FLIGHT_COMPONENT_ROW = re.compile(r"I\[(?:\d+|\"[^\"]*\")\s*,\s*(\[[^\]]*\])\s*,\s*\"(\w+)\"")
 #: The RSC flight chunks a Next.js page carries: ``self.__next_f.push([1,"<JS string>"])``.
 FLIGHT_PUSH = re.compile(r"self\.__next_f\.push\(\[\s*1\s*,\s*\"((?:[^\"\\]|\\.)*)\"\s*\]\)", re.S)
+#: Where Next.js serves its assets, and the JS chunks among them (relative to the site origin).
+NEXT_ASSETS = "/_next/"
+CHUNK_DIR = "/_next/static/chunks/"
 #: Script tags and script preloads (``<link rel="preload" as="script" href=...>``), either quote.
 SCRIPT_SRC = re.compile(r"<(?:script[^>]+src|link[^>]+href)=[\"']([^\"']+\.js[^\"']*)[\"']")
+#: A flight reference (``"$6"``, ``"$@6"``): the value lives in the flight row with that hex id.
+FLIGHT_REFERENCE = re.compile(r"^\$@?([0-9a-fA-F]+)$")
 #: Components whose chunks hold the chat's server actions, tried first.
 ACTION_COMPONENTS = ("Evaluation",)
 MODELS_KEY = "initialModels"

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import ConversationNotFound, LmArenaError
+from ..errors import ErrorKind, StoreError
 
 SCHEMA_VERSION = 1
 #: Seconds a writer waits for another process's lock before giving up.
@@ -61,10 +61,6 @@ _COLUMNS = "id, model, mode, model_b, title, created_at, updated_at, transcript"
 Turn = dict[str, str]
 
 
-class StoreError(LmArenaError):
-    """The conversation store cannot be used (corrupt, locked too long, unwritable)."""
-
-
 @dataclass(frozen=True)
 class Conversation:
     """One stored conversation. ``id`` is the site's ``evaluationSessionId``."""
@@ -78,19 +74,6 @@ class Conversation:
     created_at: float
     updated_at: float
     transcript: list[Turn] = field(default_factory=list)
-
-    def to_json(self) -> dict[str, Any]:
-        """The fields the CLI's ``--json`` and the server show."""
-        return {
-            "id": self.id,
-            "model": self.model,
-            "mode": self.mode,
-            "model_b": self.model_b,
-            "title": self.title,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "turns": len(self.transcript),
-        }
 
 
 def normalise_turns(messages: Iterable[Mapping[str, Any]]) -> list[Turn]:
@@ -200,23 +183,6 @@ class ConversationStore:
                  conversation_id),
             )  # fmt: skip
 
-    def append_turns(self, conversation_id: str, turns: list[dict[str, Any]]) -> None:
-        """Append turns to a stored conversation; ConversationNotFound when there is none."""
-        new = normalise_turns(turns)
-        with self._write() as db:
-            row = db.execute(
-                "SELECT transcript FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
-            if row is None:
-                raise ConversationNotFound(f"no stored conversation {conversation_id}")
-            transcript = orjson.loads(row[0]) + new
-            db.execute(
-                "UPDATE conversations SET updated_at = ?, touched = ?, transcript = ?, turns = ?,"
-                " transcript_hash = ? WHERE id = ?",
-                (time.time(), _next_touch(db), orjson.dumps(transcript), len(transcript),
-                 transcript_hash(transcript), conversation_id),
-            )  # fmt: skip
-
     # --- reads ------------------------------------------------------------------------------------
 
     def get(self, conversation_id: str) -> Conversation | None:
@@ -226,14 +192,6 @@ class ConversationStore:
     def latest(self) -> Conversation | None:
         """The conversation this tool updated last (what ``--continue`` continues), or None."""
         return self._one(f"SELECT {_COLUMNS} FROM conversations ORDER BY touched DESC LIMIT 1", ())
-
-    def recent(self, limit: int = 20) -> list[Conversation]:
-        """The last ``limit`` conversations updated, newest first."""
-        with self._errors():
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM conversations ORDER BY touched DESC LIMIT ?", (limit,)
-            ).fetchall()
-        return [_conversation(row) for row in rows]
 
     def find_by_transcript(self, messages: list[dict[str, Any]]) -> Conversation | None:
         """The stored conversation whose transcript is the history before ``messages``' new turn.
@@ -334,7 +292,7 @@ class ConversationStore:
                 raise StoreError(
                     f"the conversation store {self.path} stayed locked by another lmarena "
                     f"process for more than {BUSY_TIMEOUT:g} s; try again",
-                    kind="store_busy",
+                    kind=ErrorKind.STORE_BUSY,
                 ) from None
             raise StoreError(f"cannot use the conversation store {self.path}: {text}") from None
         except sqlite3.DatabaseError as exc:
@@ -342,7 +300,7 @@ class ConversationStore:
                 f"the conversation store {self.path} is damaged ({exc}); move it away (for "
                 f"example `mv {self.path} {self.path}.broken`) and lmarena will start a new one; "
                 "only the --continue history is lost",
-                kind="store_corrupt",
+                kind=ErrorKind.STORE_CORRUPT,
             ) from None
 
 
@@ -378,15 +336,20 @@ def _next_touch(db: sqlite3.Connection) -> int:
     return value
 
 
+def new_turn_start(messages: Sequence[Mapping[str, Any]]) -> int:
+    """Index where the new turn (the trailing run of user messages) begins.
+
+    Used by :meth:`ConversationStore.find_by_transcript` and by ``lmarena serve``'s requests.
+    """
+    start = len(messages)
+    while start > 0 and messages[start - 1].get("role") == "user":
+        start -= 1
+    return start
+
+
 def _candidate_cuts(turns: list[Turn]) -> list[int]:
     """Lengths of history that may precede the new turn: before each trailing user message."""
-    cuts = []
-    cut = len(turns)
-    while cut > 0 and turns[cut - 1]["role"] == "user":
-        cut -= 1
-        if cut > 0:
-            cuts.append(cut)
-    return cuts
+    return [cut for cut in range(len(turns) - 1, new_turn_start(turns) - 1, -1) if cut > 0]
 
 
 def _conversation(row: tuple[Any, ...]) -> Conversation:

@@ -32,11 +32,15 @@ Facts a client writer needs (everything else follows the protocol document):
   with an ``a2`` image (a signed URL on the fake), search models with an ``ac`` citation line.
 * Follow-ups use the session's models; model ids in a post-to-evaluation body are ignored.
 * ``Received.headers`` keys are lower-case.
+
+Every fact about the site that the fake serves or checks (paths, cookie and header names, markers,
+error texts, site keys, action, mode and modality names) is in :mod:`.facts`, the fake's own copy:
+the fake never imports the product (``lmarena_cli``).
 """
 
 from .app import DEFAULT_SITE_KEY, DEFAULT_V2_SITE_KEY, FakeArena
+from .facts import CHALLENGE_ENDPOINT, LOGIN_GATE_BODY
 from .models import DEFAULT_MODELS, FakeModel
-from .pages import CHALLENGE_ENDPOINT, LOGIN_GATE_BODY
 from .replies import Fault, Reply
 from .state import EvaluationSession, Message, Received
 

@@ -9,37 +9,57 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
 
-from .storage import PREFIX, StoredObject, s3_error_xml
-
-if TYPE_CHECKING:
-    from .app import FakeArena
+from .core import ArenaCore
+from .facts import (
+    ACTION_NOT_FOUND,
+    ALLOWED_MIME,
+    BAD_ACTION_ARGUMENTS,
+    FILE_NOT_FOUND,
+    GENERATE_UPLOAD_URL,
+    GET_SIGNED_URL,
+    KEY_REQUIRED,
+    NEXT_ACTION,
+    NEXT_ACTION_VARY,
+    RSC_CONTENT_TYPE,
+    S3_MESSAGES,
+    STORAGE_PREFIX,
+    UNSUPPORTED_FILE_TYPE,
+    UPLOAD_ARGS_REQUIRED,
+)
+from .storage import StoredObject, s3_error_xml
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-ALLOWED_MIME = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml")
 
 
-class ActionsMixin:
+class ActionsMixin(ArenaCore):
     """Server-action and storage handlers of :class:`~tests.fake_arena.app.FakeArena`."""
 
-    def _add_storage_routes(self: FakeArena, app: web.Application) -> None:
-        app.router.add_put(PREFIX + "{key:.+}", self._storage_put)
-        app.router.add_get(PREFIX + "{key:.+}", self._storage_get)
+    def _add_storage_routes(self, app: web.Application) -> None:
+        app.router.add_put(STORAGE_PREFIX + "{key:.+}", self._storage_put)
+        app.router.add_get(STORAGE_PREFIX + "{key:.+}", self._storage_get)
 
-    async def _server_action(self: FakeArena, request: web.Request, action_id: str) -> web.Response:
+    async def _page_post(self, request: web.Request) -> web.StreamResponse:
+        """A POST to a page runs the server action its ``Next-Action`` header names."""
+        action_id = request.headers.get(NEXT_ACTION)
+        if not action_id:
+            return web.Response(status=405, text="Method Not Allowed")
+        return await self._server_action(request, action_id)
+
+    async def _server_action(self, request: web.Request, action_id: str) -> web.Response:
         name = self.deploy.action_name(action_id)
         if name is None:
-            return web.Response(status=404, text="Server action not found.")
+            return web.Response(status=404, text=ACTION_NOT_FOUND)
         try:
             args = orjson.loads(await request.read())
         except orjson.JSONDecodeError:
             args = None
         if not isinstance(args, list):
-            result: dict[str, Any] = {"success": False, "error": "Invalid server action arguments"}
+            result: dict[str, Any] = {"success": False, "error": BAD_ACTION_ARGUMENTS}
         else:
             result = self._run_action(name, args)
         text = (
@@ -51,45 +71,41 @@ class ActionsMixin:
         )
         return web.Response(
             text=text,
-            content_type="text/x-component",
-            headers={"Vary": "RSC, Next-Router-State-Tree, Next-Router-Prefetch"},
+            content_type=RSC_CONTENT_TYPE,
+            headers={"Vary": NEXT_ACTION_VARY},
         )
 
-    def _run_action(self: FakeArena, name: str, args: list[Any]) -> dict[str, Any]:
-        if name == "generateUploadUrl":
+    def _run_action(self, name: str, args: list[Any]) -> dict[str, Any]:
+        if name == GENERATE_UPLOAD_URL:
             if len(args) < 2 or not all(isinstance(a, str) and a for a in args[:2]):
-                return {"success": False, "error": "fileName and contentType are required"}
+                return {"success": False, "error": UPLOAD_ARGS_REQUIRED}
             file_name, mime = args[0], args[1]
             if mime not in ALLOWED_MIME:
-                return {"success": False, "error": f"Unsupported file type: {mime}"}
+                return {"success": False, "error": UNSUPPORTED_FILE_TYPE.format(mime=mime)}
             key = f"{uuid.uuid4()}/{_SAFE_NAME.sub('_', file_name)[:100]}"
             url = self.store.presign(self.url, "PUT", key, self.upload_url_ttl)
             return {"success": True, "data": {"uploadUrl": url, "key": key}}
-        if name == "getSignedUrl":
+        if name == GET_SIGNED_URL:
             if not args or not isinstance(args[0], str):
-                return {"success": False, "error": "key is required"}
+                return {"success": False, "error": KEY_REQUIRED}
             if args[0] not in self.store.objects:
-                return {"success": False, "error": "File not found"}
+                return {"success": False, "error": FILE_NOT_FOUND}
             url = self.store.presign(self.url, "GET", args[0], self.download_url_ttl)
             return {"success": True, "data": {"url": url}}
         # Feedback, consent, deletion...: accepted and ignored.
         return {"success": True, "data": None}
 
-    def _storage_check(self: FakeArena, request: web.Request) -> web.Response | None:
+    def _storage_check(self, request: web.Request) -> web.Response | None:
         query = {k: v for k, v in request.query.items()}
         problem = self.store.check(request.method, request.rel_url.raw_path, query)
         if problem is None:
             return None
-        message = {
-            "AccessDenied": "Request has expired",
-            "SignatureDoesNotMatch": "The request signature we calculated does not match the "
-            "signature you provided.",
-        }.get(problem, "Query-string authentication requires the X-Amz-Signature parameter.")
+        message = S3_MESSAGES.get(problem, S3_MESSAGES["AuthorizationQueryParametersError"])
         return web.Response(
             status=403, body=s3_error_xml(problem, message), content_type="application/xml"
         )
 
-    async def _storage_put(self: FakeArena, request: web.Request) -> web.Response:
+    async def _storage_put(self, request: web.Request) -> web.Response:
         refused = self._storage_check(request)
         if refused is not None:
             return refused
@@ -97,16 +113,14 @@ class ActionsMixin:
         if len(data) > self.max_upload_bytes:
             return web.Response(
                 status=413,
-                body=s3_error_xml(
-                    "EntityTooLarge", "Your proposed upload exceeds the maximum size."
-                ),
+                body=s3_error_xml("EntityTooLarge", S3_MESSAGES["EntityTooLarge"]),
                 content_type="application/xml",
             )
         mime = request.headers.get("Content-Type", "application/octet-stream")
         self.store.objects[request.match_info["key"]] = StoredObject(data, mime)
         return web.Response(status=200, headers={"ETag": f'"{uuid.uuid4().hex}"'})
 
-    async def _storage_get(self: FakeArena, request: web.Request) -> web.Response:
+    async def _storage_get(self, request: web.Request) -> web.Response:
         refused = self._storage_check(request)
         if refused is not None:
             return refused
@@ -114,7 +128,7 @@ class ActionsMixin:
         if obj is None:
             return web.Response(
                 status=404,
-                body=s3_error_xml("NoSuchKey", "The specified key does not exist."),
+                body=s3_error_xml("NoSuchKey", S3_MESSAGES["NoSuchKey"]),
                 content_type="application/xml",
             )
         return web.Response(body=obj.data, headers={"Content-Type": obj.content_type})

@@ -20,10 +20,10 @@ from typing import Any
 
 import orjson
 
-COOKIE_NAME = "arena-auth-prod-v1"
-#: @supabase/ssr splits cookie values at 3180 characters.
-CHUNK_SIZE = 3180
-SUPABASE_PROJECT = "huogzoeqzcrdvkwtvodi"
+from .facts import AUTH_COOKIE, AUTH_COOKIE_CHUNK, AUTH_VALUE_PREFIX, SUPABASE_PROJECT
+
+COOKIE_NAME = AUTH_COOKIE
+CHUNK_SIZE = AUTH_COOKIE_CHUNK
 _JWT_SECRET = secrets.token_bytes(32)
 
 
@@ -141,7 +141,7 @@ def session_json(user: User, access_token: str, refresh_token: str, expires_at: 
 
 
 def encode_cookie_value(session: bytes) -> str:
-    return "base64-" + b64url(session)
+    return AUTH_VALUE_PREFIX + b64url(session)
 
 
 def split_cookie(value: str) -> dict[str, str]:
@@ -172,7 +172,7 @@ def joined_cookie(cookies: Mapping[str, str]) -> tuple[str | None, bool]:
 
 def decode_cookie_value(value: str) -> dict[str, Any] | None:
     """The session JSON inside a cookie value, or None when it is not one of ours."""
-    raw = value[len("base64-") :] if value.startswith("base64-") else value
+    raw = value.removeprefix(AUTH_VALUE_PREFIX)
     try:
         data = orjson.loads(b64decode_lenient(raw))
     except (ValueError, orjson.JSONDecodeError):

@@ -9,10 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 
-#: Server actions the site's bundles reference (gpt4free's table, Apr 2026), by chunk.
-PAGE_ACTIONS = ("generateUploadUrl", "getSignedUrl", "updateTouConsent", "deleteEvaluationSession")
-SHARED_ACTIONS = ("createPointwiseFeedback", "createPairwiseFeedback", "getProxyImage")
-ALL_ACTIONS = PAGE_ACTIONS + SHARED_ACTIONS
+from .facts import ALL_ACTIONS
 
 
 def _action_id() -> str:

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: ``Number.MAX_SAFE_INTEGER``: the site's marker for "unranked in this modality".
-UNRANKED = 9007199254740991
+from .facts import AUTO, CATALOG_ARENAS, CHAT, IMAGE, SEARCH, UNRANKED, VIDEO, WEBDEV
 
 
 @dataclass(frozen=True)
@@ -54,17 +53,17 @@ class FakeModel:
 
     def modalities(self) -> set[str]:
         """Request ``modality`` values this model can serve."""
-        out = {"auto"}
+        out = {AUTO}
         if self.chats:
-            out.add("chat")
+            out.add(CHAT)
         if self.makes_images:
-            out.add("image")
+            out.add(IMAGE)
         if self.searches:
-            out.add("search")
+            out.add(SEARCH)
         if self.output_capabilities.get("web"):
-            out.add("webdev")
+            out.add(WEBDEV)
         if self.output_capabilities.get("video"):
-            out.add("video")
+            out.add(VIDEO)
         return out
 
     def to_wire(self, *, catalog: bool = False) -> dict[str, Any]:
@@ -214,12 +213,4 @@ DEFAULT_MODELS: tuple[FakeModel, ...] = (
 )
 
 
-#: The arenas the catalog endpoint lists, with the modality each one ranks by.
-CATALOG_ARENAS: tuple[str, ...] = (
-    "text",
-    "vision",
-    "text-to-image",
-    "image-edit",
-    "search",
-    "webdev",
-)
+__all__ = ["CATALOG_ARENAS", "DEFAULT_MODELS", "UNRANKED", "FakeModel"]

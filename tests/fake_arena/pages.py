@@ -1,29 +1,23 @@
-"""HTML and JavaScript text the fake serves.
+"""The Next.js app as the fake serves it: the chat page and the JS chunks of a deploy.
 
-Each builder mirrors a piece of the real site that clients depend on (protocol doc §3.1, §4, §5,
-§6.1, §11.1): the Cloudflare "Just a moment..." interstitial, the Next.js app page with its RSC
-flight chunks (``self.__next_f.push``), the JS chunks holding ``createServerReference`` calls,
-the reCAPTCHA Enterprise loader, and the sign-in page. The texts are written for this project.
+Each builder mirrors a piece of the real site that clients depend on (protocol doc §3.1, §4, §6.1):
+the app page with its RSC flight chunks (``self.__next_f.push``), the site's own page script, and
+the JS chunks holding ``createServerReference`` calls. The texts are written for this project. The
+Cloudflare interstitial is in :mod:`.gate`, the reCAPTCHA loader in :mod:`.recaptcha` and the
+sign-in page in :mod:`.accounts`.
 """
 
 from __future__ import annotations
 
 import html
+from string import Template
 from typing import Any
 
 import orjson
 
-from .deploy import PAGE_ACTIONS, SHARED_ACTIONS, Deploy
-
-CHALLENGE_ENDPOINT = "/cdn-cgi/challenge-platform/verify"
-MINT_ENDPOINT = "/recaptcha/enterprise/mint"
-
-#: Body of the 401 the login gate answers (the real body was never recorded; doc §13.3).
-LOGIN_GATE_BODY: dict[str, str] = {
-    "error": "LOGIN_GATE",
-    "message": "Please sign in to use Direct Chat and Side by Side. Battle mode stays available "
-    "without an account.",
-}
+from . import facts
+from .deploy import Deploy
+from .facts import PAGE_ACTIONS, SHARED_ACTIONS
 
 
 def js_string(text: str) -> str:
@@ -38,78 +32,8 @@ def js_string(text: str) -> str:
 
 
 def json_for_script(value: Any) -> str:
+    """``value`` as JSON text, escaped like :func:`js_string` but without the quotes."""
     return js_string(orjson.dumps(value).decode())[1:-1]
-
-
-# --------------------------------------------------------------------------------------------------
-# Cloudflare interstitial
-# --------------------------------------------------------------------------------------------------
-
-
-def challenge_page(ray: str, *, turnstile: bool = False) -> str:
-    """The 403 interstitial; its script proves "a browser ran JavaScript" after ~300 ms, reloads.
-
-    On failure (e.g. a HeadlessChrome User-Agent) the page stays put and shows an error text, as the
-    real interstitial keeps spinning / shows "Verification failed". With ``turnstile`` it shows an
-    interactive Turnstile box (``#cf-turnstile``) instead, and verifies only after a trusted click
-    on it: a click a script fakes with ``element.click()`` has ``isTrusted`` false and is ignored.
-    """
-    widget = (
-        '<div id="cf-turnstile" style="width:300px;height:65px;border:1px solid #ccc;'
-        'display:flex;align-items:center;padding:0 12px;cursor:pointer">'
-        '<input type="checkbox" aria-label="Verify you are human"> Verify you are human</div>'
-        if turnstile
-        else ""
-    )
-    start = (
-        'document.getElementById("cf-turnstile").addEventListener("click", function (e) {\n'
-        "    if (e.isTrusted && !window._verifying) { window._verifying = true; verify(true); }\n"
-        "  });"
-        if turnstile
-        else "setTimeout(function () { verify(false); }, 300);"
-    )
-    return f"""<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
-<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">
-<meta name="robots" content="noindex,nofollow">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<style>body{{font-family:system-ui,sans-serif;margin:4em}}#challenge-error-text{{color:#b00}}</style>
-</head><body>
-<div class="main-wrapper" role="main"><div class="main-content">
-<h1 class="zone-name-title h1">arena.ai</h1>
-<h2 id="challenge-running" class="h2">Verifying you are human. This may take a few seconds.</h2>
-<div id="challenge-body-text" class="core-msg spacer">arena.ai needs to review the security of
-your connection before proceeding.</div>
-<div class="cf-spinner-please-wait" id="cf-spinner-please-wait">Please wait...</div>
-<noscript><div id="challenge-error-title">Enable JavaScript and cookies to continue</div></noscript>
-<div id="challenge-error-text" hidden></div>
-{widget}
-</div></div>
-<div class="footer" role="contentinfo">Ray ID: <code>{ray}</code> Performance &amp; security by
-Cloudflare</div>
-<script>
-(function () {{
-  window._cf_chl_opt = {{cRay: "{ray}", cType: "managed"}};
-  function fail(msg) {{
-    var el = document.getElementById("challenge-error-text");
-    el.hidden = false;
-    el.textContent = "Verification failed: " + msg + ". Enable JavaScript and cookies to continue";
-    document.getElementById("cf-spinner-please-wait").hidden = true;
-  }}
-  function verify(clicked) {{
-    fetch("{CHALLENGE_ENDPOINT}", {{
-      method: "POST",
-      credentials: "same-origin",
-      headers: {{"Content-Type": "application/json"}},
-      body: JSON.stringify({{ray: "{ray}", ua: navigator.userAgent,
-                             webdriver: navigator.webdriver === true,
-                             cookies: navigator.cookieEnabled, clicked: clicked}})
-    }}).then(function (r) {{
-      if (r.ok) {{ location.reload(); }} else {{ fail("status " + r.status); }}
-    }}, function (e) {{ fail(String(e)); }});
-  }}
-  {start}
-}})();
-</script></body></html>"""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -169,20 +93,21 @@ def app_page(
 ) -> str:
     """A chat page (``/``, ``/text/direct``, ``/c/{id}``) with the site's elements and scripts."""
     scripts = "".join(
-        f'<script src="/_next/{deploy.path(role)}" async=""></script>'
+        f'<script src="{facts.NEXT_PREFIX}{deploy.path(role)}" async=""></script>'
         for role in ("webpack", "framework", "main", "shared", "layout", "page")
     )
     pushes = "".join(
         f"<script>self.__next_f.push([1,{js_string(text)}])</script>"
         for text in _flight_pushes(deploy, props)
     )
+    webpack = facts.NEXT_PREFIX + deploy.path("webpack")
     return f"""<!DOCTYPE html><html lang="en"><head><meta charSet="utf-8"/>
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-<link rel="preload" as="script" fetchPriority="low" href="/_next/{deploy.path("webpack")}"/>
+<link rel="preload" as="script" fetchPriority="low" href="{webpack}"/>
 {scripts}
 <title>LMArena</title>
 <meta name="description" content="Compare answers from the best AI models side by side."/>
-<script src="/recaptcha/enterprise.js?render={html.escape(site_key)}" async=""></script>
+<script src="{facts.RECAPTCHA_ENTERPRISE_JS}?render={html.escape(site_key)}" async=""></script>
 </head><body>
 <div id="cookie-banner" role="dialog" aria-label="Cookie consent">We use cookies to run this site.
 <button type="button" id="accept-cookies">Accept Cookies</button></div>
@@ -200,7 +125,8 @@ def app_page(
 
 # The site's own client behaviour: anonymous sign-up on first visit, the cookie banner and a minimal
 # working chat box (reCAPTCHA token per message, create-evaluation then post-to-evaluation).
-PAGE_SCRIPT = """
+_PAGE_SCRIPT = Template(
+    """
 (function () {
   "use strict";
   function cookie(name) {
@@ -224,22 +150,22 @@ PAGE_SCRIPT = """
     }).join("");
     return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
   }
-  function hasAuth() { return !!(cookie("arena-auth-prod-v1") || cookie("arena-auth-prod-v1.0")); }
+  function hasAuth() { return !!(cookie("${AUTH}") || cookie("${AUTH}.0")); }
 
   // --- anonymous sign-up (what makes the auth cookie appear on a first visit) ---
   function signUp(retry) {
-    var pid = localStorage.getItem("provisional_user_id") || cookie("provisional_user_id")
+    var pid = localStorage.getItem("${PROVISIONAL}") || cookie("${PROVISIONAL}")
       || uuid4();
-    localStorage.setItem("provisional_user_id", pid);
-    document.cookie = "provisional_user_id=" + pid + "; path=/; max-age=31536000; samesite=lax";
-    return fetch("/nextjs-api/sign-up", {
+    localStorage.setItem("${PROVISIONAL}", pid);
+    document.cookie = "${PROVISIONAL}=" + pid + "; path=/; max-age=31536000; samesite=lax";
+    return fetch("${SIGN_UP}", {
       method: "POST", credentials: "include",
       body: JSON.stringify({recaptchaToken: "", provisionalUserId: pid})
     }).then(function (r) {
       if (r.status === 400 && retry) {
         // "User already exists": start over with a fresh provisional id.
-        localStorage.removeItem("provisional_user_id");
-        document.cookie = "provisional_user_id=; path=/; max-age=0";
+        localStorage.removeItem("${PROVISIONAL}");
+        document.cookie = "${PROVISIONAL}=; path=/; max-age=0";
         return signUp(false);
       }
     });
@@ -248,9 +174,9 @@ PAGE_SCRIPT = """
 
   // --- cookie banner ---
   var banner = document.getElementById("cookie-banner");
-  if (cookie("cookie-consent") === "accepted") banner.hidden = true;
+  if (cookie("${CONSENT}") === "accepted") banner.hidden = true;
   document.getElementById("accept-cookies").addEventListener("click", function () {
-    document.cookie = "cookie-consent=accepted; path=/; max-age=31536000; samesite=lax";
+    document.cookie = "${CONSENT}=accepted; path=/; max-age=31536000; samesite=lax";
     banner.hidden = true;
   });
 
@@ -262,13 +188,13 @@ PAGE_SCRIPT = """
       var c = rows[i].indexOf(":");
       try {
         var v = JSON.parse(rows[i].slice(c + 1));
-        if (Array.isArray(v) && v[3] && "initialModelAId" in v[3]) return v[3];
+        if (Array.isArray(v) && v[3] && "${MODEL_A}" in v[3]) return v[3];
       } catch (e) { /* not a JSON row */ }
     }
     return {};
   }
   function siteKey() {
-    var s = document.querySelector('script[src*="recaptcha/enterprise.js?render="]');
+    var s = document.querySelector('script[src*="${RECAPTCHA_JS}?render="]');
     return s ? new URL(s.src).searchParams.get("render") : null;
   }
   var sessionId = (location.pathname.match(/^\\/c\\/([0-9a-f-]{36})/) || [])[1] || null;
@@ -278,16 +204,16 @@ PAGE_SCRIPT = """
     var box = form.elements.message, prompt = box.value;
     if (!prompt) return;
     box.value = "";
-    var p = props(), modelA = p.initialModelAId;
+    var p = props(), modelA = p.${MODEL_A};
     var out = document.createElement("div"); out.className = "answer";
     document.getElementById("messages").appendChild(out);
-    grecaptcha.enterprise.execute(siteKey(), {action: "chat_submit"}).then(function (token) {
+    grecaptcha.enterprise.execute(siteKey(), {action: "${ACTION}"}).then(function (token) {
       var body = {id: sessionId || uuid7(), modelAId: modelA, userMessageId: uuid7(),
                   modelAMessageId: uuid7(), modelBMessageId: uuid7(),
                   userMessage: {content: prompt, experimental_attachments: [], metadata: {}},
-                  modality: "chat", recaptchaV3Token: token};
-      var url = "/nextjs-api/stream/post-to-evaluation/" + sessionId;
-      if (!sessionId) { body.mode = "direct-battle"; url = "/nextjs-api/stream/create-evaluation"; }
+                  modality: "${CHAT}", recaptchaV3Token: token};
+      var url = "${POST_TO}" + sessionId;
+      if (!sessionId) { body.mode = "${DIRECT_BATTLE}"; url = "${CREATE}"; }
       return fetch(url, {method: "POST", credentials: "include", body: JSON.stringify(body)})
         .then(function (r) {
           if (!r.ok) {
@@ -314,6 +240,20 @@ PAGE_SCRIPT = """
   });
 })();
 """
+)
+PAGE_SCRIPT = _PAGE_SCRIPT.substitute(
+    AUTH=facts.AUTH_COOKIE,
+    PROVISIONAL=facts.PROVISIONAL_USER_ID,
+    SIGN_UP=facts.SIGN_UP,
+    CONSENT=facts.COOKIE_CONSENT,
+    MODEL_A=facts.INITIAL_MODEL_A,
+    RECAPTCHA_JS=facts.RECAPTCHA_ENTERPRISE_JS.lstrip("/"),
+    ACTION=facts.RECAPTCHA_ACTION,
+    CHAT=facts.CHAT,
+    POST_TO=facts.POST_TO_EVALUATION,
+    DIRECT_BATTLE=facts.DIRECT_BATTLE,
+    CREATE=facts.CREATE_EVALUATION,
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -338,10 +278,11 @@ def chunk_js(deploy: Deploy, role: str, site_key: str) -> str:
             head + '52817:(e,t,a)=>{"use strict";a.d(t,{default:()=>Z});var n=a(95155),r=a(12115),'
             f"c=a(34477);let {_refs(deploy, PAGE_ACTIONS, 'c')};"
             "async function u(e){let t=await window.grecaptcha.enterprise.execute("
-            f'"{site_key}",{{action:"chat_submit"}});return t}}'
-            'let d="/nextjs-api/stream/create-evaluation",'
-            'h=e=>"/nextjs-api/stream/post-to-evaluation/"+e;'
-            "function Z(e){let{initialModels:t,initialModelAId:a}=e,[s,l]=(0,r.useState)(a);"
+            f'"{site_key}",{{action:"{facts.RECAPTCHA_ACTION}"}});return t}}'
+            f'let d="{facts.CREATE_EVALUATION}",'
+            f'h=e=>"{facts.POST_TO_EVALUATION}"+e;'
+            f"function Z(e){{let{{{facts.INITIAL_MODELS}:t,{facts.INITIAL_MODEL_A}:a}}=e,"
+            "[s,l]=(0,r.useState)(a);"
             'return(0,n.jsx)("div",{className:"flex",children:s})}}}]);\n'
         )
     if role == "shared":
@@ -360,108 +301,3 @@ def chunk_js(deploy: Deploy, role: str, site_key: str) -> str:
     if role in ("webpack", "framework", "main"):
         return filler + "\n"
     return head + filler + "}]);\n"
-
-
-# --------------------------------------------------------------------------------------------------
-# reCAPTCHA Enterprise loader
-# --------------------------------------------------------------------------------------------------
-
-
-def recaptcha_js(render_key: str, v2_key: str, delay_ms: int) -> str:
-    """Stand-in for ``https://www.google.com/recaptcha/enterprise.js?render=KEY``.
-
-    ``grecaptcha.enterprise`` appears only after ``delay_ms`` (the real one loads lazily);
-    ``execute`` with a key other than the render key throws in the page, as Google's does.
-    """
-    return f"""/* reCAPTCHA Enterprise (fake) */
-(function () {{
-  "use strict";
-  var RENDER_KEY = {js_string(render_key)}, V2_KEY = {js_string(v2_key)};
-  function mint(key, action, kind) {{
-    return fetch("{MINT_ENDPOINT}", {{
-      method: "POST", credentials: "include",
-      headers: {{"Content-Type": "application/json"}},
-      body: JSON.stringify({{key: key, action: action, kind: kind}})
-    }}).then(function (r) {{
-      if (!r.ok) throw new Error("reCAPTCHA request failed: " + r.status);
-      return r.json();
-    }}).then(function (j) {{ return j.token; }});
-  }}
-  var lastV2 = "";
-  setTimeout(function () {{
-    var enterprise = {{
-      ready: function (cb) {{ setTimeout(cb, 0); }},
-      execute: function (key, opts) {{
-        if (key !== RENDER_KEY) {{
-          throw new Error("Invalid site key or not loaded in api.js: " + key);
-        }}
-        return mint(key, (opts && opts.action) || "", "v3");
-      }},
-      render: function (container, params) {{
-        var el = typeof container === "string" ? document.getElementById(container) : container;
-        if (!params || params.sitekey !== V2_KEY) {{
-          var bad = params && params.sitekey;
-          throw new Error("Invalid site key or not loaded in api.js: " + bad);
-        }}
-        var btn = document.createElement("button");
-        btn.type = "button"; btn.className = "recaptcha-checkbox";
-        btn.textContent = "I'm not a robot";
-        btn.addEventListener("click", function () {{
-          mint(params.sitekey, "", "v2").then(function (t) {{
-            lastV2 = t; btn.textContent = "Verified";
-            if (params.callback) params.callback(t);
-          }});
-        }});
-        el.appendChild(btn);
-        return 0;
-      }},
-      reset: function () {{ lastV2 = ""; }},
-      getResponse: function () {{ return lastV2; }}
-    }};
-    window.grecaptcha = window.grecaptcha || {{}};
-    window.grecaptcha.enterprise = enterprise;
-    if (document.body) {{
-      var badge = document.createElement("div");
-      badge.className = "grecaptcha-badge"; badge.setAttribute("data-style", "bottomright");
-      document.body.appendChild(badge);
-    }}
-  }}, {delay_ms});
-}})();
-"""
-
-
-# --------------------------------------------------------------------------------------------------
-# Sign-in page
-# --------------------------------------------------------------------------------------------------
-
-
-def login_page() -> str:
-    """Email sign-in (the site also offers Google; the fake only has email)."""
-    return """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<title>Sign in - LMArena</title></head><body><main>
-<h1>Sign in</h1>
-<form id="login-form">
-<label>Email <input type="email" name="email" autocomplete="email" required></label>
-<label>Password <input type="password" name="password" autocomplete="current-password" required>
-</label>
-<button type="submit">Sign in</button>
-</form>
-<p id="login-error" role="alert" hidden></p>
-</main>
-<script>
-document.getElementById("login-form").addEventListener("submit", function (ev) {
-  ev.preventDefault();
-  var f = ev.target;
-  fetch("/nextjs-api/sign-in/email", {
-    method: "POST", credentials: "include", headers: {"Content-Type": "application/json"},
-    body: JSON.stringify({email: f.email.value, password: f.password.value,
-                          shouldLinkHistory: true})
-  }).then(function (r) {
-    if (r.ok) { location.href = "/"; return; }
-    return r.json().then(function (j) {
-      var e = document.getElementById("login-error"); e.hidden = false;
-      e.textContent = j.error || ("Sign-in failed: " + r.status);
-    });
-  });
-});
-</script></body></html>"""

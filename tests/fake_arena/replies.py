@@ -12,26 +12,20 @@ from typing import Any
 
 import orjson
 
-from . import pages
+from .facts import (
+    AUTH_EXPIRED,
+    INVALID_CONTENT,
+    LOGIN_GATE_BODY,
+    MISSING_USER_MESSAGE,
+    RATE_LIMIT_TEXT,
+    RECAPTCHA_FAILED,
+    RETRY_AFTER,
+    SERVER_ERROR,
+    USER_MESSAGE_INVALID,
+)
 
-RATE_LIMIT_TEXT = "Too many requests, please try again later."
-RECAPTCHA_FAILED = {"error": "recaptcha validation failed"}
-#: What the site answers a body without ``userMessage`` (protocol §1.6): its schema changed.
-MISSING_USER_MESSAGE = {
-    "success": False,
-    "error": {
-        "issues": [
-            {
-                "code": "invalid_type",
-                "expected": "object",
-                "received": "undefined",
-                "path": ["userMessage"],
-                "message": "Required",
-            }
-        ],
-        "name": "ZodError",
-    },
-}
+#: Fault kinds answered with a plain HTTP response instead of a stream.
+HTTP_FAULTS = ("http", "moderation", "cloudflare")
 
 
 @dataclass
@@ -82,7 +76,7 @@ class Fault:
     @classmethod
     def rate_limit(cls, retry_after: int | None = None) -> Fault:
         """429 with the site's plain-text message, with or without ``Retry-After``."""
-        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        headers = {} if retry_after is None else {RETRY_AFTER: str(retry_after)}
         return cls(
             "http", 429, RATE_LIMIT_TEXT.encode(), "text/plain; charset=utf-8", headers=headers
         )
@@ -99,14 +93,14 @@ class Fault:
 
     @classmethod
     def invalid_content(cls) -> Fault:
-        return cls("http", 400, b'{"error":"Invalid content"}')
+        return cls("http", 400, orjson_bytes({"error": INVALID_CONTENT}))
 
     @classmethod
     def user_message_invalid(cls) -> Fault:
-        return cls("http", 400, b'{"error":"user message is invalid"}')
+        return cls("http", 400, orjson_bytes({"error": USER_MESSAGE_INVALID}))
 
     @classmethod
-    def server_error(cls, status: int = 500, message: str = "Failed to create session") -> Fault:
+    def server_error(cls, status: int = 500, message: str = SERVER_ERROR) -> Fault:
         if status >= 520 or status in (502, 504):
             # Cloudflare-origin errors come back as HTML pages, not JSON.
             body = f"<html><head><title>{status}: origin error</title></head></html>"
@@ -125,11 +119,11 @@ class Fault:
 
     @classmethod
     def expired_auth(cls) -> Fault:
-        return cls("http", 401, b'{"error":"auth token has expired"}')
+        return cls("http", 401, orjson_bytes({"error": AUTH_EXPIRED}))
 
     @classmethod
     def login_gate(cls) -> Fault:
-        return cls("http", 401, orjson_bytes(pages.LOGIN_GATE_BODY))
+        return cls("http", 401, orjson_bytes(LOGIN_GATE_BODY))
 
     @classmethod
     def hang_before_headers(cls, seconds: float | None = None) -> Fault:
@@ -175,4 +169,15 @@ class Fault:
 
 
 def orjson_bytes(value: Any) -> bytes:
+    """Compact JSON, as the site's ``NextResponse.json`` writes it."""
     return orjson.dumps(value)
+
+
+__all__ = [
+    "HTTP_FAULTS",
+    "MISSING_USER_MESSAGE",
+    "RATE_LIMIT_TEXT",
+    "RECAPTCHA_FAILED",
+    "Fault",
+    "Reply",
+]

@@ -12,14 +12,14 @@ import calendar
 import hashlib
 import hmac
 import secrets
-import struct
 import time
-import zlib
 from dataclasses import dataclass
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
-BUCKET = "arena-uploads"
-PREFIX = f"/r2/{BUCKET}/"
+from tests.helpers.images import png
+
+from .facts import STORAGE_PREFIX as PREFIX
+
 _ACCESS_KEY = "FAKER2ACCESSKEY0000"
 _DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
@@ -97,16 +97,4 @@ def s3_error_xml(code: str, message: str) -> bytes:
 
 def make_png(width: int = 64, height: int = 64, rgb: tuple[int, int, int] = (90, 60, 200)) -> bytes:
     """A valid solid-colour PNG (what the fake's image models "generate")."""
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        body = tag + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    row = b"\x00" + bytes(rgb) * width
-    raw = row * height
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    return png(width, height, rgb)

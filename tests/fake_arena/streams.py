@@ -16,8 +16,6 @@ from dataclasses import dataclass
 import orjson
 from aiohttp import web
 
-HEARTBEAT = [{"type": "heartbeat"}]
-
 
 def line(side: str, code: str, value: object) -> bytes:
     """One stream line, e.g. ``line("a", "0", "Hi")`` -> ``a0:"Hi"\\n``; non-ASCII kept as UTF-8."""

@@ -11,8 +11,7 @@ import time
 import uuid
 from typing import Any
 
-MODES = ("direct", "direct-battle", "side-by-side", "battle")
-MODALITIES = ("chat", "image", "search", "webdev", "video", "auto")
+from .facts import DUPLICATE_IDS, INVALID_ID, MODALITIES, MODES, V2_TOKEN_FIELD, V3_TOKEN_FIELD
 
 
 class Rejection(Exception):
@@ -25,6 +24,7 @@ class Rejection(Exception):
 
 
 def error(status: int, message: str) -> Rejection:
+    """A rejection with the site's plain ``{"error": message}`` body."""
     return Rejection(status, {"error": message})
 
 
@@ -61,13 +61,14 @@ class Schema:
         value: Any = self.body
         missing = False
         for key in path:
-            if (isinstance(value, dict) and isinstance(key, str) and key in value) or (
-                isinstance(value, list) and isinstance(key, int) and key < len(value)
-            ):
+            if isinstance(value, dict) and isinstance(key, str) and key in value:
                 value = value[key]
-            else:
-                missing = True
-                break
+                continue
+            if isinstance(value, list) and isinstance(key, int) and key < len(value):
+                value = value[key]
+                continue
+            missing = True
+            break
         if missing:
             if required:
                 self.issues.append(
@@ -156,8 +157,8 @@ def check_message_body(body: Any, *, first_turn: bool) -> None:
                 s.field([*base, "url"], "string")
         s.field(["userMessage", "metadata"], "object", required=False)
     s.field(["modality"], "string", enum=MODALITIES)
-    s.field(["recaptchaV3Token"], "string", required=False, nullable=True)
-    s.field(["recaptchaV2Token"], "string", required=False, nullable=True)
+    s.field([V3_TOKEN_FIELD], "string", required=False, nullable=True)
+    s.field([V2_TOKEN_FIELD], "string", required=False, nullable=True)
     s.raise_if_failed()
 
 
@@ -165,8 +166,8 @@ def check_retry_body(body: Any) -> None:
     if not isinstance(body, dict):
         check_message_body(body, first_turn=False)  # raises the "expected object" issue
     s = Schema(body)
-    s.field(["recaptchaV3Token"], "string", required=False, nullable=True)
-    s.field(["recaptchaV2Token"], "string", required=False, nullable=True)
+    s.field([V3_TOKEN_FIELD], "string", required=False, nullable=True)
+    s.field([V2_TOKEN_FIELD], "string", required=False, nullable=True)
     s.raise_if_failed()
 
 
@@ -188,7 +189,7 @@ def check_ids(named: dict[str, str], seen: set[str]) -> None:
     """All ids UUIDv7, distinct, and never used before."""
     for name, value in named.items():
         if not is_uuid7(value):
-            raise error(400, f"Invalid {name}: expected a UUIDv7 with a current timestamp")
+            raise error(400, INVALID_ID.format(name=name))
     values = list(named.values())
     if len(set(values)) != len(values) or any(v in seen for v in values):
-        raise error(400, "duplicate ids")
+        raise error(400, DUPLICATE_IDS)

@@ -1,7 +1,8 @@
-"""Pure conversions between OpenAI's request/response shapes and this package's objects.
+"""OpenAI's request bodies, checked: chat completions, image generations, and the new turn.
 
-No I/O here: :mod:`server` reads requests, calls the client, and uses these functions to check
-what came in and to shape what goes out.
+Pure (no I/O): the handlers read the body, and these functions say what it asks for or which
+field is wrong (:class:`FieldError`, OpenAI's ``error.param``). :mod:`.responses` shapes the
+answers.
 
 **Which text reaches the site.** The site keeps a conversation's history itself, so a send carries
 only the new user turn: the run of ``user`` messages at the end of ``messages`` (their text parts
@@ -29,44 +30,15 @@ last block is the new turn. A request whose only message is the new turn is sent
 
 from __future__ import annotations
 
-import base64
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..errors import (
-    ConversationNotFound,
-    InputError,
-    LmArenaError,
-    ModelNotFound,
-    RateLimited,
-)
-from ..site.protocol import uuid7_timestamp_ms
-
-if TYPE_CHECKING:
-    from ..client.reply import Answer, Reply
-    from ..site.discovery import Model
+from ..errors import FieldError
+from ..state.store import new_turn_start
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _HEADERS = {"developer": "System", "function": "Tool"}
-#: The site's finish reasons (Vercel AI SDK words) in OpenAI's words.
-_FINISH_REASONS = {
-    "stop": "stop",
-    "length": "length",
-    "content-filter": "content_filter",
-    "content_filter": "content_filter",
-    "tool-calls": "tool_calls",
-    "tool_calls": "tool_calls",
-}
-
-
-class FieldError(InputError):
-    """A missing or malformed request field; ``param`` names it (OpenAI's ``error.param``)."""
-
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(message, kind="invalid_field")
-        self.param = param
 
 
 # --- requests -------------------------------------------------------------------------------------
@@ -278,14 +250,6 @@ def _arena(value: Any) -> tuple[str | None, bool]:
 # --- turns and history ----------------------------------------------------------------------------
 
 
-def new_turn_start(messages: Sequence[Mapping[str, Any]]) -> int:
-    """Index where the trailing run of user messages (the new turn) begins."""
-    start = len(messages)
-    while start > 0 and messages[start - 1].get("role") == "user":
-        start -= 1
-    return start
-
-
 def text_of(content: Any, *, image_marker: str | None = None) -> str:
     """The text of a message's content (string or parts); images become ``image_marker``."""
     if content is None:
@@ -337,217 +301,3 @@ def fold_history(history: Sequence[Mapping[str, Any]], turn: str) -> str:
         blocks.append(f"[{header}]\n{text}")
     blocks.append(f"[User]\n{turn}")
     return "\n\n".join(blocks)
-
-
-# --- responses ------------------------------------------------------------------------------------
-
-
-def completion_id() -> str:
-    """A fresh ``chatcmpl-...`` id."""
-    return "chatcmpl-" + secrets.token_hex(12)
-
-
-def finish_reason(reason: str | None) -> str:
-    """The site's finish reason in OpenAI's words (``stop`` for anything unknown)."""
-    return _FINISH_REASONS.get(reason or "stop", "stop")
-
-
-def usage(site_usage: Mapping[str, Any] | None) -> dict[str, int] | None:
-    """OpenAI usage from the site's ``{promptTokens, completionTokens}``; None when unknown."""
-    if not isinstance(site_usage, Mapping):
-        return None
-    prompt = site_usage.get("promptTokens", site_usage.get("prompt_tokens"))
-    completion = site_usage.get("completionTokens", site_usage.get("completion_tokens"))
-    if not isinstance(prompt, int) and not isinstance(completion, int):
-        return None
-    prompt = prompt if isinstance(prompt, int) else 0
-    completion = completion if isinstance(completion, int) else 0
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-
-
-def image_markdown(url: str) -> str:
-    """A generated image as markdown, the way chat front ends show images."""
-    return f"![image]({url})"
-
-
-def answer_content(answer: Answer) -> str:
-    """An answer's text followed by its images as markdown images (one per paragraph)."""
-    parts = [answer.text] if answer.text else []
-    parts.extend(image_markdown(url) for url in answer.images)
-    return "\n\n".join(parts)
-
-
-def conversation_fields(conversation_id: str) -> dict[str, Any]:
-    """The extension fields that name the conversation, for resuming it."""
-    return {
-        "conversation_id": conversation_id,
-        "conversation": {"evaluationSessionId": conversation_id},
-    }
-
-
-def completion(reply: Reply, *, completion_id: str, created: int, model: str) -> dict[str, Any]:
-    """A ``chat.completion``; side by side and battle answer in ``choices[0]`` and ``[1]``."""
-    choices = []
-    for index, answer in enumerate(reply.answers):
-        message: dict[str, Any] = {"role": "assistant", "content": answer_content(answer)}
-        if answer.reasoning:
-            message["reasoning_content"] = answer.reasoning
-        if answer.citations:
-            message["citations"] = list(answer.citations)
-        choice: dict[str, Any] = {
-            "index": index,
-            "message": message,
-            "finish_reason": finish_reason(answer.finish_reason),
-            "logprobs": None,
-        }
-        if len(reply.answers) > 1:
-            choice["model"] = answer.model
-        choices.append(choice)
-    body: dict[str, Any] = {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": choices,
-        **conversation_fields(reply.evaluation_session_id),
-    }
-    counted = usage(reply.usage)
-    if counted is not None:
-        body["usage"] = counted
-    if len(reply.answers) > 1:
-        body["arena"] = arena_fields(reply)
-    return body
-
-
-def arena_fields(reply: Reply) -> dict[str, Any]:
-    """The ``arena`` extension: the mode and each side's model (as far as the site revealed)."""
-    return {
-        "mode": reply.mode,
-        "models": [answer.model for answer in reply.answers],
-    }
-
-
-@dataclass
-class ChunkMaker:
-    """Builds the ``chat.completion.chunk`` objects of one streamed completion."""
-
-    completion_id: str
-    created: int
-    model: str
-    include_usage: bool = False
-
-    def chunk(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "id": self.completion_id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": choices,
-        }
-        if self.include_usage:
-            body["usage"] = None
-        body.update(extra)
-        return body
-
-    def first(self, conversation_id: str, sides: int) -> dict[str, Any]:
-        """The role chunk, which names the conversation."""
-        choices = [
-            {"index": index, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-            for index in range(sides)
-        ]
-        return self.chunk(choices, **conversation_fields(conversation_id))
-
-    def delta(self, index: int, **delta: Any) -> dict[str, Any]:
-        """A content (or ``reasoning_content``) delta of choice ``index``."""
-        return self.chunk([{"index": index, "delta": delta, "finish_reason": None}])
-
-    def finish(self, index: int, reason: str | None) -> dict[str, Any]:
-        return self.chunk([{"index": index, "delta": {}, "finish_reason": finish_reason(reason)}])
-
-    def usage(self, site_usage: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The extra chunk ``stream_options.include_usage`` asks for: no choices, the usage."""
-        body = self.chunk([])
-        body["usage"] = usage(site_usage) or {
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-            "total_tokens": 0,
-        }
-        return body
-
-    def error(self, error: LmArenaError, index: int = 0) -> dict[str, Any]:
-        """The last chunk of a stream that failed after it started: it carries the error."""
-        choices = [{"index": index, "delta": {}, "finish_reason": "error"}]
-        return self.chunk(choices, **error_body(error))
-
-
-# --- errors ---------------------------------------------------------------------------------------
-
-_CODES: tuple[tuple[type[LmArenaError], str], ...] = (
-    (ModelNotFound, "model_not_found"),
-    (ConversationNotFound, "conversation_not_found"),
-    (RateLimited, "rate_limit_exceeded"),
-)
-
-
-def error_body(
-    error: LmArenaError, *, param: str | None = None, code: str | None = None
-) -> dict[str, Any]:
-    """The OpenAI error envelope ``{"error": {"message", "type", "param", "code"}}``."""
-    if code is None:
-        code = next((name for cls, name in _CODES if isinstance(error, cls)), error.kind)
-    return {
-        "error": {
-            "message": str(error),
-            "type": error.error_type,
-            # OpenAI sends null, not "", when no single field is to blame (e.g. invalid JSON).
-            "param": (param if param is not None else getattr(error, "param", None)) or None,
-            "code": code,
-        }
-    }
-
-
-def plain_error(
-    message: str, *, error_type: str, code: str | None = None, param: str | None = None
-) -> dict[str, Any]:
-    """An error envelope for failures that are not :class:`LmArenaError` (HTTP-level ones)."""
-    return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
-
-
-# --- models and images ----------------------------------------------------------------------------
-
-
-def model_entry(model: Model) -> dict[str, Any]:
-    """One ``/v1/models`` item: OpenAI's fields, then this tool's as extensions."""
-    created_ms = uuid7_timestamp_ms(model.id)
-    info = model.to_json()
-    return {
-        "id": model.name,
-        "object": "model",
-        "created": created_ms // 1000 if created_ms else 0,
-        "owned_by": model.organization or "lmarena",
-        "arena_id": model.id,
-        "modality": info["modality"],
-        "takes_images": info["takes_images"],
-        "outputs_images": info["outputs_images"],
-        "searches": info["searches"],
-        "capabilities": info["capabilities"],
-    }
-
-
-def model_list(models: Iterable[Model]) -> dict[str, Any]:
-    return {"object": "list", "data": [model_entry(model) for model in models]}
-
-
-def images_response(
-    created: int, urls: Sequence[str], data: Sequence[bytes] | None = None
-) -> dict[str, Any]:
-    """OpenAI's images shape: ``url`` items, or ``b64_json`` items when ``data`` is given."""
-    if data is not None:
-        items = [{"b64_json": base64.b64encode(blob).decode("ascii")} for blob in data]
-    else:
-        items = [{"url": url} for url in urls]
-    return {"created": created, "data": items}

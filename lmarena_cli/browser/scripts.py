@@ -1,0 +1,84 @@
+"""The scripts run in the site's page, as JavaScript source with ``%`` placeholders.
+
+Values are spliced in with :func:`lmarena_cli.browser.cdp.js` (JSON literals), never as raw text.
+"""
+
+from __future__ import annotations
+
+#: What the page shows: the site, Cloudflare's interstitial (and its Turnstile box) or a refusal.
+STATE_JS = """(() => {
+  const t = document.title || "";
+  const err = document.getElementById("challenge-error-text");
+  const box = document.querySelector(
+    'iframe[src*="challenges.cloudflare.com"], #cf-turnstile, .cf-turnstile');
+  let rect = null;
+  if (box) { const r = box.getBoundingClientRect(); rect = [r.left, r.top, r.width, r.height]; }
+  return {title: t, ready: document.readyState, url: location.href,
+          challenge: t.startsWith("Just a moment") || !!window._cf_chl_opt
+                     || !!document.getElementById("challenge-running"),
+          refused: t.startsWith("Attention Required"),
+          error: err && !err.hidden ? err.textContent.trim() : "",
+          box: rect};
+})()"""
+
+#: A same-origin GET from inside the page (its cookies, UA and TLS); ``%s`` url, accept.
+FETCH_JS = """(async () => {
+  const r = await fetch(%s, {credentials: "include", headers: {accept: %s}});
+  return {status: r.status, text: await r.text()};
+})()"""
+
+#: One reCAPTCHA Enterprise token in the page's main world; ``%s`` key, action, wait ms,
+#: whether to wait for ``ready()`` first.
+MINT_JS = """(async () => {
+  const key = %s, action = %s, deadline = Date.now() + %d;
+  const ready = () => window.grecaptcha && window.grecaptcha.enterprise
+    && typeof window.grecaptcha.enterprise.execute === "function";
+  while (!ready()) {
+    if (Date.now() > deadline) return {error: "absent"};
+    await new Promise(r => setTimeout(r, 100));
+  }
+  // ready() can hang on the real site: never wait on it for more than 5 s, and only once per
+  // page load (a ready() that never calls back would otherwise cost 5 s on every message).
+  if (%s) {
+    await Promise.race([new Promise(r => grecaptcha.enterprise.ready(r)),
+                        new Promise(r => setTimeout(r, 5000))]);
+  }
+  try {
+    const token = await grecaptcha.enterprise.execute(key, {action});
+    return {token: token};
+  } catch (e) {
+    return {error: "execute", message: String((e && e.message) || e)};
+  }
+})()"""
+
+#: The anonymous sign-up the site's own script does on a first visit (protocol §5.3), for pages
+#: that leave it to the client. The provisional id is kept where the site keeps it (cookie and
+#: localStorage); one "User already exists" starts over with a fresh id, as the site does.
+SIGN_UP_JS = """(async () => {
+  const path = %s, key = %s, name = "provisional_user_id";
+  let token = "";
+  const g = window.grecaptcha && window.grecaptcha.enterprise;
+  if (key && g && typeof g.execute === "function") {
+    try {
+      token = await Promise.race([g.execute(key, {action: "sign_up"}),
+                                  new Promise(r => setTimeout(() => r(""), 5000))]) || "";
+    } catch (e) { token = ""; }
+  }
+  const stored = (document.cookie.match(/(?:^|; )provisional_user_id=([^;]*)/) || [])[1];
+  let pid = localStorage.getItem(name) || stored || crypto.randomUUID();
+  for (let attempt = 0; ; attempt++) {
+    localStorage.setItem(name, pid);
+    document.cookie = name + "=" + pid + "; path=/; max-age=31536000; samesite=lax";
+    const r = await fetch(path, {method: "POST", credentials: "include",
+      body: JSON.stringify({recaptchaToken: token, provisionalUserId: pid})});
+    const text = await r.text();
+    if (r.status === 400 && /already exists/i.test(text) && attempt === 0) {
+      pid = crypto.randomUUID();
+      continue;
+    }
+    return {status: r.status, text: text};
+  }
+})()"""
+
+
+__all__ = ["FETCH_JS", "MINT_JS", "SIGN_UP_JS", "STATE_JS"]

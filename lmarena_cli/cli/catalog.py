@@ -1,0 +1,41 @@
+"""The model list from the cache file alone: for ``lmarena models`` and ``-m`` completion.
+
+Reads the cache with ``state`` and ``site`` only: neither imports aiohttp nor nodriver, which is
+what keeps ``lmarena models`` and completion fast (the client costs ~0.3 s to import).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..site.models import Model
+
+
+def cached_models(settings: Settings, warn: Callable[[str], None]) -> list[Model] | None:
+    """The chat models in the cache file (as ``Client.list_models``), or None when it has none.
+
+    ``warn`` gets the one line about a cache file that is ignored (corrupt, foreign, too old).
+    """
+    from ..site.models import usable_models_from_rows
+    from ..state.cache import SiteCache
+
+    state = SiteCache(settings.cache_path).load(settings.base_url.rstrip("/"), warn=warn)
+    if state is None or not state.models:
+        return None
+    return [model for model in usable_models_from_rows(state.models) if model.chats]
+
+
+def complete_model(incomplete: str) -> list[str]:
+    """Model names from the cache only: fast, offline, and silent when there is no cache."""
+    try:
+        found = cached_models(Settings.load(), warn=lambda _message: None) or []
+    except Exception:  # completion must never print a traceback into the user's shell
+        return []
+    return [model.name for model in found if model.name.startswith(incomplete)]
+
+
+__all__ = ["cached_models", "complete_model"]

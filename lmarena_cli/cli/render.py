@@ -1,0 +1,160 @@
+"""How ``lmarena ask`` writes a reply: streamed text, ``--no-stream``, ``--json`` or ``--jsonl``.
+
+stdout gets the answer only (side by side: model A's, then model B's under a header each, never
+interleaved); reasoning goes to stderr with ``--show-reasoning``; generated images are saved with
+``-o`` or their URLs printed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .terminal import Terminal
+
+if TYPE_CHECKING:
+    from ..client.client import ChatSession, Client, Reply
+
+#: The ``type`` of each event in ``--jsonl`` output.
+EVENT_TYPES = {
+    "TextDelta": "text",
+    "ReasoningDelta": "reasoning",
+    "ImageOutput": "image",
+    "Citation": "citation",
+    "Finish": "finish",
+    "StreamError": "error",
+    "Heartbeat": "heartbeat",
+    "RawEvent": "raw",
+}
+
+
+class Renderer:
+    """Writes one reply to the terminal in the chosen form, as it streams."""
+
+    def __init__(
+        self,
+        term: Terminal,
+        chat: ChatSession,
+        *,
+        json_: bool,
+        jsonl: bool,
+        no_stream: bool,
+        show_reasoning: bool,
+    ) -> None:
+        self.term = term
+        self.chat = chat
+        self.json = json_
+        self.jsonl = jsonl
+        self.buffered = no_stream or json_
+        self.show_reasoning = show_reasoning
+        self.two_sided = chat.mode in ("side-by-side", "battle")
+        self._open_line = False
+        self._side_b: list[str] = []
+        self._started_a = False
+        self._reasoning_open = False
+
+    async def render(self, stream: Any) -> Reply:
+        """Write the stream's events as they come; return the finished reply."""
+        import orjson
+
+        from ..site.events import ReasoningDelta, TextDelta
+
+        async for event in stream.events():
+            if self.jsonl:
+                self.term.out(orjson.dumps(event_json(event)).decode() + "\n")
+                continue
+            if isinstance(event, ReasoningDelta):
+                if self.show_reasoning:
+                    self.term.stderr.write(self.term.style(event.text, "2"))
+                    self.term.stderr.flush()
+                    self._reasoning_open = True
+            elif isinstance(event, TextDelta) and not self.buffered:
+                self._text(event.side, event.text, stream)
+            # Other events (citations, finish, images, raw lines) show only in --json/--jsonl.
+        reply: Reply = stream.reply
+        if self._reasoning_open:
+            self.term.stderr.write("\n")
+        if self.json:
+            self.term.out(orjson.dumps(reply.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        elif self.jsonl:
+            # The last line is the whole reply, so a consumer of the events also learns the
+            # conversation id and timings, under the same names as --json.
+            self.term.out(orjson.dumps({"type": "reply", **reply.to_dict()}).decode() + "\n")
+        elif self.buffered:
+            self._whole(reply)
+        else:
+            self._flush_b(reply)
+            self.end_partial()
+        return reply
+
+    def _header(self, side: str, reply_model: str | None) -> str:
+        label = f"=== model {side.upper()}" + (f": {reply_model}" if reply_model else "") + " ==="
+        return label + "\n"
+
+    def _text(self, side: str, text: str, stream: Any) -> None:
+        if side == "b":
+            self._side_b.append(text)  # B is printed after A, so the two never interleave
+            return
+        if self.two_sided and not self._started_a:
+            self.term.out(self._header("a", stream.reply.a.model))
+        self._started_a = True
+        self.term.out(text)
+        self._open_line = not text.endswith("\n")
+
+    def _flush_b(self, reply: Reply) -> None:
+        if not self.two_sided:
+            return
+        self.end_partial()
+        b = reply.b
+        self.term.out(self._header("b", b.model if b else None))
+        self.term.out("".join(self._side_b))
+        self._open_line = bool(self._side_b) and not self._side_b[-1].endswith("\n")
+
+    def _whole(self, reply: Reply) -> None:
+        for answer in reply.answers:
+            if self.two_sided:
+                self.term.out(self._header(answer.side, answer.model))
+            self.term.out(answer.text)
+            if answer.text and not answer.text.endswith("\n"):
+                self.term.out("\n")
+
+    def end_partial(self) -> None:
+        """End the line of an answer, also when it was cut short."""
+        if self._open_line:
+            self.term.out("\n")
+            self._open_line = False
+
+
+def event_json(event: Any) -> dict[str, Any]:
+    """One stream event as a ``--jsonl`` line: its fields and its ``type``."""
+    data = dataclasses.asdict(event)
+    data["type"] = EVENT_TYPES.get(type(event).__name__, type(event).__name__)
+    return data
+
+
+async def save_images(
+    client: Client, term: Terminal, reply: Reply, output: Path | None, machine: bool
+) -> None:
+    """Save generated images with -o (numbered when several), else print their URLs."""
+    if output is None:
+        if not machine:
+            term.out("".join(url + "\n" for url in reply.images))
+        return
+    from ..state.files import atomic_write
+
+    paths = numbered(output, len(reply.images))
+    for url, path in zip(reply.images, paths, strict=True):
+        data = await client.download(url)
+        atomic_write(path, data, mode=0o644)
+        term.info(f"saved {path}")
+
+
+def numbered(output: Path, count: int) -> list[Path]:
+    """``output`` itself for one image; ``name-1.ext``, ``name-2.ext``, ... for several."""
+    if count == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}-{n}{output.suffix}") for n in range(1, count + 1)]
+
+
+__all__ = ["EVENT_TYPES", "Renderer", "event_json", "numbered", "save_images"]

@@ -1,0 +1,188 @@
+"""The retry policy of sends and server actions: :class:`RetryPolicy`.
+
+One policy object per send (:class:`~.exchange.ReplyStream`) or per server action call
+(:meth:`~.connection.Connection.server_action`): it decides, for each failure, whether to try
+again and what to do first (reload the page, rediscover the action ids, wait), and counts what it
+has spent in a :class:`RetryBudget`. Its notices go to the ``"lmarena"`` logger at INFO.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from ..errors import (
+    Blocked,
+    ErrorKind,
+    LmArenaError,
+    ProtocolError,
+    RateLimited,
+    UpstreamError,
+    UpstreamUnavailable,
+)
+
+#: How many times a failure before any answer text (5xx, connection reset) is retried.
+TRANSIENT_RETRIES = 3
+#: Backoff before those retries, in seconds: 1, 2, 4.
+BACKOFF_BASE = 1.0
+#: How many times a 429 is waited out, when the caller allows waiting at all.
+RATE_LIMIT_RETRIES = 3
+
+_log = logging.getLogger("lmarena")
+#: What a server action's refresh renews, by the failure's kind.
+_REFRESHED = {ErrorKind.CLOUDFLARE: "anti-bot clearance", ErrorKind.AUTH_EXPIRED: "sign-in"}
+
+Hook = Callable[[], Awaitable[object]]
+
+
+class RetryBudget:
+    """Counts retries by reason, and the seconds the caller allows for waiting out 429s."""
+
+    def __init__(self, wait_allowed: float) -> None:
+        self._counts: dict[str, int] = {}
+        self._wait_left = wait_allowed
+
+    def used(self, reason: str) -> int:
+        """How many retries ``reason`` has had."""
+        return self._counts.get(reason, 0)
+
+    def take(self, reason: str, limit: int) -> bool:
+        """Count one more retry for ``reason``; False (and nothing counted) past ``limit``."""
+        if self._counts.get(reason, 0) >= limit:
+            return False
+        self._counts[reason] = self._counts.get(reason, 0) + 1
+        return True
+
+    def wait(self, seconds: float) -> bool:
+        """Spend ``seconds`` of the allowed waiting; False when not that much is left."""
+        if seconds > self._wait_left:
+            return False
+        self._wait_left -= seconds
+        return True
+
+
+class RetryPolicy:
+    """Return to try again, or raise. For a send, only failures before any answer text come here;
+    once text has arrived nothing is retried (the stream raises with the partial text). Every new
+    attempt of a send has fresh message ids (a new conversation also a fresh session id) and a
+    freshly minted reCAPTCHA token.
+
+    ========================================  =============================================
+    failure (``error.kind``)                  what happens
+    ========================================  =============================================
+    reCAPTCHA rejected (``recaptcha``)        one retry, after reloading the page (the site
+                                              key may have rotated); never more: a second
+                                              rejection raises ``Blocked``, as repeated
+                                              failures lengthen a flag on the account
+    Cloudflare 403 (``cloudflare``)           one page reload for a new clearance, one retry
+    401 sign-in expired (``auth_expired``)    one page reload for a new auth cookie, one retry
+    401 login gate (``login_gate``)           no retry: ``SignInRequired``
+    429 (``RateLimited``)                     up to ``RATE_LIMIT_RETRIES`` waits of
+                                              ``Retry-After`` (else 5, 10, 20 s), only while
+                                              the total stays within the caller's
+                                              ``rate_limit_wait`` (default 0: raise at once)
+    422 / invalid content, moderation         no retry: ``ContentRejected``
+    400 ZodError, other ``ProtocolError``     no retry
+    400 ids already seen (``duplicate_ids``)  one retry with fresh ids
+    5xx, connection refused or reset, body    up to ``TRANSIENT_RETRIES`` retries after
+    cut before text (``server``,              ``BACKOFF_BASE`` * 1, 2, 4 s
+    ``network``, ``cut``)
+    empty answer (``empty``)                  one retry with fresh ids
+    anything else (a3 / arena error,          no retry
+    timeout, other 403s)
+    ========================================  =============================================
+
+    A server action (``action`` given: an image upload's ``generateUploadUrl``,
+    ``getSignedUrl``) is behind the same checks as a send, with a shorter table: a stale action
+    id (``stale_action``) is rediscovered once, a Cloudflare page or an expired sign-in
+    (``cloudflare``, ``auth_expired``) is refreshed in the browser once; anything else, and any
+    kind a second time, raises.
+
+    ``refresh`` reloads the site in the browser; ``rediscover`` reads the action ids again.
+    """
+
+    def __init__(
+        self, *, refresh: Hook, rediscover: Hook | None = None, rate_limit_wait: float = 0.0
+    ) -> None:
+        self._refresh = refresh
+        self._rediscover = rediscover
+        self.budget = RetryBudget(rate_limit_wait)
+
+    async def recover_or_raise(self, error: LmArenaError, *, action: str | None = None) -> None:
+        """Get ready for the next attempt after ``error`` (of a send, or of the server action
+        named ``action``), or raise."""
+        if action is not None:
+            await self._recover_action(action, error)
+        else:
+            await self._recover_send(error)
+
+    async def _recover_send(self, error: LmArenaError) -> None:
+        budget = self.budget
+        kind = error.kind
+        if kind == ErrorKind.RECAPTCHA and budget.take("recaptcha", 1):
+            _log.info("the site rejected the reCAPTCHA token; trying once more with a fresh one")
+            # Reload the page first: a redeploy may have rotated the site key (protocol §4.2),
+            # and a token minted with the old page's key fails however often it is retried.
+            await self._refresh()
+            return
+        if kind == ErrorKind.CLOUDFLARE and budget.take("cloudflare", 1):
+            _log.info("the site's anti-bot check wants a new clearance; refreshing it")
+            await self._refresh()
+            return
+        if kind == ErrorKind.AUTH_EXPIRED and budget.take("auth", 1):
+            _log.info("the site's sign-in expired; refreshing it")
+            await self._refresh()
+            return
+        if kind in (ErrorKind.DUPLICATE_IDS, ErrorKind.EMPTY) and budget.take(kind, 1):
+            _log.info(f"{error.message}; trying once more with fresh ids")
+            return
+        if isinstance(error, RateLimited):
+            await self._wait_out(error)
+            return
+        retryable = (
+            isinstance(error, UpstreamUnavailable)
+            and not isinstance(error, ProtocolError | UpstreamError)
+            and kind in (ErrorKind.SERVER, ErrorKind.NETWORK, ErrorKind.CUT)
+        )
+        if retryable and budget.take("transient", TRANSIENT_RETRIES):
+            delay = BACKOFF_BASE * 2 ** (budget.used("transient") - 1)
+            _log.info(f"{error.message}; retrying in {delay:.0f} s")
+            await asyncio.sleep(delay)
+            return
+        if kind == ErrorKind.RECAPTCHA:
+            raise Blocked(
+                "the site rejected the reCAPTCHA token twice; not trying again, as repeated "
+                "failures lengthen a flag on the account. Wait a while, or sign in with "
+                "`lmarena login`",
+                detail=error.detail,
+                kind=kind,
+            ) from None
+        raise error
+
+    async def _wait_out(self, error: RateLimited) -> None:
+        budget = self.budget
+        wait = (
+            error.retry_after if error.retry_after is not None else 5.0 * 2 ** budget.used("rate")
+        )
+        if budget.take("rate", RATE_LIMIT_RETRIES) and budget.wait(wait):
+            _log.info(f"rate-limited by the site; waiting {wait:.0f} s as it asked")
+            await asyncio.sleep(wait)
+            return
+        raise error
+
+    async def _recover_action(self, name: str, error: LmArenaError) -> None:
+        kind = error.kind
+        if kind not in (ErrorKind.STALE_ACTION, *_REFRESHED) or not self.budget.take(kind, 1):
+            raise error
+        if kind == ErrorKind.STALE_ACTION and self._rediscover is not None:
+            _log.info(f"the site's {name} action changed; rediscovering it")
+            await self._rediscover()
+        elif kind in _REFRESHED:
+            _log.info(f"the site wants a new {_REFRESHED[kind]}; refreshing it")
+            await self._refresh()
+        else:
+            raise error
+
+
+__all__ = ["BACKOFF_BASE", "RATE_LIMIT_RETRIES", "TRANSIENT_RETRIES", "RetryBudget", "RetryPolicy"]

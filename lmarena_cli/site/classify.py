@@ -1,0 +1,331 @@
+"""The site's failures turned into the right :mod:`errors` class, with the site's own words kept.
+
+:func:`error_from_response` reads an HTTP answer that is not a good stream, and
+:func:`error_from_stream` an error the site reported inside a 200 stream. Every error keeps the
+site's words (shortened) in ``.detail`` and a ``.kind`` that the retry policy decides on.
+Protocol §8 lists the answers.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import html as html_lib
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from ..errors import (
+    Blocked,
+    ContentRejected,
+    ConversationNotFound,
+    ErrorKind,
+    InputError,
+    LmArenaError,
+    ProtocolError,
+    RateLimited,
+    SignInRequired,
+    UpstreamError,
+    UpstreamUnavailable,
+    UsageError,
+)
+from . import facts
+from .decode import NOT_JSON, loads
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
+_DETAIL_LIMIT = 300
+
+
+def excerpt(text: str, limit: int = _DETAIL_LIMIT) -> str:
+    """Text fit for a message: an HTML page shrinks to its title, whitespace collapses, capped."""
+    stripped = text.lstrip()
+    if stripped[:1] == "<":
+        title = _TITLE.search(text)
+        if title is None:
+            return "an HTML page"
+        text = f"an HTML page titled {html_lib.unescape(title.group(1)).strip()!r}"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def error_text(value: Any) -> str | None:
+    """The human text inside the site's error JSON (``{"error": "..."}`` and its variants)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        # {"error": "LOGIN_GATE", "message": "Please sign in ..."}: the code and the sentence both
+        # matter (one to classify, the other to show).
+        texts = [error_text(value.get(k)) for k in ("error", "message", "detail", "reason")]
+        found = list(dict.fromkeys(t for t in texts if t))
+        return ": ".join(found[:2]) if found else None
+    return None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's value by case-insensitive name, whatever mapping holds the headers."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    lowered = name.lower()  # plain dicts are case-sensitive; aiohttp's CIMultiDict is not
+    for key, item in headers.items():
+        if key.lower() == lowered:
+            return item
+    return None
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT; a date without zone is read as such
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _zod_issues(data: Any) -> list[dict[str, Any]] | None:
+    """The issues of a ZodError body in any of the shapes seen, or None when it is not one."""
+    error = data.get("error") if isinstance(data, dict) else None
+    candidates = [error, data]
+    if isinstance(error, dict):
+        candidates.insert(0, error.get("issues"))
+        message = error.get("message")
+        if isinstance(message, str):  # zod's own message is the issues as a JSON string
+            candidates.append(loads(message))
+    if isinstance(error, str):
+        candidates.append(loads(error))
+    for candidate in candidates:
+        if isinstance(candidate, dict):
+            candidate = candidate.get("issues")
+        if (
+            isinstance(candidate, list)
+            and candidate
+            and all(isinstance(i, dict) and "path" in i for i in candidate)
+        ):
+            return candidate
+    return None
+
+
+def _describe_issue(issue: Mapping[str, Any]) -> str:
+    """One zod issue as ``field a.b: message`` for the user's message."""
+    path = issue.get("path")
+    parts = [str(p) for p in path] if isinstance(path, list) else []
+    field = ".".join(parts) or "(the whole body)"
+    return f"field {field}: {issue.get('message') or issue.get('code') or 'invalid'}"
+
+
+def error_from_stream(message: str) -> LmArenaError:
+    """The exception for an error reported inside a 200 stream (``a3`` or ``hasArenaError``).
+
+    The site words rate limits and moderation there too (protocol §8.2); scripts that wait on
+    exit 6 or give up on exit 7 should not see those as a plain upstream failure.
+    """
+    low = message.lower()
+    if message == facts.ARENA_ERROR_TEXT:
+        return UpstreamError(
+            "the model failed on the site's side (hasArenaError)",
+            detail=message,
+            kind=ErrorKind.ARENA_ERROR,
+        )
+    if any(marker in low for marker in facts.STREAM_RATE_MARKERS):
+        return RateLimited(
+            "the site is rate-limiting this model or account",
+            detail=message,
+            kind=ErrorKind.STREAM_RATE_LIMITED,
+        )
+    if any(marker.lower() in low for marker in facts.MODERATION_MARKERS):
+        return ContentRejected(
+            "the site's moderation rejected the prompt",
+            detail=message,
+            kind=ErrorKind.STREAM_MODERATION,
+        )
+    return UpstreamError(
+        f"the site reported a failure: {message}", detail=message, kind=ErrorKind.STREAM_ERROR
+    )
+
+
+def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> LmArenaError:
+    """The error to raise for an HTTP answer that is not a stream (any status but a good 200).
+
+    Every error keeps the site's words (shortened; never a whole HTML page) in ``.detail`` and a
+    ``.kind`` that the retry policy decides on: cloudflare, recaptcha, login_gate, auth_expired,
+    forbidden, rate_limited, moderation, invalid_content, too_large, zod, not_selectable,
+    duplicate_ids, stale_action, not_found, server, unexpected.
+    """
+    data = loads(body) if body.lstrip()[:1] in ("{", "[", '"') else NOT_JSON
+    said = (error_text(data) if data is not NOT_JSON else None) or body
+    detail = excerpt(said) if said.strip() else None
+    low = said.lower()
+
+    # A 429 stays a rate limit even when Cloudflare's page says so ("You are being rate limited").
+    if status != 429 and any(marker in body for marker in facts.CLOUDFLARE_MARKERS):
+        return Blocked(
+            "Cloudflare's anti-bot check refused the request (it answered with its challenge "
+            f"page, HTTP {status}); the browser has to pass the check again",
+            detail=detail,
+            kind=ErrorKind.CLOUDFLARE,
+        )
+    if facts.RECAPTCHA_FAILED in low:
+        return Blocked(
+            "the site's reCAPTCHA check refused the request (the browser's score was too low or "
+            "the token was stale); try again later, or with a visible browser "
+            "(LM_ARENA_BROWSER_HEADLESS=0)",
+            detail=detail,
+            kind=ErrorKind.RECAPTCHA,
+        )
+    if status == 401 or facts.LOGIN_GATE in said:
+        return _auth_error(status, said, detail)
+    if status == 429:
+        retry_after = parse_retry_after(_header(headers, facts.RETRY_AFTER))
+        wait = f"; the site asks to wait {retry_after:.0f} s" if retry_after is not None else ""
+        return RateLimited(
+            f"the site is rate-limiting this account or address (HTTP 429){wait}",
+            retry_after=retry_after,
+            detail=detail,
+            kind=ErrorKind.RATE_LIMITED,
+        )
+    content = _content_error(status, said, low, detail)
+    if content is not None:
+        return content
+    if status == 400:
+        return _bad_request(data, said, low, detail)
+    if status == 404:
+        return _not_found(said, low, detail)
+    if status == 403:
+        if facts.ROUTE_NOT_ALLOWED in low:
+            return ProtocolError(
+                "the site no longer accepts this endpoint (403 Route not allowed); "
+                "the site's protocol changed; update lmarena",
+                detail=detail,
+                kind=ErrorKind.FORBIDDEN,
+            )
+        return Blocked(
+            "the site refused the request (HTTP 403)", detail=detail, kind=ErrorKind.FORBIDDEN
+        )
+    if status >= 500:
+        return UpstreamUnavailable(
+            f"the site failed to answer (HTTP {status}); try again in a moment",
+            detail=detail,
+            kind=ErrorKind.SERVER,
+        )
+    return ProtocolError(
+        f"the site answered HTTP {status}, which this version of lmarena does not expect",
+        detail=detail,
+        kind=ErrorKind.UNEXPECTED,
+    )
+
+
+def _auth_error(status: int, said: str, detail: str | None) -> LmArenaError:
+    low = said.lower()
+    if facts.LOGIN_GATE in said:
+        return SignInRequired(
+            "the site wants a signed-in account for this kind of chat; "
+            "run `lmarena login` and sign in in the browser window",
+            detail=detail,
+            kind=ErrorKind.LOGIN_GATE,
+        )
+    if facts.NO_ACCESS in low:
+        return SignInRequired(
+            "this conversation belongs to another account than the one signed in; "
+            "sign in as its owner with `lmarena login`, or start a new conversation",
+            detail=detail,
+            kind=ErrorKind.FORBIDDEN,
+        )
+    expired = any(marker in low for marker in facts.AUTH_EXPIRED_MARKERS)
+    return SignInRequired(
+        (
+            "the sign-in has expired"
+            if expired
+            else f"the site wants a signed-in user (HTTP {status})"
+        )
+        + "; run `lmarena login` to sign in again",
+        detail=detail,
+        kind=ErrorKind.AUTH_EXPIRED,
+    )
+
+
+def _content_error(status: int, said: str, low: str, detail: str | None) -> LmArenaError | None:
+    if status == 413:
+        return InputError(
+            "the site refused the upload as too large (HTTP 413); send a smaller image",
+            detail=detail,
+            kind=ErrorKind.TOO_LARGE,
+        )
+    if status not in (400, 422):
+        return None
+    if any(marker in low for marker in facts.INVALID_CONTENT_MARKERS):
+        return ContentRejected(
+            "the site refused the prompt or image as invalid content",
+            detail=detail,
+            kind=ErrorKind.INVALID_CONTENT,
+        )
+    if status == 422 or any(m.lower() in low for m in facts.MODERATION_MARKERS):
+        return ContentRejected(
+            "the site's moderation refused the prompt (it violates the site's terms of use)",
+            detail=detail,
+            kind=ErrorKind.MODERATION,
+        )
+    return None
+
+
+def _bad_request(data: Any, said: str, low: str, detail: str | None) -> LmArenaError:
+    issues = _zod_issues(data) if data is not NOT_JSON else None
+    if issues is not None:
+        fields = "; ".join(_describe_issue(i) for i in issues[:5])
+        return ProtocolError(
+            f"the site rejected the request body: {fields} — the site's protocol changed; "
+            "update lmarena",
+            detail=excerpt(orjson.dumps(issues).decode()),
+            kind=ErrorKind.ZOD,
+        )
+    if facts.NOT_SELECTABLE in low:
+        return UsageError(
+            "the site does not let users pick this model (not available for user selection); "
+            "choose another from `lmarena models`",
+            detail=detail,
+            kind=ErrorKind.NOT_SELECTABLE,
+        )
+    if facts.DUPLICATE_MARKER in low:
+        return UpstreamError(
+            "the site refused reused message ids; a new attempt needs fresh ids",
+            detail=detail,
+            kind=ErrorKind.DUPLICATE_IDS,
+        )
+    return ProtocolError(
+        "the site refused the request as malformed (HTTP 400); the site's protocol may have "
+        "changed",
+        detail=detail,
+        kind=ErrorKind.UNEXPECTED,
+    )
+
+
+def _not_found(said: str, low: str, detail: str | None) -> LmArenaError:
+    if facts.ACTION_NOT_FOUND.lower() in low:
+        return ProtocolError(
+            "the site no longer knows this server action id (it redeployed); "
+            "the action ids have to be discovered again",
+            detail=detail,
+            kind=ErrorKind.STALE_ACTION,
+        )
+    if any(marker in low for marker in facts.CONVERSATION_MARKERS):
+        return ConversationNotFound(
+            "the site does not know this conversation (HTTP 404)",
+            detail=detail,
+            kind=ErrorKind.NOT_FOUND,
+        )
+    return ProtocolError(
+        "the site answered 404 for this endpoint; the site's protocol may have changed",
+        detail=detail,
+        kind=ErrorKind.NOT_FOUND,
+    )

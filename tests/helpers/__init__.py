@@ -1,0 +1,1 @@
+"""Harness code shared by the tests (fixtures live in ``tests/conftest.py``)."""

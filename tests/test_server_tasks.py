@@ -1,0 +1,59 @@
+"""The server's one wait: a piece of work against a stop signal, whichever comes first."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lmarena_cli.server.tasks import abandon, race
+
+
+async def test_race_is_true_when_the_work_finishes_first() -> None:
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(asyncio.sleep(0, result="done"))
+    assert await race(task, stop) is True
+    assert task.result() == "done"
+
+
+async def test_race_is_false_when_stopped_first_and_leaves_the_work_running() -> None:
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(asyncio.sleep(30))
+    asyncio.get_running_loop().call_later(0.01, stop.set)
+    assert await race(task, stop) is False
+    assert not task.done()
+    await abandon(task)
+    assert task.cancelled()
+
+
+async def test_race_is_false_when_the_time_runs_out_without_a_stop() -> None:
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(asyncio.sleep(30))
+    assert await race(task, stop, timeout=0.01) is False
+    assert not stop.is_set() and not task.done()
+    await abandon(task)
+
+
+async def test_cancelling_the_wait_cancels_the_work() -> None:
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(asyncio.sleep(30))
+    waiting = asyncio.ensure_future(race(task, stop))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await asyncio.sleep(0)
+    assert task.cancelled()
+
+
+async def test_abandon_ignores_how_the_work_ends() -> None:
+    async def fails() -> None:
+        try:
+            await asyncio.sleep(30)
+        finally:
+            raise RuntimeError("failed while cancelled")
+
+    task = asyncio.ensure_future(fails())
+    await asyncio.sleep(0)
+    await abandon(task)
+    assert task.done()
