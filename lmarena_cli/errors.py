@@ -92,6 +92,9 @@ class ErrorKind(StrEnum):
     LOGIN_GATE = "login_gate"  # this mode needs a signed-in account
     NO_SESSION = "no_session"  # no session could be started (sign-up failed)
     LOGIN = "login"  # `lmarena login` ended without a sign-in
+    USER_NOT_FOUND = "user_not_found"  # 401 "User not found": no valid session at all
+    TERMS_OF_USE = "terms_of_use"  # the account's consent to the Terms of Use could not be given
+    NOT_ALLOWED = "not_allowed"  # 403 "Not allowed": a route or field this account may not use
     FORBIDDEN = "forbidden"  # another 401/403 the site gave
     # the network and the site's health
     NETWORK = "network"  # connection refused, reset, DNS failure
@@ -107,6 +110,11 @@ class ErrorKind(StrEnum):
     STREAM_ERROR = "a3"  # another failure reported inside the stream
     # what the site could not accept
     ZOD = "zod"  # the site's schema check refused the request body
+    SPOOFED_ID = "spoofed_id"  # ids minted too far from the site's clock
+    BATTLE_TURN = "battle_turn"  # a single-model chat's turn was answered as a battle
+    PROMPT_REFUSED = "prompt_refused"  # 429 "prompt failed": the site refused the prompt itself
+    MODEL_NOT_OFFERED = "model_not_offered"  # 404 "Models not found" for this modality
+    NOT_JSON = "not_json"  # a page (a soft 404) where JSON was expected
     DUPLICATE_IDS = "duplicate_ids"  # ids the site has already seen
     NOT_SELECTABLE = "not_selectable"  # the model is not offered for selection
     NOT_FOUND = "not_found"  # a 404 from the site

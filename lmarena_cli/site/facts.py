@@ -19,8 +19,20 @@ POST_TO_EVALUATION = "/nextjs-api/stream/post-to-evaluation/{session_id}"
 RETRY_MESSAGE = (
     "/nextjs-api/stream/retry-evaluation-session-message/{session_id}/messages/{message_id}"
 )
+#: Skips a battle that the site injected into a single-model chat (protocol §14.5).
+SKIP_DIRECT_BATTLE = "/nextjs-api/stream/skip-direct-battle/{session_id}"
 MODEL_CATALOG = "/nextjs-api/model-catalog"
 SIGN_UP = "/nextjs-api/sign-up"
+#: The account (``{user: {id, touConsentTimestamp, ...}}``), its balance and its "pulse" (§14.8).
+ME = "/api/me"
+BALANCE = "/api/billing/balance"
+PULSE = "/api/me/pulse"
+#: The Terms of Use consent the site's "Agree" button sends (``{}``; §14.2), and the server
+#: action of the same job (discovered from the JS chunks like the upload actions).
+TOU_CONSENT = "/api/me/update-tou-consent"
+TOU_CONSENT_ACTION = "updateTouConsent"
+#: The field of ``/api/me``'s user that says when the Terms of Use were accepted.
+TOU_CONSENT_FIELD = "touConsentTimestamp"
 
 #: Page the browser opens to bootstrap, and the Referer of API calls.
 CHAT_PAGE = "/"
@@ -116,6 +128,26 @@ DUPLICATE_MARKER = "duplicate"
 CONVERSATION_MARKERS = ("session", "evaluation")
 #: Header the site (or Cloudflare) sends with a 429.
 RETRY_AFTER = "Retry-After"
+#: Header that marks a Cloudflare challenge, whatever the status (a 429 after a burst too).
+CF_MITIGATED = "cf-mitigated"
+CF_CHALLENGE = "challenge"
+#: The Date header: the site refuses ids minted far from its clock (§14.3).
+DATE = "Date"
+SPOOFED_ID = "seems spoofed"
+#: 400 when a single-model chat was answered as a battle and not skipped (§14.5).
+BAD_NEXT_TURN = "Bad next turn request in Battles in Direct mode"
+#: 429 that refuses the prompt itself (seen for oversized prompts; §14.6): not a rate limit.
+PROMPT_FAILED = "prompt failed"
+#: 401 when there is no valid session at all.
+USER_NOT_FOUND = "User not found"
+#: 404 when the model is not offered for the request's modality.
+MODELS_NOT_FOUND = "Models not found"
+#: 403 for a route or field this account may not use.
+NOT_ALLOWED = "not allowed"
+#: 403 of the catalog when a request carries an Origin header (§14.4).
+CROSS_ORIGIN_CATALOG = "Cross-origin catalog requests are not permitted"
+#: The RSC placeholder an anonymous page carries where the model list used to be (§14.4).
+UNDEFINED = "$undefined"
 
 # --- the chat stream ------------------------------------------------------------------------------
 #: The two sides of a conversation, as stream lines prefix them (``a0:``, ``b0:``).

@@ -62,6 +62,14 @@ class SiteState:
     #: When the site key, models and action ids were last read from the site.
     discovered_at: float = field(default_factory=time.time)
     cookie_records: list[dict[str, Any]] = field(default_factory=list)
+    #: Seconds the site's clock is ahead of ours (its ``Date`` header minus our time): every
+    #: UUIDv7 is minted from the corrected clock, as the site refuses ids far from its own.
+    clock_offset: float = 0.0
+    #: The account (auth user id) whose consent to the Terms of Use was given, so that warm runs
+    #: do not give it again; None until it is.
+    tou_consent_user: str | None = None
+    #: Where ``models`` came from: "page" (embedded in the HTML) or "catalog" (the endpoint).
+    models_source: str | None = None
 
     def __repr__(self) -> str:
         # Cookie values are secrets: name them, never show them.
@@ -104,6 +112,9 @@ class SiteState:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "discovered_at": self.discovered_at,
+            "clock_offset": self.clock_offset,
+            "tou_consent_user": self.tou_consent_user,
+            "models_source": self.models_source,
         }
 
     @classmethod
@@ -131,6 +142,13 @@ class SiteState:
         discovered = data.get("discovered_at", updated)
         if not isinstance(discovered, int | float):
             raise ValueError("discovered_at must be a number")
+        offset = data.get("clock_offset", 0.0)
+        if not isinstance(offset, int | float) or isinstance(offset, bool):
+            raise ValueError("clock_offset must be a number")
+        consent = data.get("tou_consent_user")
+        source = data.get("models_source")
+        if not all(v is None or isinstance(v, str) for v in (consent, source)):
+            raise ValueError("tou_consent_user and models_source must be strings")
         return cls(
             base_url=base_url,
             user_agent=user_agent,
@@ -142,6 +160,9 @@ class SiteState:
             updated_at=updated,
             discovered_at=float(discovered),
             cookie_records=list(records),
+            clock_offset=float(offset),
+            tou_consent_user=consent,
+            models_source=source,
         )
 
 
