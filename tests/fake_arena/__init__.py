@@ -33,6 +33,39 @@ Facts a client writer needs (everything else follows the protocol document):
 * Follow-ups use the session's models; model ids in a post-to-evaluation body are ignored.
 * ``Received.headers`` keys are lower-case.
 
+The site as of Sep-Oct 2026 (protocol doc §14), behind switches (all off by default, except the
+clock, which is always on; ``FakeArena.as_of_2026_10(**overrides)`` turns them all on, and
+``python -m tests.fake_arena --site 2026-10 [--clock-skew SECONDS]`` serves that):
+
+* ``tou_required``: users (anonymous and signed-in) start without Terms-of-Use consent (without the
+  switch every user counts as having agreed when created). ``GET /api/me`` answers
+  ``{"user": {"id", "email", "isAnonymous", "touConsentTimestamp": null | ISO}}`` (401
+  ``{"message":"User not found"}`` without a session); ``POST /api/me/update-tou-consent`` with
+  ``{}`` gives consent (idempotent; 401 without a session), as does the server action
+  ``updateTouConsent`` (its id in the page's chunk, rotating with ``redeploy()``). The chat page
+  shows a dialog (``#tou-dialog``) whose "Agree" button posts the consent. Until then a send to
+  create-evaluation / post-to-evaluation is *held*: 200 and the stream headers, then nothing until
+  the client leaves; its ``Received.held`` is True (``FakeArena.held_sends()``).
+* ``clock_skew`` (seconds the fake's clock is ahead) and ``id_tolerance`` (default 300): every
+  response carries ``Date`` from :meth:`FakeArena.now`; a session or message id whose UUIDv7 time
+  is further than ``id_tolerance`` from it gets 400 ``{"error":"Evaluation session ID seems
+  spoofed, offset too big"}`` (an id over a day old stays "Invalid ...: expected a UUIDv7").
+* ``models_in_page``: ``"embedded"`` (default), ``"undefined"`` (``initialModels`` is the RSC
+  placeholder ``"$undefined"``) or ``"absent"`` (no key), for anonymous pages; signed-in pages keep
+  the list. (``embed_models=False`` leaves it out of every page.)
+* ``catalog_2026``: ``GET /nextjs-api/model-catalog`` answers ``{"arenas": [{"arena", "complete",
+  "models"}]}`` over text, vision, code, document, text-to-image, image-edit, text-to-video and
+  search, a model in every arena it belongs to, plain-string entries in "text", and (unless
+  ``models`` is given) a webdev-only and a video-only model (:data:`MODELS_2026`); a request with
+  an ``Origin`` header gets 403 ``{"error":"Cross-origin catalog requests are not permitted"}``.
+* ``bare_auth_cookie``: the session is one ``arena-auth-prod-v1`` cookie, never ``.0``/``.1``.
+* ``soft_404``: an unknown path answers 200 with an HTML "404: This page could not be found." page.
+* Always: ``GET /api/billing/balance`` -> ``{"creditsRemaining", "dailyFreeCredits"}`` and
+  ``GET /api/me/pulse`` -> ``{"pulse"}`` (401 without a session; values are attributes of the
+  fake). Statuses on demand, one per send: ``Fault.cloudflare_burst()`` (429 "Just a moment...",
+  ``cf-mitigated: challenge``), ``Fault.prompt_failed()`` (429), ``Fault.user_not_found()`` (401),
+  ``Fault.models_not_found(modality)`` (404 text), ``Fault.not_allowed()`` (403).
+
 Every fact about the site that the fake serves or checks (paths, cookie and header names, markers,
 error texts, site keys, action, mode and modality names) is in :mod:`.facts`, the fake's own copy:
 the fake never imports the product (``lmarena_cli``).
@@ -40,7 +73,7 @@ the fake never imports the product (``lmarena_cli``).
 
 from .app import DEFAULT_SITE_KEY, DEFAULT_V2_SITE_KEY, FakeArena
 from .facts import CHALLENGE_ENDPOINT, LOGIN_GATE_BODY
-from .models import DEFAULT_MODELS, FakeModel
+from .models import DEFAULT_MODELS, MODELS_2026, FakeModel
 from .replies import Fault, Reply
 from .state import EvaluationSession, Message, Received
 
@@ -50,6 +83,7 @@ __all__ = [
     "DEFAULT_SITE_KEY",
     "DEFAULT_V2_SITE_KEY",
     "LOGIN_GATE_BODY",
+    "MODELS_2026",
     "EvaluationSession",
     "FakeArena",
     "FakeModel",

@@ -1,5 +1,10 @@
 """Run the fake arena for demos: ``python -m tests.fake_arena --port 8765``.
 
+``--site 2026-10`` serves the site as of Oct 2026 (``FakeArena.as_of_2026_10``: Terms-of-Use
+consent, no model list in anonymous pages, the 2026 catalog, a bare auth cookie, soft 404s, the
+login gate); ``--clock-skew SECONDS`` puts the fake's clock (its ``Date`` header, its id check)
+that far ahead of the real one.
+
 Prints ``fake arena listening on <url>`` (flushed) and serves until SIGINT/SIGTERM, then exits 0.
 """
 
@@ -9,6 +14,7 @@ import argparse
 import asyncio
 import signal
 import sys
+from typing import Any
 
 from .app import FakeArena
 
@@ -25,18 +31,35 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--lmarena-redirect", action="store_true", help="also serve a 301 legacy host")
     p.add_argument("--recaptcha-delay", type=float, default=0.5)
+    p.add_argument(
+        "--site",
+        choices=("classic", "2026-10"),
+        default="classic",
+        help="which version of the site to serve (default: classic)",
+    )
+    p.add_argument(
+        "--clock-skew",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="the fake's clock is this far ahead of the real one",
+    )
     return p.parse_args(argv)
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    arena = FakeArena(
-        login_gate=args.login_gate,
-        embed_models=not args.no_embed_models,
-        challenge=not args.no_challenge,
-        turnstile=args.turnstile,
-        lmarena_redirect=args.lmarena_redirect,
-        recaptcha_delay=args.recaptcha_delay,
-    )
+    options: dict[str, Any] = {
+        "embed_models": not args.no_embed_models,
+        "challenge": not args.no_challenge,
+        "turnstile": args.turnstile,
+        "lmarena_redirect": args.lmarena_redirect,
+        "recaptcha_delay": args.recaptcha_delay,
+        "clock_skew": args.clock_skew,
+    }
+    if args.site == "2026-10":
+        arena = FakeArena.as_of_2026_10(**options)
+    else:
+        arena = FakeArena(login_gate=args.login_gate, **options)
     await arena.start(host=args.host, port=args.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

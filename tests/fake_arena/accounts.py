@@ -20,7 +20,16 @@ from aiohttp import web
 
 from . import auth
 from .core import ArenaCore
-from .facts import AUTH_EXPIRED, INVALID_LOGIN, NO_AUTH_SESSION, NOT_OWNER, SIGN_IN, USER_EXISTS
+from .facts import (
+    AUTH_EXPIRED,
+    INVALID_LOGIN,
+    NO_AUTH_SESSION,
+    NOT_OWNER,
+    SIGN_IN,
+    TOU_CONSENT_FIELD,
+    USER_EXISTS,
+    USER_NOT_FOUND_BODY,
+)
 from .responses import json_response
 
 #: A page GET refreshes an access token that expires within this many seconds.
@@ -54,7 +63,20 @@ class AccountsMixin(ArenaCore):
 
     def auth_cookies(self, user: auth.User) -> dict[str, str]:
         """Fresh auth cookies for ``user`` (chunked when large, as the site sets them)."""
-        return auth.split_cookie(self._new_session_value(user))
+        return auth.split_cookie(self._new_session_value(user), bare=self.bare_auth_cookie)
+
+    def consent_time(self, user: auth.User) -> float | None:
+        """When ``user`` accepted the Terms of Use (the fake's clock), or None.
+
+        Without :attr:`tou_required` every user counts as having agreed when created.
+        """
+        if not self.tou_required:
+            return self.tou_consents.get(user.id, user.created_at + self.clock_skew)
+        return self.tou_consents.get(user.id)
+
+    def give_consent(self, user: auth.User) -> float:
+        """Record ``user``'s consent (idempotent: the first time stays) and return its time."""
+        return self.tou_consents.setdefault(user.id, self.now())
 
     def expire_auth(self) -> None:
         """Make every access token expired now (refresh tokens stay valid)."""
@@ -68,7 +90,10 @@ class AccountsMixin(ArenaCore):
         refresh = secrets.token_urlsafe(9)
         self.tokens[access] = auth.AccessToken(user.id, expires_at, session_id)
         self.refresh_tokens[refresh] = user.id
-        return auth.encode_cookie_value(auth.session_json(user, access, refresh, expires_at))
+        session = auth.session_json(
+            user, access, refresh, expires_at, compact=self.bare_auth_cookie
+        )
+        return auth.encode_cookie_value(session)
 
     def _auth_state(self, request: web.Request) -> AuthState:
         value, chunked = auth.joined_cookie(request.cookies)
@@ -94,11 +119,20 @@ class AccountsMixin(ArenaCore):
             return json_response({"error": AUTH_EXPIRED}, status=401)
         return json_response({"error": NO_AUTH_SESSION}, status=401)
 
+    def _account_user(self, request: web.Request) -> auth.User | web.Response:
+        """The user of an account endpoint (``/api/me``...), or the site's 401 "User not found"."""
+        state = self._auth_state(request)
+        if state.status == "valid" and state.user is not None:
+            return state.user
+        if state.status == "expired":
+            return json_response({"error": AUTH_EXPIRED}, status=401)
+        return json_response(dict(USER_NOT_FOUND_BODY), status=401)
+
     def _set_auth_cookies(
         self, resp: web.StreamResponse, value: str, request_cookies: Iterable[str]
     ) -> None:
         """Set the session cookie(s) and delete stale pieces of the other layout."""
-        fresh = auth.split_cookie(value)
+        fresh = auth.split_cookie(value, bare=self.bare_auth_cookie)
         for name, piece in fresh.items():
             # Not HttpOnly: the site's JS (and clients waiting on document.cookie) read it.
             resp.set_cookie(name, piece, path="/", max_age=400 * 86400, samesite="Lax")
@@ -177,9 +211,10 @@ class AccountsMixin(ArenaCore):
         return resp
 
     async def _me(self, request: web.Request) -> web.Response:
-        user = self._api_user(request)
+        user = self._account_user(request)
         if isinstance(user, web.Response):
             return user
+        consent = self.consent_time(user)
         return json_response(
             {
                 "user": {
@@ -187,10 +222,35 @@ class AccountsMixin(ArenaCore):
                     "supabaseUserId": user.id,
                     "email": user.email,
                     "isAnonymous": user.is_anonymous,
-                    "touConsentTimestamp": None,
+                    TOU_CONSENT_FIELD: None if consent is None else iso_time(consent),
                 }
             }
         )
+
+    async def _tou_consent(self, request: web.Request) -> web.Response:
+        """``POST /api/me/update-tou-consent`` with ``{}``: what the dialog's "Agree" sends."""
+        user = self._account_user(request)
+        if isinstance(user, web.Response):
+            return user
+        when = self.give_consent(user)
+        return json_response({"success": True, TOU_CONSENT_FIELD: iso_time(when)})
+
+    async def _balance(self, request: web.Request) -> web.Response:
+        user = self._account_user(request)
+        if isinstance(user, web.Response):
+            return user
+        return json_response(
+            {
+                "creditsRemaining": self.credits_remaining,
+                "dailyFreeCredits": self.daily_free_credits,
+            }
+        )
+
+    async def _pulse(self, request: web.Request) -> web.Response:
+        user = self._account_user(request)
+        if isinstance(user, web.Response):
+            return user
+        return json_response({"pulse": self.pulse})
 
     async def _login_page(self, request: web.Request) -> web.Response:
         return web.Response(text=login_page(), content_type="text/html")
@@ -202,6 +262,12 @@ async def _json_or_none(request: web.Request) -> Any:
         return orjson.loads(await request.read())
     except orjson.JSONDecodeError:
         return None
+
+
+def iso_time(seconds: float) -> str:
+    """``2026-10-08T12:34:56.789Z``, as the site's JSON writes times."""
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{whole}.{int(seconds * 1000) % 1000:03d}Z"
 
 
 def login_page() -> str:

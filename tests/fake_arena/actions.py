@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from .core import ArenaCore
+from .accounts import AccountsMixin, iso_time
 from .facts import (
     ACTION_NOT_FOUND,
     ALLOWED_MIME,
@@ -28,15 +28,18 @@ from .facts import (
     RSC_CONTENT_TYPE,
     S3_MESSAGES,
     STORAGE_PREFIX,
+    TOU_CONSENT_FIELD,
     UNSUPPORTED_FILE_TYPE,
+    UPDATE_TOU_CONSENT,
     UPLOAD_ARGS_REQUIRED,
+    USER_NOT_FOUND_BODY,
 )
 from .storage import StoredObject, s3_error_xml
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class ActionsMixin(ArenaCore):
+class ActionsMixin(AccountsMixin):
     """Server-action and storage handlers of :class:`~tests.fake_arena.app.FakeArena`."""
 
     def _add_storage_routes(self, app: web.Application) -> None:
@@ -60,6 +63,8 @@ class ActionsMixin(ArenaCore):
             args = None
         if not isinstance(args, list):
             result: dict[str, Any] = {"success": False, "error": BAD_ACTION_ARGUMENTS}
+        elif name == UPDATE_TOU_CONSENT:
+            result = self._consent_action(request)
         else:
             result = self._run_action(name, args)
         text = (
@@ -74,6 +79,14 @@ class ActionsMixin(ArenaCore):
             content_type=RSC_CONTENT_TYPE,
             headers={"Vary": NEXT_ACTION_VARY},
         )
+
+    def _consent_action(self, request: web.Request) -> dict[str, Any]:
+        """``updateTouConsent``: the same job as ``POST /api/me/update-tou-consent``."""
+        state = self._auth_state(request)
+        if state.status != "valid" or state.user is None:
+            return {"success": False, "error": USER_NOT_FOUND_BODY["message"]}
+        when = self.give_consent(state.user)
+        return {"success": True, "data": {TOU_CONSENT_FIELD: iso_time(when)}}
 
     def _run_action(self, name: str, args: list[Any]) -> dict[str, Any]:
         if name == GENERATE_UPLOAD_URL:
@@ -92,7 +105,7 @@ class ActionsMixin(ArenaCore):
                 return {"success": False, "error": FILE_NOT_FOUND}
             url = self.store.presign(self.url, "GET", args[0], self.download_url_ttl)
             return {"success": True, "data": {"url": url}}
-        # Feedback, consent, deletion...: accepted and ignored.
+        # Feedback, deletion...: accepted and ignored.
         return {"success": True, "data": None}
 
     def _storage_check(self, request: web.Request) -> web.Response | None:

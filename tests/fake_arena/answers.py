@@ -60,7 +60,7 @@ class AnswersMixin(GateMixin):
         item: Reply | Fault = self.queue.popleft() if self.queue else Reply()
         if isinstance(item, Fault) and item.kind in HTTP_FAULTS:
             if item.kind == "cloudflare":
-                return self._challenge_response()
+                return self._challenge_response(item.status)
             if item.kind == "moderation":
                 return json_response({"error": MODERATION.format(sid=session.id)}, status=422)
             return web.Response(
@@ -105,6 +105,7 @@ class AnswersMixin(GateMixin):
                 )
             session.messages.extend(targets)
             tag = f"turn {session.turns}"
+            item = self._turn_into_battle(session, targets, ids, item, prompt, tag)
         else:
             parent = next(m for m in session.messages if m.id in retry.parent_ids)
             prompt = parent.content
@@ -115,6 +116,18 @@ class AnswersMixin(GateMixin):
             targets = [retry]
             tag = f"turn {turn}, retry {retry.retries}"
         return await self._stream(request, item, targets, prompt, tag)
+
+    def _turn_into_battle(
+        self,
+        session: EvaluationSession,
+        targets: list[Message],
+        ids: dict[str, str],
+        item: Reply | Fault,
+        prompt: str,
+        tag: str,
+    ) -> Reply | Fault:
+        """A single-model turn the site answers as a battle: see :mod:`.direct_battle`."""
+        return item
 
     async def _stream(
         self,

@@ -21,6 +21,7 @@ from .actions import ActionsMixin
 from .chat import ChatMixin
 from .core import DEFAULT_SITE_KEY, DEFAULT_V2_SITE_KEY
 from .deploy import Deploy
+from .era2026 import RECORD_KEY
 from .replies import Fault, Reply
 from .state import Received
 from .views import ViewsMixin
@@ -41,6 +42,25 @@ class FakeArena(ChatMixin, ViewsMixin, ActionsMixin):
         """Server action name -> id in the current deploy."""
         return dict(self.deploy.action_ids)
 
+    @classmethod
+    def as_of_2026_10(cls, **overrides: Any) -> FakeArena:
+        """The site as of Oct 2026 (protocol §14): every switch of §14 on, ``overrides`` last.
+
+        Terms-of-Use consent required, no model list in anonymous pages (``"$undefined"``), the
+        2026 catalog, one bare auth cookie, soft 404s, and the login gate on direct and
+        side-by-side chats; the ``Date`` header and the id clock check are always on.
+        """
+        options: dict[str, Any] = {
+            "tou_required": True,
+            "models_in_page": "undefined",
+            "catalog_2026": True,
+            "bare_auth_cookie": True,
+            "soft_404": True,
+            "login_gate": True,
+        }
+        options.update(overrides)
+        return cls(**options)
+
     def enqueue(self, *items: Reply | Fault) -> None:
         """Script the next stream answers, first in first out."""
         self.queue.extend(items)
@@ -60,9 +80,10 @@ class FakeArena(ChatMixin, ViewsMixin, ActionsMixin):
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Serve on ``host:port`` (0: a free port; see :attr:`url`)."""
         app = web.Application(
-            middlewares=[self._record_middleware, self._gate_middleware],
+            middlewares=[self._record_middleware, self._gate_middleware, self._soft_404_middleware],
             client_max_size=self.max_upload_bytes * 4 + 1024 * 1024,
         )
+        app.on_response_prepare.append(self._stamp_response)
         self._add_routes(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
@@ -109,6 +130,9 @@ class FakeArena(ChatMixin, ViewsMixin, ActionsMixin):
         r.add_post(facts.SIGN_IN, self._sign_in)
         r.add_post(facts.SIGN_OUT, self._sign_out)
         r.add_get(facts.ME, self._me)
+        r.add_post(facts.TOU_CONSENT, self._tou_consent)
+        r.add_get(facts.BALANCE, self._balance)
+        r.add_get(facts.PULSE, self._pulse)
         r.add_get(facts.EVALUATION + "{sid}", self._evaluation_json)
         r.add_route("*", facts.LEGACY_STREAM_PREFIX + "{tail:.*}", self._legacy_stream)
         self._add_chat_routes(app)
@@ -136,6 +160,7 @@ class FakeArena(ChatMixin, ViewsMixin, ActionsMixin):
             time=time.time(),
         )
         self.received.append(record)
+        request[RECORD_KEY] = record
         try:
             response = await handler(request)
         except web.HTTPException as exc:

@@ -78,8 +78,14 @@ def make_jwt(user: User, expires_at: float, session_id: str) -> str:
     return f"{header}.{payload}.{sig}"
 
 
-def session_json(user: User, access_token: str, refresh_token: str, expires_at: float) -> bytes:
-    """The Supabase session object stored in the cookie; big for signed-in users, as on the site."""
+def session_json(
+    user: User, access_token: str, refresh_token: str, expires_at: float, *, compact: bool = False
+) -> bytes:
+    """The Supabase session object stored in the cookie; big for signed-in users, as on the site.
+
+    ``compact`` leaves the bulky identity data out, so that one cookie holds it (the site's
+    single ``arena-auth-prod-v1`` cookie of Oct 2026, protocol §14.7, fits a browser's 4 KB limit).
+    """
     now_iso = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(user.created_at))
     provider = "anonymous" if user.is_anonymous else "email"
     user_obj: dict[str, Any] = {
@@ -98,7 +104,7 @@ def session_json(user: User, access_token: str, refresh_token: str, expires_at: 
         "updated_at": now_iso,
         "is_anonymous": user.is_anonymous,
     }
-    if not user.is_anonymous:
+    if not user.is_anonymous and not compact:
         # Real signed-in sessions carry identity data, avatars, provider tokens...: well over 4 KB
         # once encoded, which is why the site splits the cookie.
         user_obj["user_metadata"] = {
@@ -144,9 +150,12 @@ def encode_cookie_value(session: bytes) -> str:
     return AUTH_VALUE_PREFIX + b64url(session)
 
 
-def split_cookie(value: str) -> dict[str, str]:
-    """Cookie name -> value as the site sets them: one cookie, or ``.0``, ``.1``... chunks."""
-    if len(value) <= CHUNK_SIZE:
+def split_cookie(value: str, *, bare: bool = False) -> dict[str, str]:
+    """Cookie name -> value as the site sets them: one cookie, or ``.0``, ``.1``... chunks.
+
+    ``bare``: always the one cookie, however long (protocol §14.7).
+    """
+    if bare or len(value) <= CHUNK_SIZE:
         return {COOKIE_NAME: value}
     return {
         f"{COOKIE_NAME}.{i}": value[start : start + CHUNK_SIZE]

@@ -14,8 +14,9 @@ import orjson
 from aiohttp import web
 
 from . import validation
-from .accounts import AccountsMixin
 from .answers import AnswersMixin
+from .direct_battle import DirectBattleMixin
+from .era2026 import Era2026Mixin
 from .facts import (
     BAD_ATTACHMENT,
     BATTLE,
@@ -47,13 +48,14 @@ from .state import EvaluationSession
 from .validation import Rejection, error
 
 
-class ChatMixin(AnswersMixin, AccountsMixin, RecaptchaMixin):
+class ChatMixin(DirectBattleMixin, AnswersMixin, Era2026Mixin, RecaptchaMixin):
     """Stream endpoint handlers of :class:`~tests.fake_arena.app.FakeArena`."""
 
     def _add_chat_routes(self, app: web.Application) -> None:
         app.router.add_post(CREATE_EVALUATION, self._create_evaluation)
         app.router.add_post(POST_TO_EVALUATION + "{sid}", self._post_to_evaluation)
         app.router.add_put(RETRY_MESSAGE + "{sid}/messages/{mid}", self._retry)
+        self._add_direct_battle_routes(app)
 
     # ----------------------------------------------------------------------------------------------
     # Handlers
@@ -74,7 +76,7 @@ class ChatMixin(AnswersMixin, AccountsMixin, RecaptchaMixin):
                 raise Rejection(401, dict(LOGIN_GATE_BODY))
             ids = _message_ids(body, needs_b=mode in TWO_SIDED_MODES)
             ids = {"id": body["id"], **ids}
-            validation.check_ids(ids, self.seen_ids)
+            self._check_ids(ids)
             modality: str = body["modality"]
             attachments = body["userMessage"].get("experimental_attachments") or []
             if mode == BATTLE:
@@ -89,6 +91,9 @@ class ChatMixin(AnswersMixin, AccountsMixin, RecaptchaMixin):
             self._check_attachments(attachments, [m for m in (model_a, model_b) if m])
         except Rejection as rej:
             return json_response(rej.body, status=rej.status)
+        held = await self._hold_unless_consented(request, user)
+        if held is not None:
+            return held
         self.seen_ids.update(ids.values())
         session = EvaluationSession(
             id=body["id"],
@@ -118,13 +123,17 @@ class ChatMixin(AnswersMixin, AccountsMixin, RecaptchaMixin):
             self._require_recaptcha(request, body)
             if self.login_gate and user.is_anonymous and session.mode != BATTLE:
                 raise Rejection(401, dict(LOGIN_GATE_BODY))
+            self._refuse_if_battle_pending(session)
             ids = _message_ids(body, needs_b=session.model_b is not None)
-            validation.check_ids(ids, self.seen_ids)
+            self._check_ids(ids)
             attachments = body["userMessage"].get("experimental_attachments") or []
             models = [self.model(session.model_a), self.model(session.model_b or "")]
             self._check_attachments(attachments, [m for m in models if m])
         except Rejection as rej:
             return json_response(rej.body, status=rej.status)
+        held = await self._hold_unless_consented(request, user)
+        if held is not None:
+            return held
         self.seen_ids.update(ids.values())
         return await self._answer(request, session, body, ids, new_session=False)
 

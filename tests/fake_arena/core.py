@@ -6,6 +6,7 @@ then sees every attribute and method a handler touches, and ``FakeArena`` puts t
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Sequence
 
@@ -13,7 +14,7 @@ from aiohttp import web
 
 from . import auth, facts
 from .deploy import Deploy
-from .models import DEFAULT_MODELS, FakeModel
+from .models import DEFAULT_MODELS, MODELS_2026, FakeModel
 from .replies import Fault, Reply
 from .state import EvaluationSession, RecaptchaToken, Received
 from .storage import ObjectStore
@@ -22,6 +23,8 @@ DEFAULT_SITE_KEY = facts.SITE_KEY
 DEFAULT_V2_SITE_KEY = facts.V2_SITE_KEY
 #: Sign-in accounts (email -> password) known to a fresh fake.
 DEFAULT_ACCOUNTS = {"user@example.com": "arena-test"}
+#: Values of ``models_in_page``.
+MODELS_IN_PAGE = ("embedded", "undefined", "absent")
 
 
 class ArenaCore:
@@ -30,7 +33,7 @@ class ArenaCore:
     def __init__(
         self,
         *,
-        models: Sequence[FakeModel] = DEFAULT_MODELS,
+        models: Sequence[FakeModel] | None = None,
         site_key: str = DEFAULT_SITE_KEY,
         v2_site_key: str = DEFAULT_V2_SITE_KEY,
         login_gate: bool = False,
@@ -46,7 +49,18 @@ class ArenaCore:
         accounts: dict[str, str] | None = None,
         upload_url_ttl: int = 3600,
         download_url_ttl: int = 3600,
+        tou_required: bool = False,
+        clock_skew: float = 0.0,
+        id_tolerance: float = 300.0,
+        models_in_page: str = "embedded",
+        catalog_2026: bool = False,
+        bare_auth_cookie: bool = False,
+        soft_404: bool = False,
     ) -> None:
+        if models_in_page not in MODELS_IN_PAGE:
+            raise ValueError(f"models_in_page must be one of {MODELS_IN_PAGE}: {models_in_page!r}")
+        if models is None:
+            models = MODELS_2026 if catalog_2026 else DEFAULT_MODELS
         self.models: list[FakeModel] = list(models)
         self.site_key = site_key
         self.v2_site_key = v2_site_key
@@ -64,6 +78,25 @@ class ArenaCore:
         self.accounts: dict[str, str] = dict(DEFAULT_ACCOUNTS if accounts is None else accounts)
         self.upload_url_ttl = upload_url_ttl
         self.download_url_ttl = download_url_ttl
+        # The site as of Sep-Oct 2026 (protocol §14; FakeArena.as_of_2026_10 turns all on).
+        #: Users must accept the Terms of Use; until then a send is held (200, never a line).
+        self.tou_required = tou_required
+        #: Seconds the fake's clock (its Date header, its id check) is ahead of the real one.
+        self.clock_skew = clock_skew
+        #: Ids whose UUIDv7 time is further than this from the fake's clock are "spoofed".
+        self.id_tolerance = id_tolerance
+        #: What anonymous pages carry: the list, the "$undefined" placeholder, or no key.
+        self.models_in_page = models_in_page
+        #: The catalog answers {"arenas": [...]} (plain-string entries too), 403 to an Origin.
+        self.catalog_2026 = catalog_2026
+        #: The auth cookie is one arena-auth-prod-v1 cookie, never .0/.1 chunks.
+        self.bare_auth_cookie = bare_auth_cookie
+        #: Unknown paths answer 200 with an HTML "not found" page instead of 404.
+        self.soft_404 = soft_404
+        #: What GET /api/billing/balance and GET /api/me/pulse answer.
+        self.credits_remaining = 100.0
+        self.daily_free_credits = 100.0
+        self.pulse = 0
 
         self.deploy = Deploy()
         self.received: list[Received] = []
@@ -77,6 +110,7 @@ class ArenaCore:
         self.tokens: dict[str, auth.AccessToken] = {}  # access token -> holder
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> user id
         self.provisional_ids: set[str] = set()
+        self.tou_consents: dict[str, float] = {}  # user id -> when (fake clock) they agreed
         # reCAPTCHA
         self.recaptcha_tokens: dict[str, RecaptchaToken] = {}
         self.recaptcha_log: list[tuple[str, str]] = []  # (action, "ok" | reason)
@@ -91,6 +125,10 @@ class ArenaCore:
         self._host = "127.0.0.1"
         self._port = 0
         self.legacy_url: str | None = None
+
+    def now(self) -> float:
+        """The fake site's clock (Unix seconds): the real one plus :attr:`clock_skew`."""
+        return time.time() + self.clock_skew
 
     @property
     def url(self) -> str:

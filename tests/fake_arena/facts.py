@@ -37,6 +37,11 @@ SIGN_UP = "/nextjs-api/sign-up"
 SIGN_IN = "/nextjs-api/sign-in/email"
 SIGN_OUT = "/nextjs-api/sign-out"
 ME = "/api/me"
+#: Terms-of-Use consent (protocol §14.2): ``POST`` with body ``{}``; 401 without a session.
+TOU_CONSENT = "/api/me/update-tou-consent"
+#: Account state (protocol §14.8).
+BALANCE = "/api/billing/balance"
+PULSE = "/api/me/pulse"
 #: ``GET /api/evaluation/{id}``: one conversation as JSON, for its owner.
 EVALUATION = "/api/evaluation/"
 #: The old stream API, refused since the move to /nextjs-api/.
@@ -91,6 +96,10 @@ CHALLENGE_CACHE_CONTROL = "private, max-age=0, no-store, no-cache, must-revalida
 #: A User-Agent holding this never passes the challenge.
 HEADLESS_MARKER = "HeadlessChrome"
 RETRY_AFTER = "Retry-After"
+#: Every response carries the site's clock (clients sync their UUIDv7 ids to it, §14.3).
+DATE = "Date"
+#: A cross-origin request carries this; the 2026 catalog refuses any request that does.
+ORIGIN = "Origin"
 #: Headers of a chat answer stream (AI SDK v4 data stream).
 STREAM_HEADERS = {
     "Content-Type": "text/plain; charset=utf-8",
@@ -100,6 +109,10 @@ STREAM_HEADERS = {
 }
 #: Props keys of the page's Evaluation element; clients regex on the first one.
 INITIAL_MODELS = "initialModels"
+#: The RSC placeholder for a prop the server left out (protocol §14.4).
+RSC_UNDEFINED = "$undefined"
+#: ``GET /api/me``'s field: when the user accepted the Terms of Use (ISO), or null.
+TOU_CONSENT_FIELD = "touConsentTimestamp"
 INITIAL_MODEL_A = "initialModelAId"
 INITIAL_MODEL_B = "initialModelBId"
 INITIAL_SESSION = "initialEvaluationSession"
@@ -125,7 +138,9 @@ TOKEN_PREFIX = "03AFcWeA"
 
 GENERATE_UPLOAD_URL = "generateUploadUrl"
 GET_SIGNED_URL = "getSignedUrl"
-PAGE_ACTIONS = (GENERATE_UPLOAD_URL, GET_SIGNED_URL, "updateTouConsent", "deleteEvaluationSession")
+#: The server action behind the Terms-of-Use dialog's "Agree" (same job as :data:`TOU_CONSENT`).
+UPDATE_TOU_CONSENT = "updateTouConsent"
+PAGE_ACTIONS = (GENERATE_UPLOAD_URL, GET_SIGNED_URL, UPDATE_TOU_CONSENT, "deleteEvaluationSession")
 SHARED_ACTIONS = ("createPointwiseFeedback", "createPairwiseFeedback", "getProxyImage")
 ALL_ACTIONS = PAGE_ACTIONS + SHARED_ACTIONS
 #: Image types ``generateUploadUrl`` accepts.
@@ -149,6 +164,17 @@ WEBDEV = "webdev"
 VIDEO = "video"
 AUTO = "auto"
 MODALITIES = (CHAT, IMAGE, SEARCH, WEBDEV, VIDEO, AUTO)
+#: The arenas the catalog of Sep-Oct 2026 lists (protocol §14.4); webdev models sit in "code".
+CATALOG_ARENAS_2026: tuple[str, ...] = (
+    "text",
+    "vision",
+    "code",
+    "document",
+    "text-to-image",
+    "image-edit",
+    "text-to-video",
+    "search",
+)
 #: The arenas the catalog endpoint lists.
 CATALOG_ARENAS: tuple[str, ...] = (
     "text",
@@ -205,6 +231,16 @@ MISSING_USER_MESSAGE: dict[str, Any] = {
         "name": "ZodError",
     },
 }
+#: Statuses of Sep-Oct 2026 (protocol §14.2, §14.3, §14.4, §14.6).
+USER_NOT_FOUND_BODY: dict[str, str] = {"message": "User not found"}
+SPOOFED_ID_BODY: dict[str, str] = {"error": "Evaluation session ID seems spoofed, offset too big"}
+PROMPT_FAILED_BODY: dict[str, str] = {"error": "prompt failed"}
+NOT_ALLOWED_BODY: dict[str, str] = {"error": "Not allowed"}
+CROSS_ORIGIN_BODY: dict[str, str] = {"error": "Cross-origin catalog requests are not permitted"}
+MODELS_NOT_FOUND = "Models not found for modality {modality}"
+#: The soft-404 page's title (unknown paths answer 200 with it on the site).
+SOFT_404_TITLE = "404: This page could not be found."
+TOU_DIALOG_TITLE = "Terms of Use"
 AUTH_EXPIRED = "auth token has expired"
 NO_AUTH_SESSION = "Unauthorized: no valid auth session"
 NOT_OWNER = "User {user} does not have access to evaluation session {sid}"
@@ -245,3 +281,18 @@ S3_MESSAGES = {
     "EntityTooLarge": "Your proposed upload exceeds the maximum size.",
     "NoSuchKey": "The specified key does not exist.",
 }
+
+# --------------------------------------------------------------------------------------------------
+# A direct-battle chat answered as a battle (protocol doc §14.5; tests/fake_arena/direct_battle.py)
+# --------------------------------------------------------------------------------------------------
+
+#: ``POST`` + ``{evaluationSessionId}``, body ``{messageAId, messageBId, modelAMessageId}``.
+SKIP_DIRECT_BATTLE = STREAM_PREFIX + "skip-direct-battle/"
+#: The 400 of a post-to-evaluation while a battle turn is neither voted on nor skipped.
+BAD_NEXT_TURN = (
+    "Bad next turn request in Battles in Direct mode. DIRECT was requested, but expected a "
+    "BATTLE turn"
+)
+#: Fake-only texts (the site's were never recorded): a skip with nothing to skip, or wrong ids.
+NO_BATTLE_TO_SKIP = "No battle to skip in this evaluation session"
+SKIP_IDS_MISMATCH = "messageAId and messageBId must be the battle's message ids"

@@ -58,11 +58,12 @@ class GateMixin(ArenaCore):
         # The clearance is only good for the exact User-Agent that earned it.
         return bool(value) and self.clearances.get(value or "") == ua
 
-    def _challenge_response(self) -> web.Response:
+    def _challenge_response(self, status: int = 403) -> web.Response:
+        """The interstitial: 403 at the gate; 429 after a burst of sends (protocol §14.6)."""
         self.challenges_served += 1
         ray = secrets.token_hex(8)
         return web.Response(
-            status=403,
+            status=status,
             text=challenge_page(ray, turnstile=self.turnstile),
             content_type="text/html",
             headers={

@@ -212,5 +212,34 @@ DEFAULT_MODELS: tuple[FakeModel, ...] = (
     ),
 )
 
+#: Models the site of Sep-Oct 2026 lists in its catalog besides the above (protocol §14.4): one
+#: that only builds web apps (Code Arena, agentic answers) and one that only makes videos.
+WEBDEV_ONLY = FakeModel(
+    id="019b2a10-3c4d-7e5f-8a6b-7c8d9e0f1a2b",
+    public_name="webdev-agent-x",
+    name="webdev-agent-x-2026-09",
+    organization="acme",
+    provider="acme",
+    input_capabilities={"text": True},
+    output_capabilities={"web": True},
+    rank=None,
+    rank_by_modality={"webdev": 2},
+    arenas=("webdev",),
+)
+VIDEO_ONLY = FakeModel(
+    id="019b2a10-5e6f-7a8b-9c0d-1e2f3a4b5c6d",
+    public_name="veo-4-preview",
+    name="veo-4-preview",
+    organization="google",
+    provider="googleVertexGlobal",
+    input_capabilities={"text": True, "image": True},
+    output_capabilities={"video": {"durations": [8]}},
+    rank=None,
+    rank_by_modality={"video": 1},
+    arenas=("text-to-video",),
+)
+#: The model table of ``FakeArena(catalog_2026=True)`` unless ``models`` says otherwise.
+MODELS_2026: tuple[FakeModel, ...] = (*DEFAULT_MODELS, WEBDEV_ONLY, VIDEO_ONLY)
 
-__all__ = ["CATALOG_ARENAS", "DEFAULT_MODELS", "UNRANKED", "FakeModel"]
+
+__all__ = ["CATALOG_ARENAS", "DEFAULT_MODELS", "MODELS_2026", "UNRANKED", "FakeModel"]

@@ -90,8 +90,12 @@ def app_page(
     site_key: str,
     props: dict[str, Any],
     user_id: str | None,
+    tou_dialog: bool = False,
 ) -> str:
-    """A chat page (``/``, ``/text/direct``, ``/c/{id}``) with the site's elements and scripts."""
+    """A chat page (``/``, ``/text/direct``, ``/c/{id}``) with the site's elements and scripts.
+
+    ``tou_dialog``: the Terms-of-Use dialog whose "Agree" posts the consent (protocol §14.2).
+    """
     scripts = "".join(
         f'<script src="{facts.NEXT_PREFIX}{deploy.path(role)}" async=""></script>'
         for role in ("webpack", "framework", "main", "shared", "layout", "page")
@@ -111,6 +115,7 @@ def app_page(
 </head><body>
 <div id="cookie-banner" role="dialog" aria-label="Cookie consent">We use cookies to run this site.
 <button type="button" id="accept-cookies">Accept Cookies</button></div>
+{TOU_DIALOG if tou_dialog else ""}
 <main id="app" data-user="{html.escape(user_id or "")}">
 <div id="messages" aria-live="polite"></div>
 <form id="chat-form">
@@ -170,7 +175,20 @@ _PAGE_SCRIPT = Template(
       }
     });
   }
-  if (!hasAuth()) { signUp(true); }
+  var ready = hasAuth() ? Promise.resolve() : signUp(true);
+
+  // --- the Terms-of-Use dialog (only on the page while the user has not agreed) ---
+  var tou = document.getElementById("tou-dialog");
+  if (tou) {
+    document.getElementById("tou-agree").addEventListener("click", function () {
+      ready.then(function () {
+        return fetch("${TOU_CONSENT}", {
+          method: "POST", credentials: "include",
+          headers: {"Content-Type": "application/json"}, body: "{}"
+        });
+      }).then(function (r) { if (r.ok) tou.hidden = true; });
+    });
+  }
 
   // --- cookie banner ---
   var banner = document.getElementById("cookie-banner");
@@ -253,7 +271,13 @@ PAGE_SCRIPT = _PAGE_SCRIPT.substitute(
     POST_TO=facts.POST_TO_EVALUATION,
     DIRECT_BATTLE=facts.DIRECT_BATTLE,
     CREATE=facts.CREATE_EVALUATION,
+    TOU_CONSENT=facts.TOU_CONSENT,
 )
+TOU_DIALOG = f"""<div id="tou-dialog" role="dialog" aria-modal="true" aria-labelledby="tou-title">
+<h2 id="tou-title">{facts.TOU_DIALOG_TITLE}</h2>
+<p>To chat with the models, please accept our Terms of Use and Privacy Policy. Your conversations
+may be shared with model providers and published to help the community.</p>
+<button type="button" id="tou-agree">Agree</button></div>"""
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,11 +17,15 @@ from .facts import (
     INVALID_CONTENT,
     LOGIN_GATE_BODY,
     MISSING_USER_MESSAGE,
+    MODELS_NOT_FOUND,
+    NOT_ALLOWED_BODY,
+    PROMPT_FAILED_BODY,
     RATE_LIMIT_TEXT,
     RECAPTCHA_FAILED,
     RETRY_AFTER,
     SERVER_ERROR,
     USER_MESSAGE_INVALID,
+    USER_NOT_FOUND_BODY,
 )
 
 #: Fault kinds answered with a plain HTTP response instead of a stream.
@@ -124,6 +128,35 @@ class Fault:
     @classmethod
     def login_gate(cls) -> Fault:
         return cls("http", 401, orjson_bytes(LOGIN_GATE_BODY))
+
+    # --- statuses of Sep-Oct 2026 (protocol §14.6) ---------------------------------------------
+
+    @classmethod
+    def cloudflare_burst(cls) -> Fault:
+        """429 with the "Just a moment..." page and ``cf-mitigated: challenge``: a challenge after
+        a burst of sends, not a quota."""
+        return cls("cloudflare", 429)
+
+    @classmethod
+    def prompt_failed(cls) -> Fault:
+        """429 ``{"error":"prompt failed"}``: the prompt was refused (e.g. oversized)."""
+        return cls("http", 429, orjson_bytes(PROMPT_FAILED_BODY))
+
+    @classmethod
+    def user_not_found(cls) -> Fault:
+        """401 ``{"message":"User not found"}``: no valid session at all."""
+        return cls("http", 401, orjson_bytes(USER_NOT_FOUND_BODY))
+
+    @classmethod
+    def models_not_found(cls, modality: str = "chat") -> Fault:
+        """404 ``Models not found for modality chat``: the model is not offered for it."""
+        text = MODELS_NOT_FOUND.format(modality=modality)
+        return cls("http", 404, text.encode(), "text/plain; charset=utf-8")
+
+    @classmethod
+    def not_allowed(cls) -> Fault:
+        """403 ``{"error":"Not allowed"}``: a route or field this account may not use."""
+        return cls("http", 403, orjson_bytes(NOT_ALLOWED_BODY))
 
     @classmethod
     def hang_before_headers(cls, seconds: float | None = None) -> Fault:

@@ -20,6 +20,8 @@ class Received:
     json: Any
     time: float
     status: int | None = None
+    #: A send held for want of the Terms-of-Use consent (200, headers, then never a line).
+    held: bool = False
 
 
 @dataclass

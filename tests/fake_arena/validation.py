@@ -11,7 +11,15 @@ import time
 import uuid
 from typing import Any
 
-from .facts import DUPLICATE_IDS, INVALID_ID, MODALITIES, MODES, V2_TOKEN_FIELD, V3_TOKEN_FIELD
+from .facts import (
+    DUPLICATE_IDS,
+    INVALID_ID,
+    MODALITIES,
+    MODES,
+    SPOOFED_ID_BODY,
+    V2_TOKEN_FIELD,
+    V3_TOKEN_FIELD,
+)
 
 
 class Rejection(Exception):
@@ -171,25 +179,51 @@ def check_retry_body(body: Any) -> None:
     s.raise_if_failed()
 
 
-def is_uuid7(value: str, *, now: float | None = None) -> bool:
-    """UUID version 7, RFC variant, and a timestamp close to now (the site checks it)."""
+#: Ids minted longer ago than this (a day: a retried conversation) are malformed, not spoofed.
+MAX_ID_AGE = 86_400.0
+#: Without a tolerance (the old rule), ids may be this far ahead of the clock.
+MAX_ID_AHEAD = 600.0
+
+
+def uuid7_seconds(value: Any) -> float | None:
+    """The Unix time inside a canonical UUIDv7 (RFC variant), or None for anything else."""
     try:
         parsed = uuid.UUID(value)
     except (ValueError, AttributeError, TypeError):
-        return False
+        return None
     if str(parsed) != value.lower() or parsed.version != 7 or parsed.variant != uuid.RFC_4122:
-        return False
-    ms = parsed.int >> 80
-    now_ms = (time.time() if now is None else now) * 1000
+        return None
+    return (parsed.int >> 80) / 1000
+
+
+def is_uuid7(value: str, *, now: float | None = None) -> bool:
+    """UUID version 7, RFC variant, and a timestamp close to now (the site checks it)."""
+    seconds = uuid7_seconds(value)
+    now = time.time() if now is None else now
     # Accept ids minted up to a day ago (a retried conversation) and a little clock skew ahead.
-    return now_ms - 86_400_000 <= ms <= now_ms + 600_000
+    return seconds is not None and now - MAX_ID_AGE <= seconds <= now + MAX_ID_AHEAD
 
 
-def check_ids(named: dict[str, str], seen: set[str]) -> None:
-    """All ids UUIDv7, distinct, and never used before."""
+def check_ids(
+    named: dict[str, str],
+    seen: set[str],
+    *,
+    now: float | None = None,
+    tolerance: float | None = None,
+) -> None:
+    """All ids UUIDv7, distinct, and never used before.
+
+    With a ``tolerance`` (seconds), an id whose time is further than that from ``now`` (the site's
+    clock) is refused as "spoofed" (protocol §14.3); an id older than a day stays malformed.
+    """
+    now = time.time() if now is None else now
     for name, value in named.items():
-        if not is_uuid7(value):
+        seconds = uuid7_seconds(value)
+        too_far_ahead = tolerance is None and seconds is not None and seconds > now + MAX_ID_AHEAD
+        if seconds is None or seconds < now - MAX_ID_AGE or too_far_ahead:
             raise error(400, INVALID_ID.format(name=name))
+        if tolerance is not None and abs(seconds - now) > tolerance:
+            raise Rejection(400, dict(SPOOFED_ID_BODY))
     values = list(named.values())
     if len(set(values)) != len(values) or any(v in seen for v in values):
         raise error(400, DUPLICATE_IDS)

@@ -1,9 +1,10 @@
 """The pages and read-only JSON of the fake site: the chat page, JS chunks, catalog, a session.
 
 The chat page (``/``, ``/text/direct``, ``/c/{id}``...) embeds the model list and the selected
-models in its RSC props; for its owner, ``/c/{id}`` shows the conversation and which models
-answered, which is how a battle's models become visible. ``GET /api/evaluation/{id}`` returns the
-same session as JSON.
+models in its RSC props (``models_in_page`` says what anonymous pages carry instead) and shows the
+Terms-of-Use dialog to a user who has not agreed yet (``tou_required``). For its owner,
+``/c/{id}`` shows the conversation and which models answered, which is how a battle's models
+become visible. ``GET /api/evaluation/{id}`` returns the same session as JSON.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ from . import pages
 from .accounts import AccountsMixin
 from .facts import (
     CATALOG_ARENAS,
+    CATALOG_ARENAS_2026,
+    CROSS_ORIGIN_BODY,
     INITIAL_MODEL_A,
     INITIAL_MODEL_B,
     INITIAL_MODELS,
     INITIAL_SESSION,
+    ORIGIN,
     ROUTE_NOT_ALLOWED,
+    RSC_UNDEFINED,
     SESSION_NOT_FOUND,
     USER_STATE,
 )
@@ -47,8 +52,13 @@ class ViewsMixin(AccountsMixin):
             model_a, model_b = session.model_a, session.model_b
             session_json = session.to_json()
         props: dict[str, Any] = {}
-        if self.embed_models:
+        # Since Sep 2026 anonymous pages leave the list out (protocol §14.4); signed-in keep it.
+        anonymous = user is None or user.is_anonymous
+        in_page = self.models_in_page if anonymous else "embedded"
+        if self.embed_models and in_page == "embedded":
             props[INITIAL_MODELS] = [m.to_wire() for m in self.models]
+        elif self.embed_models and in_page == "undefined":
+            props[INITIAL_MODELS] = RSC_UNDEFINED
         props[INITIAL_MODEL_A] = model_a
         props[INITIAL_MODEL_B] = model_b
         props[INITIAL_SESSION] = session_json
@@ -56,8 +66,14 @@ class ViewsMixin(AccountsMixin):
             "isLoggedIn": bool(user and not user.is_anonymous),
             "userId": user.id if user else None,
         }
+        # A user who has not accepted the Terms of Use yet (a first visit too) sees the dialog.
+        tou_dialog = self.tou_required and (user is None or self.consent_time(user) is None)
         resp.text = pages.app_page(
-            self.deploy, site_key=self.site_key, props=props, user_id=user.id if user else None
+            self.deploy,
+            site_key=self.site_key,
+            props=props,
+            user_id=user.id if user else None,
+            tou_dialog=tou_dialog,
         )
         return resp
 
@@ -72,6 +88,8 @@ class ViewsMixin(AccountsMixin):
         )
 
     async def _model_catalog(self, request: web.Request) -> web.Response:
+        if self.catalog_2026:
+            return self._catalog_2026(request)
         catalog = [
             {
                 "arena": arena,
@@ -81,6 +99,25 @@ class ViewsMixin(AccountsMixin):
             for arena in CATALOG_ARENAS
         ]
         return json_response(catalog)
+
+    def _catalog_2026(self, request: web.Request) -> web.Response:
+        """``{"arenas": [...]}``: models repeated across arenas, a few plain strings among them;
+        any request with an ``Origin`` header is refused (protocol §14.4)."""
+        if ORIGIN in request.headers:
+            return json_response(dict(CROSS_ORIGIN_BODY), status=403)
+        arenas: list[dict[str, Any]] = []
+        for arena in CATALOG_ARENAS_2026:
+            rows: list[Any] = [
+                m.to_wire(catalog=True)
+                for m in self.models
+                if arena in m.arenas or (arena == "code" and "webdev" in m.arenas)
+            ]
+            if arena == "text":
+                # Entries that are no model objects at all (a client crashed on them).
+                rows[1:1] = [m.public_name for m in self.models[:1]]
+                rows.append("deprecated-model")
+            arenas.append({"arena": arena, "complete": True, "models": rows})
+        return json_response({"arenas": arenas})
 
     async def _evaluation_json(self, request: web.Request) -> web.Response:
         user = self._api_user(request)

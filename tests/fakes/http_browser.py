@@ -12,6 +12,14 @@ make a browser do (see ``tests/fake_arena/__init__.py``):
 * reCAPTCHA: the fake's ``enterprise.js`` mints a token by POSTing ``{key, action, kind}`` to
   :data:`MINT_ENDPOINT` with the browser's cookies and User-Agent, which bind the token; so does
   :meth:`HttpBrowser.mint_token`.
+* the Terms of Use (protocol §14.2): after the page, ``GET /api/me``; when its
+  ``touConsentTimestamp`` is null, ``POST /api/me/update-tou-consent`` with ``{}`` (what the
+  dialog's "Agree" sends). The user whose consent was seen or given is remembered in
+  ``SiteState.tou_consent_user``; a bootstrap of that same user skips both requests;
+* the site's clock (§14.3): ``SiteState.clock_offset`` is the last response's ``Date`` header minus
+  this machine's clock; ``SiteState.models_source`` says whether the models came from the page
+  or from the catalog (fetched without an ``Origin`` header, as a same-origin GET carries none).
+  The auth cookie may be one ``arena-auth-prod-v1`` cookie or ``.0``/``.1`` chunks.
 
 What the page means (site key, models, action ids) is read with the product's own pure parsers of
 the site layer: the stand-in replaces the browser, not the site's knowledge.
@@ -23,6 +31,7 @@ can assert e.g. that the page was reloaded before a reCAPTCHA retry.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import time
 import urllib.parse
 import uuid
@@ -59,6 +68,8 @@ class Counts:
     tokens: int = 0  #: reCAPTCHA tokens minted
     challenges: int = 0  #: Cloudflare checks passed
     sign_ups: int = 0  #: anonymous sign-ups posted
+    tou_checks: int = 0  #: GET /api/me to see whether the Terms of Use were accepted
+    tou_consents: int = 0  #: consents posted (POST /api/me/update-tou-consent)
     closes: int = 0
 
     @property
@@ -80,7 +91,8 @@ class HttpBrowser:
         self.cache = cache if cache is not None else SiteCache(settings.cache_path)
         self.user_agent = user_agent
         self.counts = Counts()
-        #: Every job in order: "bootstrap", "refresh", "rediscover", "token:<action>", "close".
+        #: Every job in order: "bootstrap", "refresh", "rediscover", "consent", "token:<action>",
+        #: "close".
         self.calls: list[str] = []
         self._jar: dict[str, str] = {}
         self._http: aiohttp.ClientSession | None = None
@@ -88,6 +100,8 @@ class HttpBrowser:
         self._state: SiteState | None = None
         self._cache_read = False
         self._loaded = False
+        #: The site's clock minus ours, from the last response's Date header (None before one).
+        self._clock_offset: float | None = None
 
     @property
     def base_url(self) -> str:
@@ -194,11 +208,13 @@ class HttpBrowser:
         embedded = pages.models_from_html(html)
         if embedded:
             state.models = [model.raw for model in embedded]
+            state.models_source = "page"
         else:
             status, body = await self._request("GET", facts.MODEL_CATALOG)
             if status != 200:
                 raise ProtocolError(f"the catalog answered HTTP {status}", kind=ErrorKind.NO_MODELS)
             state.models = [model.raw for model in models.models_from_catalog(_json(body))]
+            state.models_source = "catalog"
         if rediscover or previous is None or previous.discovery_stale(now):
             actions: dict[str, str] = {}
             for text in chunks if chunks is not None else await self._chunks(html):
@@ -208,9 +224,38 @@ class HttpBrowser:
         else:
             state.action_ids = dict(previous.action_ids)
             state.discovered_at = previous.discovered_at
+        await self._ensure_consent(state, previous)
+        state.cookies = dict(self._jar)
+        state.clock_offset = (
+            self._clock_offset
+            if self._clock_offset is not None
+            else (previous.clock_offset if previous else 0.0)
+        )
         self._state, self._loaded = state, True
         self.cache.save(state)
         return state
+
+    async def _ensure_consent(self, state: SiteState, previous: SiteState | None) -> None:
+        """The Terms of Use accepted for the session's user, once per user (protocol §14.2)."""
+        session = state.auth_session()
+        user = session.user_id if session is not None else None
+        if user is not None and previous is not None and previous.tou_consent_user == user:
+            state.tou_consent_user = user
+            return
+        status, body = await self._request("GET", facts.ME)
+        self.counts.tou_checks += 1
+        data = _json(body) if status == 200 else None
+        account = data.get("user") if isinstance(data, dict) else None
+        if not isinstance(account, dict):
+            return  # no session the site knows: nothing to consent for
+        user = user or str(account.get("id") or "") or None
+        if account.get(facts.TOU_CONSENT_FIELD) is None:
+            status, _ = await self._request("POST", facts.TOU_CONSENT, json={})
+            self.counts.tou_consents += 1
+            self.calls.append("consent")
+            if status != 200:
+                return
+        state.tou_consent_user = user
 
     async def _load_page(self) -> str:
         """The chat page's HTML, past the Cloudflare-style check (passed once at most)."""
@@ -266,12 +311,23 @@ class HttpBrowser:
         ) as response:
             body = await response.read()
             self._absorb(response.headers.getall("Set-Cookie", []))
+            self._read_clock(response.headers.get(facts.DATE))
             if 300 <= response.status < 400:
                 target = urllib.parse.urljoin(url, response.headers.get("Location", ""))
                 raise ConfigError(
                     f"the site sends the browser on to {target}", kind=ErrorKind.REDIRECTED
                 )
             return response.status, body
+
+    def _read_clock(self, date: str | None) -> None:
+        """The site's clock minus ours, from a ``Date`` header (whole seconds: add half of one)."""
+        if not date:
+            return
+        try:
+            site = email.utils.parsedate_to_datetime(date).timestamp() + 0.5
+        except (TypeError, ValueError):
+            return
+        self._clock_offset = site - time.time()
 
     def _absorb(self, set_cookies: list[str]) -> None:
         for header in set_cookies:
