@@ -6,16 +6,22 @@ The tree, with the exit code of the CLI and the HTTP status of ``lmarena serve``
     ├── UsageError                2   400  bad flag, argument, setting or request field
     │   ├── ConfigError           2   400  an LM_ARENA_* variable or the config file is invalid
     │   ├── ModelNotFound         2   404  no model of that name (suggests close names)
+    │   ├── ModelNotOffered       2   404  the site does not offer that model for that modality
+    │   ├── NotAllowed            2   403  a route or field this account may not use (no retry)
     │   ├── ConversationNotFound  2   404  unknown conversation id, or nothing to continue
     │   └── InputError            2   400  an image or prompt that cannot be sent
     ├── UpstreamUnavailable       3   502  the site cannot be reached, or answered 5xx
-    │   ├── UpstreamError         3   502  the site or model reported a failure (a3, hasArenaError)
+    │   ├── UpstreamError         3   502  the site or model reported a failure (a3, hasArenaError),
+    │   │                                  or refused our ids as far from its clock twice
     │   ├── ProtocolError         3   502  the site answered something this version cannot read
+    │   │                                  (a page where JSON or a stream was expected)
     │   └── IncompleteAnswer      3   502  the stream ended without a finish line (empty or cut)
     ├── SignInRequired            4   503  the site wants a signed-in user: run `lmarena login`
     ├── Blocked                   5   503  the anti-bot checks (Cloudflare or reCAPTCHA) refused us
+    │                                      (a Cloudflare challenge sent as 429 too)
     ├── RateLimited               6   429  too many requests; ``retry_after`` when the site said
-    ├── ContentRejected           7   400  the site's moderation refused the prompt or image
+    ├── ContentRejected           7   400  the site refused the prompt or image (moderation, or
+    │                                      "prompt failed": maybe too long)
     ├── Timeout                   8   504  no answer in time (connect, first token, idle stream)
     ├── BrowserUnavailable        9   503  no usable Chromium, or it could not be started
     │   └── CdpError              9   503  Chromium refused a DevTools command
@@ -189,6 +195,22 @@ class ModelNotFound(UsageError):
         else:
             message += "; `lmarena models` lists the available ones"
         super().__init__(message)
+
+
+class ModelNotOffered(UsageError):
+    """The site answered 404 "Models not found": it does not offer the model for the request's
+    modality (protocol §14.6). The message names the model and the modality when the send knew
+    them."""
+
+    http_status = 404
+
+
+class NotAllowed(UsageError):
+    """The site answered 403 "Not allowed": a route or field this account may not use (protocol
+    §14.6). Not retried: asking again gets the same answer."""
+
+    http_status = 403
+    error_type = "permission_error"
 
 
 class ConversationNotFound(UsageError):

@@ -101,6 +101,11 @@ class Connection:
         """Reload the site in the browser: a new clearance and a refreshed auth cookie."""
         self._state = await self.browser.refresh_session()
 
+    async def sync_clock(self) -> float:
+        """Read the site's clock again (one request for its ``Date`` header) and mint the next
+        ids from it: the offset in use (the site's clock minus ours, in seconds; §14.3)."""
+        return await self.http.learn_clock(await self.current_state())
+
     async def rediscover_actions(self) -> None:
         """Read the site's server action ids again (a redeploy rotated them)."""
         state = await self.current_state()

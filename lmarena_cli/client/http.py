@@ -5,6 +5,13 @@ rotates on its answers, the proxy (:func:`.proxy.proxy_for`), the timeouts and t
 network failures to the exceptions of :mod:`lmarena_cli.errors`. Callers get either what they
 asked for or one of those exceptions, never an aiohttp one.
 
+The site's clock: every answer's ``Date`` header tells how far the site's clock is from ours;
+:attr:`SiteHttp.clock` is ours corrected by that offset (kept in ``SiteState.clock_offset``), and
+the ids of a send are minted from it (the site refuses ids far from its clock, protocol §14.3).
+
+Answers of the wrong kind: a 200 HTML page where JSON, the answer stream or a server action's
+reply was expected (the site's soft 404) is a :class:`ProtocolError` naming the URL.
+
 Timeouts: connecting is bounded by ``Settings.timeout``; the short requests (pages, server actions,
 uploads, downloads) also have that total cap; the answer stream has none: only the wait for its
 start (:meth:`SiteHttp.post_stream`) and the silences while reading it (:func:`read_chunk`).
@@ -24,12 +31,23 @@ from ..errors import ErrorKind, IncompleteAnswer, ProtocolError, Timeout, Upstre
 from ..settings import Settings
 from ..site import facts
 from ..site.actions import parse_action_reply
-from ..site.classify import error_from_response
+from ..site.classify import error_from_page, error_from_response, looks_like_page, model_not_offered
+from ..site.ids import CLOCK_SLACK, SiteClock, offset_from_date
+from ..site.models import request_models
 from ..state.cache import SiteState
 from .proxy import proxy_for
 
 #: Largest read of the answer stream at once.
 _CHUNK = 65536
+#: How much of a page that came instead of JSON or a stream is read for the message.
+_PAGE_PEEK = 65536
+#: What a missing first answer may mean, added to the timeout's message: the site holds the
+#: sends of an account that has not accepted its Terms of Use, without failing them (§14.2).
+NO_FIRST_ANSWER_HINT = (
+    "; the site holds the sends of an account that has not accepted its Terms of Use (or is "
+    "otherwise held) without saying so: `lmarena doctor` checks the account, the session and "
+    "a send step by step"
+)
 
 
 def site_headers(
@@ -84,6 +102,45 @@ class SiteHttp:
         self.settings = settings
         self._current_state = current_state
         self._session: aiohttp.ClientSession | None = None
+        self._clock = SiteClock()
+
+    # -- the site's clock ------------------------------------------------------------------------
+
+    @property
+    def clock(self) -> SiteClock:
+        """Our clock corrected by the current ``SiteState.clock_offset`` (the site's clock minus
+        ours, from its ``Date`` headers): what the ids of a send are minted from."""
+        state = self._current_state()
+        if state is not None:
+            self._clock.offset = state.clock_offset
+        return self._clock
+
+    def _set_clock(self, state: SiteState | None, date: str | None, *, exact: bool) -> None:
+        """Set the offset by an answer's ``Date`` header, in the clock and the states (the one
+        the request used, and the current one); unless ``exact``, only a change over the
+        header's precision (:data:`CLOCK_SLACK`) counts, so that ids never jitter back."""
+        offset = offset_from_date(date)
+        if offset is None or (not exact and abs(offset - self.clock.offset) <= CLOCK_SLACK):
+            return
+        self._clock.offset = offset
+        for held in (state, self._current_state()):
+            if held is not None:
+                held.clock_offset = offset
+
+    async def learn_clock(self, state: SiteState) -> float:
+        """Ask the site for the time (one short GET that reads its ``Date`` header) and set the
+        clock by it: the offset in use afterwards (the site's clock minus ours, in seconds)."""
+        url = self.settings.base_url + facts.ME
+        with self._network("asking the site for its clock"):
+            async with self._client_session().get(
+                url,
+                headers=self._get_headers(state),
+                proxy=self.proxy(url),
+                timeout=self._bounded(),
+            ) as response:
+                self._absorb_cookies(response)
+                self._set_clock(state, response.headers.get(facts.DATE), exact=True)
+        return self.clock.offset
 
     # -- the pieces every request shares ---------------------------------------------------------
 
@@ -111,6 +168,17 @@ class SiteHttp:
         """For the short requests: a total cap. Answers are never capped in total, only in
         silence (see :func:`read_chunk`)."""
         return aiohttp.ClientTimeout(total=self.settings.timeout)
+
+    def _get_headers(self, state: SiteState) -> dict[str, str]:
+        # A same-origin GET carries no Origin (and the catalog refuses one that does, §14.4).
+        headers = self.headers(state, facts.CHAT_PAGE, Accept="application/json")
+        del headers["Origin"]
+        return headers
+
+    def _absorb(self, state: SiteState, response: aiohttp.ClientResponse) -> None:
+        """What every answer of the site teaches: its rotated cookies and its clock."""
+        self._absorb_cookies(response)
+        self._set_clock(state, response.headers.get(facts.DATE), exact=False)
 
     def _absorb_cookies(self, response: aiohttp.ClientResponse) -> None:
         """Keep cookies the site rotates on API answers (``__cf_bm``, a refreshed auth cookie)."""
@@ -167,21 +235,30 @@ class SiteHttp:
         except TimeoutError:
             raise Timeout(
                 f"the site did not start answering within {timeout:.0f} s "
-                "(no first answer in time)",
+                "(no first answer in time)" + NO_FIRST_ANSWER_HINT,
                 kind=ErrorKind.TIMEOUT,
             ) from None
         except (aiohttp.ClientError, OSError) as error:
             raise self._unreachable(error) from None
-        self._absorb_cookies(response)
-        if response.status == 200:
+        self._absorb(state, response)
+        page = response.status == 200 and looks_like_page(response.content_type, "")
+        if response.status == 200 and not page:
             return response
         try:
-            text = await response.text(errors="replace")
+            async with asyncio.timeout(self.settings.timeout):
+                text = (await response.content.read(_PAGE_PEEK)).decode(errors="replace")
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise self._unreachable(error) from None
         finally:
             response.release()
-        raise error_from_response(response.status, text, response.headers)
+        if page:
+            raise error_from_page(url, text, response.headers, expected="the answer stream")
+        failure = error_from_response(response.status, text, response.headers)
+        if failure.kind == ErrorKind.MODEL_NOT_OFFERED:  # name the model and the modality
+            fields = body if isinstance(body, dict) else {}
+            named = request_models(state.models, fields)
+            failure = model_not_offered(named, fields.get("modality"), failure.detail)
+        raise failure
 
     async def server_action(self, state: SiteState, name: str, args: list[Any]) -> Any:
         """Call the site's Next.js server action ``name`` once: its value, or the error."""
@@ -209,9 +286,12 @@ class SiteHttp:
                 proxy=self.proxy(url),
                 timeout=self._bounded(),
             ) as response:
-                self._absorb_cookies(response)
+                self._absorb(state, response)
                 body = await response.text(errors="replace")
                 status, response_headers = response.status, response.headers
+                content_type = response.content_type
+        if status == 200 and looks_like_page(content_type, body):
+            raise error_from_page(url, body, response_headers, expected="a server action's reply")
         if status == 200:
             return parse_action_reply(body)
         raise error_from_response(status, body, response_headers)
@@ -224,7 +304,7 @@ class SiteHttp:
             async with self._client_session().get(
                 url, headers=headers, proxy=self.proxy(url), timeout=self._bounded()
             ) as response:
-                self._absorb_cookies(response)
+                self._absorb(state, response)
                 return await response.text(errors="replace") if response.status == 200 else ""
 
     async def put(self, url: str, data: bytes, *, content_type: str, what: str) -> tuple[int, str]:
@@ -259,6 +339,36 @@ class SiteHttp:
                         raise UpstreamUnavailable(f"{url} is larger than {max_bytes} bytes")
                 return bytes(data)
 
+    async def probe(self, path: str = "/") -> tuple[int, dict[str, str]]:
+        """GET ``path`` of the site with no cookies, not following redirects: the status and the
+        headers (names lower-case; the body is not read). Whether the site answers at all, and
+        its clock (``Date``), for ``lmarena doctor``."""
+        url = self.settings.base_url + path
+        with self._network(f"reaching {self.settings.base_url}"):
+            async with self._client_session().get(
+                url, proxy=self.proxy(url), timeout=self._bounded(), allow_redirects=False
+            ) as response:
+                return response.status, {k.lower(): v for k, v in response.headers.items()}
+
+    async def get_api(self, state: SiteState, path: str) -> tuple[int, Any]:
+        """GET one of the site's JSON endpoints with the session's cookies: the status and the
+        decoded JSON (None when the answer is not JSON, e.g. a soft-404 page)."""
+        url = self.settings.base_url + path
+        with self._network(f"GET {path}"):
+            async with self._client_session().get(
+                url,
+                headers=self._get_headers(state),
+                proxy=self.proxy(url),
+                timeout=self._bounded(),
+            ) as response:
+                self._absorb(state, response)
+                body = await response.read()
+                status = response.status
+        try:
+            return status, orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return status, None
+
     async def close(self) -> None:
         """Close the session; the next request opens a new one."""
         if self._session is not None:
@@ -266,4 +376,4 @@ class SiteHttp:
             self._session = None
 
 
-__all__ = ["SiteHttp", "describe", "read_chunk", "site_headers"]
+__all__ = ["NO_FIRST_ANSWER_HINT", "SiteHttp", "describe", "read_chunk", "site_headers"]

@@ -75,15 +75,29 @@ class RetryPolicy:
                                               key may have rotated); never more: a second
                                               rejection raises ``Blocked``, as repeated
                                               failures lengthen a flag on the account
-    Cloudflare 403 (``cloudflare``)           one page reload for a new clearance, one retry
+    Cloudflare challenge (``cloudflare``:     one page reload for a new clearance, one retry
+    403, or a 429 with ``cf-mitigated:        (a challenge sent as 429 is not a rate limit)
+    challenge`` or the challenge page)
     401 sign-in expired (``auth_expired``)    one page reload for a new auth cookie, one retry
-    401 login gate (``login_gate``)           no retry: ``SignInRequired``
+    401 login gate, 401 "User not found"      no retry: ``SignInRequired``
+    (``login_gate``, ``user_not_found``)
+    400 ids "seem spoofed" (``spoofed_id``)   the site's clock read again (one request for its
+                                              ``Date``), one retry with ids from the corrected
+                                              clock; a second refusal raises, saying how far
+                                              the local clock is off
     429 (``RateLimited``)                     up to ``RATE_LIMIT_RETRIES`` waits of
                                               ``Retry-After`` (else 5, 10, 20 s), only while
                                               the total stays within the caller's
                                               ``rate_limit_wait`` (default 0: raise at once)
-    422 / invalid content, moderation         no retry: ``ContentRejected``
-    400 ZodError, other ``ProtocolError``     no retry
+    422 / invalid content, moderation,        no retry: ``ContentRejected``
+    429 "prompt failed" (``prompt_refused``)  (the site counts refused prompts against the
+                                              account, like failed reCAPTCHAs)
+    403 "Not allowed", 404 "Models not        no retry: ``NotAllowed``, ``ModelNotOffered``
+    found" (``not_allowed``,                  (usage errors: asking again gets the same)
+    ``model_not_offered``)
+    400 ZodError, a page where a stream was   no retry
+    expected (``not_json``), other
+    ``ProtocolError``
     400 ids already seen (``duplicate_ids``)  one retry with fresh ids
     5xx, connection refused or reset, body    up to ``TRANSIENT_RETRIES`` retries after
     cut before text (``server``,              ``BACKOFF_BASE`` * 1, 2, 4 s
@@ -99,14 +113,22 @@ class RetryPolicy:
     (``cloudflare``, ``auth_expired``) is refreshed in the browser once; anything else, and any
     kind a second time, raises.
 
-    ``refresh`` reloads the site in the browser; ``rediscover`` reads the action ids again.
+    ``refresh`` reloads the site in the browser; ``rediscover`` reads the action ids again;
+    ``relearn_clock`` reads the site's clock again and gives the offset (site minus ours, s).
     """
 
     def __init__(
-        self, *, refresh: Hook, rediscover: Hook | None = None, rate_limit_wait: float = 0.0
+        self,
+        *,
+        refresh: Hook,
+        rediscover: Hook | None = None,
+        relearn_clock: Callable[[], Awaitable[float]] | None = None,
+        rate_limit_wait: float = 0.0,
     ) -> None:
         self._refresh = refresh
         self._rediscover = rediscover
+        self._relearn_clock = relearn_clock
+        self._clock_offset: float | None = None
         self.budget = RetryBudget(rate_limit_wait)
 
     async def recover_or_raise(self, error: LmArenaError, *, action: str | None = None) -> None:
@@ -134,6 +156,9 @@ class RetryPolicy:
             _log.info("the site's sign-in expired; refreshing it")
             await self._refresh()
             return
+        if kind == ErrorKind.SPOOFED_ID:
+            await self._reset_clock(error)
+            return
         if kind in (ErrorKind.DUPLICATE_IDS, ErrorKind.EMPTY) and budget.take(kind, 1):
             _log.info(f"{error.message}; trying once more with fresh ids")
             return
@@ -159,6 +184,34 @@ class RetryPolicy:
                 kind=kind,
             ) from None
         raise error
+
+    async def _reset_clock(self, error: LmArenaError) -> None:
+        """Ids refused as far from the site's clock: read its clock again and retry once with
+        ids minted from the corrected clock; a second refusal says how far ours is off."""
+        if self._relearn_clock is not None and self.budget.take("clock", 1):
+            _log.info(
+                "the site refused our message ids as far from its clock; reading its clock "
+                "again and trying once more with fresh ids"
+            )
+            self._clock_offset = await self._relearn_clock()
+            return
+        offset = self._clock_offset
+        if offset is None:
+            why = "may be off, and the site refuses ids minted far from its own clock"
+        elif abs(offset) < 1:
+            why = "is within a second of the site's (by its Date header), yet the site refuses them"
+        else:
+            side = "behind" if offset > 0 else "ahead of"
+            why = (
+                f"is off by {abs(offset):.0f} s ({side} the site's), and the site refuses ids "
+                "minted that far from its own clock"
+            )
+        raise UpstreamError(
+            f"the site refused the message ids again: this machine's clock {why}; set the clock "
+            "right (turn on network time sync) and try again",
+            detail=error.detail,
+            kind=ErrorKind.SPOOFED_ID,
+        ) from None
 
     async def _wait_out(self, error: RateLimited) -> None:
         budget = self.budget

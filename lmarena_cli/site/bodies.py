@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .facts import Modality, Mode
-from .ids import uuid7
+from .ids import SiteClock, uuid7
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,10 @@ class MessageIds:
     model_b: str
 
     @classmethod
-    def fresh(cls) -> MessageIds:
-        """Three new, distinct UUIDv7s."""
-        return cls(uuid7(), uuid7(), uuid7())
+    def fresh(cls, clock: SiteClock | None = None) -> MessageIds:
+        """Three new, distinct UUIDv7s, minted by ``clock`` (the site's clock, as corrected by
+        the connection; protocol §14.3)."""
+        return cls(uuid7(clock), uuid7(clock), uuid7(clock))
 
 
 def create_evaluation_body(

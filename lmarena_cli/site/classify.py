@@ -3,7 +3,7 @@
 :func:`error_from_response` reads an HTTP answer that is not a good stream, and
 :func:`error_from_stream` an error the site reported inside a 200 stream. Every error keeps the
 site's words (shortened) in ``.detail`` and a ``.kind`` that the retry policy decides on.
-Protocol §8 lists the answers.
+Protocol §8 and §14.6 list the answers.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from ..errors import (
     ErrorKind,
     InputError,
     LmArenaError,
+    ModelNotOffered,
+    NotAllowed,
     ProtocolError,
     RateLimited,
     SignInRequired,
@@ -33,6 +35,7 @@ from ..errors import (
 )
 from . import facts
 from .decode import NOT_JSON, loads
+from .zod import describe_issue, zod_issues
 
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
 _DETAIL_LIMIT = 300
@@ -94,37 +97,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, when.timestamp() - current)
 
 
-def _zod_issues(data: Any) -> list[dict[str, Any]] | None:
-    """The issues of a ZodError body in any of the shapes seen, or None when it is not one."""
-    error = data.get("error") if isinstance(data, dict) else None
-    candidates = [error, data]
-    if isinstance(error, dict):
-        candidates.insert(0, error.get("issues"))
-        message = error.get("message")
-        if isinstance(message, str):  # zod's own message is the issues as a JSON string
-            candidates.append(loads(message))
-    if isinstance(error, str):
-        candidates.append(loads(error))
-    for candidate in candidates:
-        if isinstance(candidate, dict):
-            candidate = candidate.get("issues")
-        if (
-            isinstance(candidate, list)
-            and candidate
-            and all(isinstance(i, dict) and "path" in i for i in candidate)
-        ):
-            return candidate
-    return None
-
-
-def _describe_issue(issue: Mapping[str, Any]) -> str:
-    """One zod issue as ``field a.b: message`` for the user's message."""
-    path = issue.get("path")
-    parts = [str(p) for p in path] if isinstance(path, list) else []
-    field = ".".join(parts) or "(the whole body)"
-    return f"field {field}: {issue.get('message') or issue.get('code') or 'invalid'}"
-
-
 def error_from_stream(message: str) -> LmArenaError:
     """The exception for an error reported inside a 200 stream (``a3`` or ``hasArenaError``).
 
@@ -159,17 +131,15 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
     """The error to raise for an HTTP answer that is not a stream (any status but a good 200).
 
     Every error keeps the site's words (shortened; never a whole HTML page) in ``.detail`` and a
-    ``.kind`` that the retry policy decides on: cloudflare, recaptcha, login_gate, auth_expired,
-    forbidden, rate_limited, moderation, invalid_content, too_large, zod, not_selectable,
-    duplicate_ids, stale_action, not_found, server, unexpected.
+    ``.kind`` that the retry policy decides on (cloudflare, recaptcha, prompt_refused,
+    spoofed_id, model_not_offered, not_allowed, ...: see :class:`~lmarena_cli.errors.ErrorKind`).
     """
     data = loads(body) if body.lstrip()[:1] in ("{", "[", '"') else NOT_JSON
     said = (error_text(data) if data is not NOT_JSON else None) or body
     detail = excerpt(said) if said.strip() else None
     low = said.lower()
 
-    # A 429 stays a rate limit even when Cloudflare's page says so ("You are being rate limited").
-    if status != 429 and any(marker in body for marker in facts.CLOUDFLARE_MARKERS):
+    if is_challenge(status, body, headers):
         return Blocked(
             "Cloudflare's anti-bot check refused the request (it answered with its challenge "
             f"page, HTTP {status}); the browser has to pass the check again",
@@ -186,6 +156,15 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
         )
     if status == 401 or facts.LOGIN_GATE in said:
         return _auth_error(status, said, detail)
+    if status == 429 and facts.PROMPT_FAILED in low:
+        # Not a quota: the site refused this prompt (seen for oversized ones, §14.6), and it
+        # counts such refusals like failed reCAPTCHAs, so asking again only makes things worse.
+        return ContentRejected(
+            'the site refused the prompt (HTTP 429 "prompt failed"); it may be too long: '
+            "shorten it or split it, and do not resend it unchanged",
+            detail=detail,
+            kind=ErrorKind.PROMPT_REFUSED,
+        )
     if status == 429:
         retry_after = parse_retry_after(_header(headers, facts.RETRY_AFTER))
         wait = f"; the site asks to wait {retry_after:.0f} s" if retry_after is not None else ""
@@ -210,6 +189,13 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
                 detail=detail,
                 kind=ErrorKind.FORBIDDEN,
             )
+        if facts.NOT_ALLOWED in low:
+            return NotAllowed(
+                "the site does not let this account use this (HTTP 403 Not allowed): a route, "
+                "mode or field it may not use; asking again gets the same answer",
+                detail=detail,
+                kind=ErrorKind.NOT_ALLOWED,
+            )
         return Blocked(
             "the site refused the request (HTTP 403)", detail=detail, kind=ErrorKind.FORBIDDEN
         )
@@ -228,6 +214,13 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
 
 def _auth_error(status: int, said: str, detail: str | None) -> LmArenaError:
     low = said.lower()
+    if facts.USER_NOT_FOUND.lower() in low:
+        return SignInRequired(
+            f"the site found no valid session for this request (HTTP {status} User not found); "
+            "run `lmarena login` to sign in",
+            detail=detail,
+            kind=ErrorKind.USER_NOT_FOUND,
+        )
     if facts.LOGIN_GATE in said:
         return SignInRequired(
             "the site wants a signed-in account for this kind of chat; "
@@ -280,14 +273,27 @@ def _content_error(status: int, said: str, low: str, detail: str | None) -> LmAr
 
 
 def _bad_request(data: Any, said: str, low: str, detail: str | None) -> LmArenaError:
-    issues = _zod_issues(data) if data is not NOT_JSON else None
+    issues = zod_issues(data) if data is not NOT_JSON else None
     if issues is not None:
-        fields = "; ".join(_describe_issue(i) for i in issues[:5])
+        fields = "; ".join(describe_issue(i) for i in issues[:5])
         return ProtocolError(
             f"the site rejected the request body: {fields} — the site's protocol changed; "
             "update lmarena",
             detail=excerpt(orjson.dumps(issues).decode()),
             kind=ErrorKind.ZOD,
+        )
+    if facts.SPOOFED_ID in low:
+        return UpstreamError(
+            "the site refused the message ids as minted too far from its clock (HTTP 400)",
+            detail=detail,
+            kind=ErrorKind.SPOOFED_ID,
+        )
+    if facts.BAD_NEXT_TURN.lower() in low:
+        return UpstreamError(
+            "the site answered an earlier turn of this single-model chat as a battle and wants "
+            "it voted on or skipped before the next turn (HTTP 400)",
+            detail=detail,
+            kind=ErrorKind.BATTLE_TURN,
         )
     if facts.NOT_SELECTABLE in low:
         return UsageError(
@@ -311,6 +317,8 @@ def _bad_request(data: Any, said: str, low: str, detail: str | None) -> LmArenaE
 
 
 def _not_found(said: str, low: str, detail: str | None) -> LmArenaError:
+    if facts.MODELS_NOT_FOUND.lower() in low:
+        return model_not_offered(None, None, detail)
     if facts.ACTION_NOT_FOUND.lower() in low:
         return ProtocolError(
             "the site no longer knows this server action id (it redeployed); "
@@ -328,4 +336,62 @@ def _not_found(said: str, low: str, detail: str | None) -> LmArenaError:
         "the site answered 404 for this endpoint; the site's protocol may have changed",
         detail=detail,
         kind=ErrorKind.NOT_FOUND,
+    )
+
+
+def model_not_offered(model: str | None, modality: Any, detail: str | None) -> ModelNotOffered:
+    """404 "Models not found": the site does not offer the model for the request's modality.
+
+    The send knows the model's name and the modality (:func:`error_from_response` does not):
+    it makes this error again with them, so that the message names both.
+    """
+    what = model or "this model"
+    kind_of_chat = f"{modality!r} requests" if isinstance(modality, str) else "this kind of request"
+    return ModelNotOffered(
+        f"the site does not offer {what} for {kind_of_chat} (HTTP 404 Models not found); "
+        "choose another model from `lmarena models`",
+        detail=detail,
+        kind=ErrorKind.MODEL_NOT_OFFERED,
+    )
+
+
+def is_challenge(status: int, body: str, headers: Mapping[str, str]) -> bool:
+    """A Cloudflare challenge, whatever the status: ``cf-mitigated: challenge``, or its page.
+
+    A 429 is one too when it is the challenge (seen after bursts, §14.6), but Cloudflare's own
+    rate-limit page ("You are being rate limited") stays a rate limit: for a 429 only the
+    header or the interstitial's title count.
+    """
+    mitigated = (_header(headers, facts.CF_MITIGATED) or "").strip().lower()
+    if mitigated == facts.CF_CHALLENGE:
+        return True
+    if status == 429:
+        return facts.CLOUDFLARE_MARKERS[0].lower() in body.lower()
+    return any(marker in body for marker in facts.CLOUDFLARE_MARKERS)
+
+
+def looks_like_page(content_type: str | None, head: str) -> bool:
+    """An HTML page (by its content type or its first characters), where JSON, a stream or a
+    server action's reply was expected: unknown paths answer 200 with a "not found" page."""
+    if content_type and "html" in content_type.lower():
+        return True
+    start = head.lstrip()[:15].lower()
+    return start.startswith(("<!doctype html", "<html"))
+
+
+def error_from_page(
+    url: str, body: str, headers: Mapping[str, str], *, expected: str
+) -> LmArenaError:
+    """The error for a 200 page where ``expected`` (JSON, the answer stream...) was wanted.
+
+    Cloudflare's interstitial is a challenge; any other page (the site's soft 404) says the
+    endpoint is not where this version looks for it: a :class:`ProtocolError` naming the URL.
+    """
+    if is_challenge(200, body, headers):
+        return error_from_response(403, body, headers)
+    return ProtocolError(
+        f"expected {expected} from {url}, but the site answered {excerpt(body) or 'an empty page'} "
+        "(HTTP 200): the site moved or changed this endpoint; update lmarena",
+        detail=excerpt(body) or None,
+        kind=ErrorKind.NOT_JSON,
     )

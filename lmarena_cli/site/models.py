@@ -8,13 +8,14 @@ the list a user picks from, for the library and the CLI alike.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from ..errors import ErrorKind, ModelNotFound, ProtocolError
+from . import facts
 from .facts import Modality
 from .ids import uuid7_timestamp_ms
 
@@ -56,12 +57,23 @@ class Model:
         return _capable(self._caps("outputCapabilities").get("search"))
 
     @property
+    def arenas(self) -> tuple[str, ...]:
+        """The catalog's arenas that list the model (``text``, ``code``, ...); () when unknown."""
+        arenas = self.raw.get("arenas")
+        if not isinstance(arenas, list):
+            return ()
+        return tuple(a for a in arenas if isinstance(a, str))
+
+    @property
     def chats(self) -> bool:
         """The model answers with something this tool can show: text, images or search results.
 
-        Video-only or WebDev-only rows need arenas of their own (protocol §9.2). A row that
-        states no output capabilities at all is taken for a text model.
+        Video-only or WebDev-only rows need arenas of their own (protocol §9.2, §14.4): so does a
+        model that the catalog lists only in such arenas. A row that states no output
+        capabilities at all is taken for a text model.
         """
+        if self.arenas and all(a in facts.NON_CHAT_ARENAS for a in self.arenas):
+            return False
         outputs = self.capabilities.get("outputCapabilities")
         if not isinstance(outputs, dict) or not outputs:
             return True
@@ -141,13 +153,16 @@ def models_from_rows(rows: Iterable[Any]) -> list[Model]:
 
 
 def models_from_catalog(data: Any) -> list[Model]:
-    """Models from ``GET /nextjs-api/model-catalog``, deduplicated by id across arenas.
+    """Models from ``GET /nextjs-api/model-catalog``, once per id across arenas.
 
-    The catalog is a list of ``{arena, complete, models[]}``; a plain list of model rows and a
-    ``{"models": [...]}`` object are accepted too, in case the endpoint changes shape.
+    The catalog is ``{"arenas": [{"arena", "complete", "models": [...]}]}`` (§14.4): a model
+    listed in several arenas comes once, its row's ``arenas`` the names of all of them (which
+    :attr:`Model.chats` reads). A bare list of arenas, a plain list of model rows and a
+    ``{"models": [...]}`` object are read too. Entries that are not model rows (plain strings,
+    rows without an id or a name) are skipped; what is no list at all raises ProtocolError.
     """
     if isinstance(data, dict):
-        for key in ("models", "data", "arenas"):
+        for key in ("arenas", "models", "data"):
             if isinstance(data.get(key), list):
                 return models_from_catalog(data[key])
     if not isinstance(data, list):
@@ -157,12 +172,38 @@ def models_from_catalog(data: Any) -> list[Model]:
             kind=ErrorKind.UNEXPECTED,
         )
     rows: list[Any] = []
+    arenas_of: dict[str, list[str]] = {}
     for item in data:
-        if isinstance(item, dict) and isinstance(item.get("models"), list):
-            rows.extend(item["models"])
-        else:
-            rows.append(item)
-    return models_from_rows(rows)
+        if not (isinstance(item, dict) and isinstance(item.get("models"), list)):
+            rows.append(item)  # a model row itself (the old flat shape), or junk skipped below
+            continue
+        arena = item.get("arena")
+        for row in item["models"]:
+            rows.append(row)
+            if isinstance(arena, str) and isinstance(row, dict) and isinstance(row.get("id"), str):
+                arenas_of.setdefault(row["id"], []).append(arena)
+    return [_with_arenas(model, arenas_of.get(model.id, [])) for model in models_from_rows(rows)]
+
+
+def _with_arenas(model: Model, arenas: list[str]) -> Model:
+    """The model with the arenas that list it added to its row's own ``arenas``."""
+    merged = list(dict.fromkeys([*model.arenas, *arenas]))
+    if not arenas or merged == list(model.arenas):
+        return model
+    return model_from_row({**model.raw, "arenas": merged}) or model
+
+
+def request_models(rows: Iterable[Any], body: Mapping[str, Any]) -> str | None:
+    """The models a request body names (``modelAId``, ``modelBId``), by the names the rows give
+    them (else their ids), joined with "and"; None when it names none (a battle, a follow-up)."""
+    by_id = {row.get("id"): row for row in rows if isinstance(row, dict)}
+    names = []
+    for key in ("modelAId", "modelBId"):
+        model_id = body.get(key)
+        if isinstance(model_id, str) and model_id:
+            model = model_from_row(by_id.get(model_id))
+            names.append(model.name if model is not None else model_id)
+    return " and ".join(names) or None
 
 
 def _age_key(model: Model) -> int:
@@ -172,11 +213,12 @@ def _age_key(model: Model) -> int:
 
 
 def _best(rows: list[Model]) -> Model:
-    """The row to use among rows of one name: selectable first, then the newest UUIDv7.
+    """The row to use among rows of one name: selectable first, then one that chats (a name
+    may also have a WebDev-only row), then the newest UUIDv7.
 
     ``max`` keeps the first of equal rows, so ties go to the site's own order.
     """
-    return max(rows, key=lambda m: (m.user_selectable, _age_key(m)))
+    return max(rows, key=lambda m: (m.user_selectable, m.chats, _age_key(m)))
 
 
 def usable_models(models: list[Model]) -> list[Model]:
