@@ -8,13 +8,13 @@ import logging
 import time
 from typing import Any
 
-import orjson
-
 from ..errors import ErrorKind, ProtocolError
 from ..site import facts, models, pages
+from ..site.classify import error_text, excerpt
+from ..site.decode import loads_or_none
 from ..state.cache import SiteState
 from .cdp import cookie_map
-from .page import Page
+from .page import Page, PageReply
 
 logger = logging.getLogger("lmarena.browser")
 
@@ -61,31 +61,71 @@ async def read_site(
 
 
 async def _fill_models(page: Page, state: SiteState, html: str, cached: SiteState | None) -> None:
-    """Models from the page, else the cached ones when fresh, else the catalog endpoint."""
+    """Models from the page, else the cached ones when fresh, else the catalog endpoint.
+
+    Anonymous pages stopped embedding the list (``initialModels`` absent or ``"$undefined"``,
+    protocol §14.4); the catalog is fetched from the page as a same-origin GET, which carries no
+    ``Origin`` header (the catalog refuses requests that do).
+    """
     embedded = pages.models_from_html(html)
     if embedded:
         state.models = [model.raw for model in embedded]
+        state.models_source = "page"
         return
     if cached is not None and cached.models:
         state.models = list(cached.models)
+        state.models_source = cached.models_source
         return
-    status, text = await page.fetch(facts.MODEL_CATALOG, accept="application/json")
-    if status != 200:
+    why = _no_list_reason(html, embedded)
+    reply = await page.request(facts.MODEL_CATALOG, accept="application/json")
+    state.models = [model.raw for model in catalog_models(reply, why)]
+    state.models_source = "catalog"
+
+
+def _no_list_reason(html: str, embedded: list[models.Model] | None) -> str:
+    """Why the page gave no models, in words for an error message."""
+    if embedded is not None:
+        return "its model list is empty"
+    text = (pages.flight_text(html) + html).replace("\\", "").replace(" ", "")
+    if f'"{facts.MODELS_KEY}":"{facts.UNDEFINED}"' in text:
+        return f"its model list is {facts.UNDEFINED!r}"
+    return "it has no model list"
+
+
+def catalog_models(reply: PageReply, why: str) -> list[models.Model]:
+    """The usable models of the catalog's answer; ProtocolError saying what came instead."""
+    lead = f"the site's page embeds no models ({why}), and {facts.MODEL_CATALOG} answered"
+    expected = "a JSON catalog ({arenas: [{arena, models: [...]}]})"
+    if reply.status != 200:
+        data = loads_or_none(reply.text)
+        said = excerpt((error_text(data) if data is not None else None) or reply.text or "")
+        hint = ""
+        if facts.CROSS_ORIGIN_CATALOG.lower() in reply.text.lower():
+            hint = (
+                " (the catalog refuses requests that carry an Origin header; this one was a "
+                "same-origin GET from the page, which should carry none)"
+            )
         raise ProtocolError(
-            "the site's page embeds no model list and "
-            f"{facts.MODEL_CATALOG} answered HTTP {status} instead of a JSON catalog",
-            detail=text[:300],
+            f"{lead} HTTP {reply.status} instead of {expected}: {said or '(empty)'}{hint}",
+            detail=reply.text[:300],
             kind=ErrorKind.NO_MODELS,
         )
-    try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError:
+    data = None if reply.is_html else loads_or_none(reply.text)
+    if data is None:
+        came = reply.content_type or "no content type"
         raise ProtocolError(
-            f"{facts.MODEL_CATALOG} answered something that is not JSON",
-            detail=text[:300],
+            f"{lead} {excerpt(reply.text) or 'nothing'} ({came}) instead of {expected}",
+            detail=reply.text[:300],
             kind=ErrorKind.NO_MODELS,
-        ) from None
-    state.models = [model.raw for model in models.models_from_catalog(data)]
+        )
+    found = models.models_from_catalog(data)
+    if not found:
+        raise ProtocolError(
+            f"{lead} a catalog without a single usable model; expected {expected}",
+            detail=reply.text[:300],
+            kind=ErrorKind.NO_MODELS,
+        )
+    return found
 
 
 async def _site_key_from_chunks(page: Page, html: str) -> str | None:
@@ -131,4 +171,4 @@ def missing_upload_actions(actions: dict[str, str]) -> ProtocolError | None:
     )
 
 
-__all__ = ["missing_upload_actions", "read_site"]
+__all__ = ["catalog_models", "missing_upload_actions", "read_site"]

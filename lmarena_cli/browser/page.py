@@ -11,17 +11,45 @@ from __future__ import annotations
 import logging
 import urllib.parse
 from collections.abc import Generator, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BrowserUnavailable, PageError, UpstreamUnavailable
 from ..settings import Settings
+from ..site.ids import offset_from_date
 from .cdp import Connection, command, cookie_params, js
 from .chromium import start, wait_for_port
 from .options import decide_headless, find_browser
 from .profile import choose_profile
-from .scripts import FETCH_JS
+from .scripts import FETCH_JS, REQUEST_JS
 
 logger = logging.getLogger("lmarena.browser")
+
+
+@dataclass(frozen=True)
+class PageReply:
+    """What a request made from inside the page answered."""
+
+    status: int
+    text: str
+    #: The ``Content-Type`` header ("" when absent).
+    content_type: str = ""
+    #: The ``Date`` header ("" when absent).
+    date: str = ""
+    #: The page's clock (Unix seconds) when the answer's headers came.
+    at: float = 0.0
+
+    @property
+    def is_html(self) -> bool:
+        """An HTML page (a soft-404 "not found" page answers 200 where JSON was expected)."""
+        return "html" in self.content_type.lower() or self.text.lstrip()[:1] == "<"
+
+    def clock_offset(self) -> float | None:
+        """The site's clock minus ours (seconds) from the ``Date`` header; None without one."""
+        if not self.at:
+            return None
+        offset = offset_from_date(self.date, now=self.at)
+        return None if offset is None else round(offset, 3)
 
 
 class Page:
@@ -151,6 +179,35 @@ class Page:
             return 0, ""
         return int(reply.get("status") or 0), str(reply.get("text") or "")
 
+    async def request(
+        self, path: str, *, method: str = "GET", accept: str, body: str | None = None
+    ) -> PageReply:
+        """A same-origin request from inside the page (its cookies, UA and TLS), uncached.
+
+        A GET carries no ``Origin`` header (Chromium sends none for same-origin GETs); a
+        ``body`` is sent as JSON.
+        """
+        url = urllib.parse.urljoin(self.base_url + "/", path)
+        try:
+            reply = await self.eval(
+                REQUEST_JS % (js(method), js(accept), js(body), js(url)),
+                what=f"requesting {method} {path}",
+                timeout=self.settings.timeout,
+                await_promise=True,
+            )
+        except PageError as exc:
+            raise UpstreamUnavailable(f"{method} {path} in the browser failed: {exc}") from None
+        if not isinstance(reply, dict):
+            return PageReply(0, "")
+        at = reply.get("at")
+        return PageReply(
+            status=int(reply.get("status") or 0),
+            text=str(reply.get("text") or ""),
+            content_type=str(reply.get("type") or ""),
+            date=str(reply.get("date") or ""),
+            at=float(at) / 1000 if isinstance(at, int | float) else 0.0,
+        )
+
     async def click(self, x: float, y: float, *, what: str) -> None:
         """A trusted left click at (x, y) of the viewport."""
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
@@ -189,4 +246,4 @@ class Page:
             await self.set_cookies(params)
 
 
-__all__ = ["Page"]
+__all__ = ["Page", "PageReply"]

@@ -27,6 +27,42 @@ FETCH_JS = """(async () => {
   return {status: r.status, text: await r.text()};
 })()"""
 
+#: A same-origin request from inside the page, with what it answered and when; ``%s`` url,
+#: method, accept, body (a string, or null for none). A same-origin GET carries no Origin header
+#: in Chromium (the model catalog refuses requests that do). ``at`` is the page's clock (ms) when
+#: the headers came, to compare with the site's ``Date`` header.
+REQUEST_JS = """(async () => {
+  const init = {method: %s, credentials: "include", cache: "no-store", headers: {accept: %s}};
+  const body = %s;
+  if (body !== null) { init.body = body; init.headers["content-type"] = "application/json"; }
+  const r = await fetch(%s, init);
+  const at = Date.now();
+  return {status: r.status, text: await r.text(), at: at,
+          date: r.headers.get("date") || "", type: r.headers.get("content-type") || ""};
+})()"""
+
+#: A button of the page whose text is one of ``%s`` (lower-case, a JSON list), visible: its
+#: centre in the viewport, or null.
+FIND_BUTTON_JS = """(() => {
+  const wanted = %s;
+  for (const b of document.querySelectorAll("button, [role=button]")) {
+    const text = (b.textContent || "").trim().toLowerCase();
+    if (!wanted.includes(text) || b.disabled) continue;
+    b.scrollIntoView({block: "center"});
+    const r = b.getBoundingClientRect();
+    if (r.width > 0 && r.height > 0) return [r.left + r.width / 2, r.top + r.height / 2];
+  }
+  return null;
+})()"""
+
+#: A server action called from the page, as the site's client calls it; ``%s`` url, action id,
+#: accept, content type. No arguments.
+ACTION_JS = """(async () => {
+  const r = await fetch(%s, {method: "POST", credentials: "include",
+    headers: {"next-action": %s, accept: %s, "content-type": %s}, body: "[]"});
+  return {status: r.status, text: await r.text()};
+})()"""
+
 #: One reCAPTCHA Enterprise token in the page's main world; ``%s`` key, action, wait ms,
 #: whether to wait for ``ready()`` first.
 MINT_JS = """(async () => {
@@ -81,4 +117,12 @@ SIGN_UP_JS = """(async () => {
 })()"""
 
 
-__all__ = ["FETCH_JS", "MINT_JS", "SIGN_UP_JS", "STATE_JS"]
+__all__ = [
+    "ACTION_JS",
+    "FETCH_JS",
+    "FIND_BUTTON_JS",
+    "MINT_JS",
+    "REQUEST_JS",
+    "SIGN_UP_JS",
+    "STATE_JS",
+]

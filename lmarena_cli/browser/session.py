@@ -7,8 +7,9 @@ cookies and User-Agent it hands over in a :class:`SiteState`.
 
 It composes the browser's parts, each in its own module: the tab and its Chromium
 (:mod:`.page`, which uses :mod:`.chromium`, :mod:`.profile` and :mod:`.cdp`), the Cloudflare check
-(:mod:`.challenge`), sign-up and sign-in (:mod:`.signup`), reading the page (:mod:`.discover`) and
-minting tokens (:mod:`.recaptcha`).
+(:mod:`.challenge`), sign-up and sign-in (:mod:`.signup`), reading the page (:mod:`.discover`), the
+account's consent to the Terms of Use and the site's clock (:mod:`.account`) and minting tokens
+(:mod:`.recaptcha`).
 
 All browser work is serialized behind one :class:`asyncio.Lock` (FIFO). Every wait is bounded
 and watches the process: if Chromium dies mid-call the caller gets
@@ -21,12 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from ..errors import BrowserUnavailable, ErrorKind, ProtocolError
 from ..settings import Settings
 from ..site import facts
 from ..state.cache import SiteCache, SiteState
+from .account import settle_account
+from .cdp import command
 from .challenge import pass_challenge
 from .discover import missing_upload_actions, read_site
 from .page import Page
@@ -56,6 +60,8 @@ class Browser:
         self._page = Page(settings)
         self._state: SiteState | None = None
         self._cache_read = False
+        #: Seconds the site's anti-bot check took on the last page load (None before one).
+        self.challenge_seconds: float | None = None
 
     # -- public API --------------------------------------------------------------------------------
 
@@ -82,6 +88,16 @@ class Browser:
     def html(self) -> str:
         """The HTML of the site's page as last read ("" before); for tests and debugging."""
         return self._page.html
+
+    async def start(self) -> str:
+        """Launch Chromium unless it runs (the site is not loaded) and return its version as
+        DevTools reports it (``HeadlessChrome/131.0.6778.85``); ``lmarena doctor`` uses it."""
+        async with self._lock:
+            await self._page.ensure_started()
+            reply = await self._page.send(
+                command("Browser.getVersion"), what="reading the browser's version"
+            )
+        return str(reply.get("product") or "") if isinstance(reply, dict) else ""
 
     def cached_state(self) -> SiteState | None:
         """What the last bootstrap learned (this process, else the cache file). Never launches."""
@@ -181,9 +197,12 @@ class Browser:
         if fresh_start or reload or not page.loaded:
             page.forget()
             await page.navigate(facts.CHAT_PAGE)
+            began = time.monotonic()
             await pass_challenge(page, self.challenge_timeout)
+            self.challenge_seconds = time.monotonic() - began
         cookies = await wait_auth_cookie(page)
         state = await read_site(page, cookies, previous, rediscover=rediscover)
+        await settle_account(page, state, previous)
         self._state = state
         self._save(state)
         return state
