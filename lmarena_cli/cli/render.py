@@ -26,6 +26,8 @@ EVENT_TYPES = {
     "StreamError": "error",
     "Heartbeat": "heartbeat",
     "RawEvent": "raw",
+    # The site answered a single-model turn as an anonymous battle and it was skipped.
+    "SkippedBattle": "battle_skipped",
 }
 
 
@@ -58,9 +60,12 @@ class Renderer:
         """Write the stream's events as they come; return the finished reply."""
         import orjson
 
+        from ..client.reply import SkippedBattle
         from ..site.events import ReasoningDelta, TextDelta
 
         async for event in stream.events():
+            if isinstance(event, SkippedBattle) and not self.jsonl:
+                self._battle_note(event)
             if self.jsonl:
                 self.term.out(orjson.dumps(event_json(event)).decode() + "\n")
                 continue
@@ -87,6 +92,20 @@ class Renderer:
             self._flush_b(reply)
             self.end_partial()
         return reply
+
+    def _battle_note(self, skipped: Any) -> None:
+        """One notice on stderr: the answer is the chosen model's, the battle was skipped."""
+        model = self.chat.model.name if self.chat.model else "the chosen model"
+        if skipped.earlier_turn:
+            self.term.info(
+                "lmarena: skipped an anonymous battle the site had left in an earlier turn of "
+                "this conversation"
+            )
+        else:
+            self.term.info(
+                "lmarena: the site answered this turn as an anonymous battle; lmarena skipped it, "
+                f"and the answer is {model}'s"
+            )
 
     def _header(self, side: str, reply_model: str | None) -> str:
         label = f"=== model {side.upper()}" + (f": {reply_model}" if reply_model else "") + " ==="

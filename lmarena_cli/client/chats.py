@@ -114,6 +114,9 @@ class ChatSession:
         self.model_b = model_b
         self.mode = mode
         self.id: str | None = None
+        #: The message ids (A, B) of a battle the site put into this chat that is not skipped
+        #: yet (set only while a skip is due or failed; the next send skips it first).
+        self.pending_battle: tuple[str, str] | None = None
         # One turn at a time: held from a send until its answer has ended.
         self._lock = asyncio.Lock()
 
@@ -198,15 +201,17 @@ class ChatSession:
         def finish(reply: Reply) -> None:
             self.id = reply.evaluation_session_id
             if self.client.records:
+                messages = [{"role": "user", "content": prompt}]
+                if reply.text or reply.images or not reply.battle_skipped:
+                    # A skipped battle with no answer leaves the turn unanswered: the
+                    # conversation is remembered (for -c), its transcript gets no answer.
+                    messages.append({"role": "assistant", "content": reply.text})
                 self.client.record_exchange(
                     reply,
                     mode=str(self.mode),
                     model=self.model.name if self.model else None,
                     model_b=self.model_b.name if self.model_b else None,
-                    messages=[
-                        {"role": "user", "content": prompt},
-                        {"role": "assistant", "content": reply.text},
-                    ],
+                    messages=messages,
                 )
 
         return finish

@@ -11,35 +11,33 @@ from :mod:`errors`. The conversation API around it (``Client``, ``ChatSession``)
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Protocol, TypedDict
 
-from ..errors import ErrorKind, IncompleteAnswer, LmArenaError, Timeout
+from ..errors import ErrorKind, IncompleteAnswer, LmArenaError
 from ..site import facts
 from ..site.bodies import MessageIds, create_evaluation_body, post_to_evaluation_body
-from ..site.classify import error_from_stream
 from ..site.events import (
-    Citation,
     Event,
-    Finish,
-    Heartbeat,
     ImageOutput,
-    RawEvent,
     ReasoningDelta,
-    StreamError,
     TextDelta,
 )
 from ..site.ids import uuid7
 from ..site.models import Model
-from ..site.stream import StreamParser
+from . import battles
+from .battles import BattleSeen
 from .connection import Connection
-from .http import read_chunk
-from .reply import Answer, Reply
+from .reading import AnswerReading, reply_has_content
+from .reply import Answer, Reply, SkippedBattle
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
     import aiohttp
+
+_log = logging.getLogger("lmarena")
 
 
 class Conversation(Protocol):
@@ -70,6 +68,9 @@ class Conversation(Protocol):
         """What kind of answer is wanted (model A's modality)."""
         ...
 
+    #: The message ids (A, B) of a battle the site put into this chat that is not skipped yet.
+    pending_battle: tuple[str, str] | None
+
 
 class _BodyFields(TypedDict):
     """What the create-evaluation and post-to-evaluation bodies take alike (protocol §1.5, §7.2)."""
@@ -88,7 +89,24 @@ class ReplyStream:
 
     Made by ``ChatSession.send``, which passes the conversation's ``lock`` (held from
     :meth:`start` until the answer ends: one turn at a time) and ``on_finish``, called with the
-    whole reply once it is complete.
+    whole reply once it is complete (and when a skipped battle left the turn without an answer).
+
+    **A single-model chat the site answers as a battle** (protocol §14.5): a ``b`` line in a
+    ``direct-battle`` conversation means two anonymous models are answering. The battle's stream
+    is read to its end and dropped, the battle is skipped with its message ids, and the skip's
+    stream (the chosen model's answer) is what this object yields; ``reply.battle_skipped`` says
+    so, and :meth:`events` yields that :class:`~.reply.SkippedBattle` once the skip is done. An
+    empty skip raises ``UpstreamError`` (kind ``battle_turn``) saying to send the prompt again;
+    the conversation stays usable. A turn refused because an earlier battle was never skipped is
+    unstuck the same way (ids remembered, or read from the site's conversation JSON), then sent.
+
+    *The guarantee*: side A's content is held back from its first content event until a ``b``
+    line, A's finish line, or ``battles.BATTLE_HOLD`` seconds (1 s), whichever comes first. A
+    battle whose first ``b`` line comes within that window (or before A's finish) never shows an
+    anonymous text. *The limit*: a ``b`` line later than that finds side A's first text already
+    handed over; a warning (stderr in the CLI) then says that text was an anonymous model's, it
+    is never part of ``reply.text``, ``battle_skipped.anonymous_text_shown`` is true, and the
+    chosen model's answer follows. Other chats (side by side, battle) are never held.
     """
 
     def __init__(
@@ -111,11 +129,19 @@ class ReplyStream:
         self._started = time.monotonic()
         self._first_token: float | None = None
         self._response: aiohttp.ClientResponse | None = None
-        self._ids = MessageIds.fresh()
-        self._session_id = chat.id or uuid7()
+        self._ids = MessageIds.fresh(connection.http.clock)
+        self._session_id = chat.id or uuid7(connection.http.clock)
         self._reply: Reply | None = None
+        #: Since when a first answer is awaited (a skip starts a new wait).
+        self._waiting_since = self._started
+        self._skipped: SkippedBattle | None = None
+        self._unstuck = False
+        self._announce = False  # an earlier turn's battle was skipped: say so first
+        self._battle = False  # this turn is a battle: no new attempt (it would be a new turn)
         self._policy = RetryPolicy(
-            refresh=connection.refresh_session, rate_limit_wait=rate_limit_wait
+            refresh=connection.refresh_session,
+            relearn_clock=connection.sync_clock,
+            rate_limit_wait=rate_limit_wait,
         )
         self._lock = lock
         self._on_finish = on_finish
@@ -150,8 +176,9 @@ class ReplyStream:
             if isinstance(event, TextDelta) and event.side == "a":
                 yield event.text
 
-    async def events(self) -> AsyncGenerator[Event, None]:
-        """Every typed event (text, reasoning, image, citation, finish, error, raw) as it comes."""
+    async def events(self) -> AsyncGenerator[Event | SkippedBattle, None]:
+        """Every typed event (text, reasoning, image, citation, finish, error, raw) as it comes;
+        also a :class:`~.reply.SkippedBattle` when a battle was skipped (see the class doc)."""
         if self._done:
             return
         try:
@@ -188,13 +215,16 @@ class ReplyStream:
                     message_id=self._ids.model_b,
                 )
             )
-        return Reply(self._session_id, chat.mode, answers, self._ids.user)
+        reply = Reply(self._session_id, chat.mode, answers, self._ids.user)
+        reply.battle_skipped = self._skipped
+        return reply
 
     def _new_attempt(self) -> None:
         """Every attempt gets fresh ids: the site refuses ids it has already seen (400)."""
-        self._ids = MessageIds.fresh()
+        clock = self._connection.http.clock  # the site's clock, as last learned (§14.3)
+        self._ids = MessageIds.fresh(clock)
         if self._chat.id is None:
-            self._session_id = uuid7()
+            self._session_id = uuid7(clock)
         self._reply = None
         self._first_token = None
 
@@ -205,13 +235,35 @@ class ReplyStream:
                 self._response = await self._post()
                 return
             except LmArenaError as error:
-                await self._policy.recover_or_raise(error)
+                if error.kind == ErrorKind.BATTLE_TURN and not self._unstuck:
+                    await self._unstick(error)
+                else:
+                    await self._policy.recover_or_raise(error)
             self._new_attempt()
+
+    async def _unstick(self, error: LmArenaError) -> None:
+        """The site refuses this turn until an earlier battle is skipped: skip it (its answer
+        belongs to that earlier turn and is dropped), so that the turn can be sent again."""
+        self._unstuck = True
+        chat, session_id = self._chat, self._chat.id or self._session_id
+        ids = chat.pending_battle or await battles.find_unskipped(self._connection, session_id)
+        if ids is None:
+            raise battles.stuck_error(session_id, self._connection.settings.base_url, error)
+        new_id, response = await battles.post_skip(
+            self._connection, session_id, *ids, timeout=self._timeout
+        )
+        chat.pending_battle = None
+        await battles.drain(response, self._connection.settings.idle_timeout)
+        self._skipped = SkippedBattle(*ids, new_id, answered=False, earlier_turn=True)
+        self._announce = True
+        _log.info("skipped an anonymous battle the site had left in an earlier turn")
 
     async def _post(self) -> aiohttp.ClientResponse:
         """One POST of the prompt: 200 gives the streaming response, anything else raises."""
         connection, chat = self._connection, self._chat
         state = await connection.current_state()
+        # Ids minted now, after the bootstrap that may have learned the site's clock (§14.3).
+        self._new_attempt()
         token = await connection.mint_token(facts.ACTION_CHAT_SUBMIT)
         fields = _BodyFields(
             modality=chat.modality,
@@ -240,18 +292,25 @@ class ReplyStream:
             self._response.close()
             self._response = None
 
-    async def _attempts(self) -> AsyncIterator[Event]:
+    async def _attempts(self) -> AsyncIterator[Event | SkippedBattle]:
         """Read the answer; before any text, failures may start a new attempt (see _open)."""
         while True:
             if self._response is None:
                 self._new_attempt()
                 await self._open()
             produced_text = False
+            if self._announce and self._skipped is not None:
+                self._announce = False
+                yield self._skipped
             try:
-                async for event in self._read():
-                    if isinstance(event, TextDelta | ImageOutput | ReasoningDelta):
-                        produced_text = True
-                    yield event
+                try:
+                    async for event in self._read(watch=self._chat.mode == facts.Mode.DIRECT):
+                        if isinstance(event, TextDelta | ImageOutput | ReasoningDelta):
+                            produced_text = True
+                        yield event
+                except BattleSeen as seen:
+                    async for item in self._skip_battle(seen.shown):
+                        yield item
                 if self._chat.mode == facts.Mode.BATTLE:
                     await self._connection.reveal_models(self.reply)
                 self._finish()
@@ -261,88 +320,68 @@ class ReplyStream:
                 if produced_text or self._reply_has_content():
                     error.partial = self.reply.text
                     raise
+                if self._battle:
+                    raise  # this turn was the battle: another attempt would be another turn
                 await self._policy.recover_or_raise(error)
 
-    def _reply_has_content(self) -> bool:
-        return any(a.text or a.images or a.reasoning for a in self.reply.answers)
-
-    async def _read(self) -> AsyncIterator[Event]:
-        """Parse the response body into events, with first-token and idle timeouts."""
+    async def _skip_battle(self, shown: bool) -> AsyncIterator[Event | SkippedBattle]:
+        """This turn is an anonymous battle: drop it, skip it, and read the chosen model's
+        answer from the skip (see the class docstring)."""
         assert self._response is not None
-        response = self._response
-        parser = StreamParser()
-        reply = self.reply
-        sides = {answer.side for answer in reply.answers}
-        finished: set[str] = set()
-        first_deadline = self._started + self._timeout
-        idle = self._connection.settings.idle_timeout
-        alive = False  # bytes came (heartbeats count) though maybe no answer text yet
-        while True:
-            wait = (
-                idle
-                if self._first_token is not None
-                else max(0.0, first_deadline - time.monotonic())
+        model = self._chat.model.name if self._chat.model else None
+        if shown:
+            _log.warning(
+                "the site turned this turn into an anonymous battle after its first text was "
+                f"shown: that text is an anonymous model's answer, not {model}'s; skipping the "
+                "battle"
             )
-            try:
-                chunk = await read_chunk(response, wait)
-            except TimeoutError:
-                what = (
-                    "between two parts of the answer" if self._first_token else "for a first answer"
-                )
-                sent = "only keep-alives" if alive and not self._first_token else "nothing"
-                raise Timeout(
-                    f"the site sent {sent} for {wait:.0f} s {what}", kind=ErrorKind.TIMEOUT
-                ) from None
-            events = parser.feed(chunk) if chunk else parser.close()
-            alive = alive or bool(chunk)
-            for event in events:
-                self._apply(event, reply, finished)
-                if isinstance(event, StreamError):
-                    raise error_from_stream(event.message)
-                if not isinstance(event, Heartbeat):
-                    yield event
-            if sides <= finished or not chunk:
-                break
-        if not self._reply_has_content():
-            # Also when finish lines came: heartbeats and "stop" with no text or image is the
-            # "no content" failure of protocol §2.3/§8.2, retried with fresh ids, never an
-            # empty answer handed over as if it were one.
-            raise IncompleteAnswer("the site's answer was empty", kind=ErrorKind.EMPTY)
-        if sides <= finished or (finished and self._unfinished_have_content(finished)):
-            # A clean end of the body after one side's finish line, with text from every side,
-            # is a whole answer even when the site left out the other side's finish line.
-            return
-        raise IncompleteAnswer(
-            "the answer was cut off: the stream ended without a finish line", kind=ErrorKind.CUT
+        response, self._response = self._response, None
+        self._battle = True
+        self._reply, self._first_token = None, None  # the anonymous answer is dropped
+        ids = (self._ids.model_a, self._ids.model_b)
+        self._chat.pending_battle = ids
+        await battles.drain(response, self._connection.settings.idle_timeout)
+        self._waiting_since = time.monotonic()
+        new_id, self._response = await battles.post_skip(
+            self._connection, self._session_id, *ids, timeout=self._timeout
         )
+        self._chat.pending_battle = None
+        self._skipped = SkippedBattle(*ids, new_id, answered=True, anonymous_text_shown=shown)
+        self._reply = None
+        self.reply.a.message_id = new_id
+        announced = False
+        try:
+            async for event in self._read():
+                if not announced:  # said before the chosen model's answer, once it comes
+                    announced = True
+                    yield self._skipped
+                yield event
+        except IncompleteAnswer as error:
+            if error.kind != ErrorKind.EMPTY:
+                raise
+            self._skipped = SkippedBattle(*ids, new_id, answered=False, anonymous_text_shown=shown)
+            self.reply.battle_skipped = self._skipped
+            self._on_finish(self.reply)  # the conversation exists, and goes on from here
+            raise battles.no_answer_error(model, self._session_id) from None
 
-    def _unfinished_have_content(self, finished: set[str]) -> bool:
-        return all(
-            a.text or a.images or a.reasoning for a in self.reply.answers if a.side not in finished
+    def _reply_has_content(self) -> bool:
+        return reply_has_content(self.reply)
+
+    async def _read(self, *, watch: bool = False) -> AsyncIterator[Event]:
+        """The current response read into events and into the reply (``AnswerReading``)."""
+        assert self._response is not None
+        reading = AnswerReading(
+            self._response,
+            self.reply,
+            first_deadline=self._waiting_since + self._timeout,
+            idle=self._connection.settings.idle_timeout,
+            watch=watch,
         )
-
-    def _apply(self, event: Event, reply: Reply, finished: set[str]) -> None:
-        answer = next((a for a in reply.answers if a.side == event.side), None)
-        if answer is None:
-            return
-        if isinstance(event, TextDelta | ImageOutput) and self._first_token is None:
-            self._first_token = time.monotonic()
-        if isinstance(event, TextDelta):
-            answer.text += event.text
-        elif isinstance(event, ReasoningDelta):
-            answer.reasoning += event.text
-        elif isinstance(event, ImageOutput):
-            answer.images.append(event.url)
-        elif isinstance(event, Citation):
-            answer.citations.append({"url": event.url, "title": event.title})
-        elif isinstance(event, Finish):
-            answer.finish_reason = event.finish_reason
-            answer.usage = event.usage
-            finished.add(event.side)
-        elif isinstance(event, StreamError):
-            answer.error = event.message
-        elif isinstance(event, RawEvent):
-            _reveal_model(answer, event)
+        try:
+            async for event in reading.events():
+                yield event
+        finally:
+            self._first_token = reading.first_token
 
     def _finish(self) -> None:
         reply = self.reply
@@ -352,19 +391,6 @@ class ReplyStream:
             "total": now - self._started,
         }
         self._on_finish(reply)
-
-
-def _reveal_model(answer: Answer, event: RawEvent) -> None:
-    """Battles hide the models; when a line names one, keep it."""
-    value = event.value
-    items = value if isinstance(value, list) else [value]
-    for item in items:
-        if isinstance(item, dict):
-            for key in ("modelName", "publicName", "model"):
-                if isinstance(item.get(key), str):
-                    answer.model = item[key]
-            if isinstance(item.get("modelId"), str):
-                answer.model_id = item["modelId"]
 
 
 __all__ = ["Conversation", "ReplyStream"]

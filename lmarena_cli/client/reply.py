@@ -49,6 +49,40 @@ class Answer:
         }
 
 
+@dataclass(frozen=True)
+class SkippedBattle:
+    """A battle the site put into a single-model chat, which this tool skipped (protocol §14.5).
+
+    In a ``direct-battle`` conversation the site may answer a turn with two anonymous models and
+    refuse the next turn until the battle is skipped. ``message_a_id``/``message_b_id`` are the
+    battle's message ids; ``message_id`` the id the skip asked the chosen model's answer under.
+    ``answered``: the skip streamed that answer (it is the reply's text). ``earlier_turn``: the
+    battle was an earlier turn's (the site refused this turn until it was skipped; whatever the
+    skip answered belonged to that turn and is not shown). ``anonymous_text_shown``: the battle
+    was recognised only after some of its side-A text had been streamed to the caller; that text
+    was an anonymous model's, never part of :attr:`Reply.text`. ``ReplyStream.events`` yields
+    this object when the skip is done.
+    """
+
+    message_a_id: str
+    message_b_id: str
+    message_id: str
+    answered: bool
+    earlier_turn: bool = False
+    anonymous_text_shown: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``battle_skipped`` object of ``--json``, ``--jsonl`` and ``serve``."""
+        return {
+            "message_a_id": self.message_a_id,
+            "message_b_id": self.message_b_id,
+            "message_id": self.message_id,
+            "answered": self.answered,
+            "earlier_turn": self.earlier_turn,
+            "anonymous_text_shown": self.anonymous_text_shown,
+        }
+
+
 @dataclass
 class Reply:
     """A whole exchange. The top-level fields are model A's answer (the only one in a 1:1 chat)."""
@@ -59,6 +93,9 @@ class Reply:
     user_message_id: str
     #: Seconds: ``first_token`` from the send to the first answer text; ``total`` to the end.
     timings: dict[str, float | None] = field(default_factory=dict)
+    #: Set when the site answered this single-model turn (or left an earlier one) as an
+    #: anonymous battle and it was skipped; the answers above are then never the battle's.
+    battle_skipped: SkippedBattle | None = None
 
     @property
     def a(self) -> Answer:
@@ -115,10 +152,11 @@ class Reply:
             "mode": self.mode,
             "message_ids": self.message_ids,
             "timings": dict(self.timings),
+            "battle_skipped": self.battle_skipped.to_dict() if self.battle_skipped else None,
         }
         if len(self.answers) > 1:
             data["answers"] = [answer.to_dict() for answer in self.answers]
         return data
 
 
-__all__ = ["Answer", "Reply"]
+__all__ = ["Answer", "Reply", "SkippedBattle"]

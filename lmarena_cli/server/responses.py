@@ -17,7 +17,7 @@ from ..errors import ConversationNotFound, LmArenaError, ModelNotFound, RateLimi
 from ..site.ids import uuid7_timestamp_ms
 
 if TYPE_CHECKING:
-    from ..client.reply import Answer, Reply
+    from ..client.reply import Answer, Reply, SkippedBattle
     from ..site.models import Model
 
 #: The site's finish reasons (Vercel AI SDK words) in OpenAI's words.
@@ -109,7 +109,15 @@ def completion(reply: Reply, *, completion_id: str, created: int, model: str) ->
         body["usage"] = counted
     if len(reply.answers) > 1:
         body["arena"] = arena_fields(reply)
+    if reply.battle_skipped is not None:
+        body.update(battle_fields(reply.battle_skipped))
     return body
+
+
+def battle_fields(skipped: SkippedBattle) -> dict[str, Any]:
+    """The extension field saying that the site answered a single-model turn as an anonymous
+    battle, which was skipped: the answer is the chosen model's (protocol §14.5)."""
+    return {"battle_skipped": skipped.to_dict()}
 
 
 def arena_fields(reply: Reply) -> dict[str, Any]:

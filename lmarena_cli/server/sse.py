@@ -17,6 +17,7 @@ import orjson
 from aiohttp import web
 
 from ..client.exchange import ReplyStream
+from ..client.reply import SkippedBattle
 from ..errors import LmArenaError, ShuttingDown
 from ..site.events import Citation, Event, Finish, ImageOutput, ReasoningDelta, TextDelta
 from . import responses
@@ -120,7 +121,13 @@ class _Relay:
         self.after_image: set[str] = set()
         self.finished: set[str] = set()
 
-    async def event(self, event: Event) -> None:
+    async def event(self, event: Event | SkippedBattle) -> None:
+        if isinstance(event, SkippedBattle):
+            # The site answered a single-model turn as an anonymous battle, skipped: say so in
+            # a chunk of its own (no choices), before the chosen model's answer.
+            await self._start()
+            await self.sse.data(self.maker.chunk([], **responses.battle_fields(event)))
+            return
         index = self.sides.get(event.side)
         if index is None:
             return

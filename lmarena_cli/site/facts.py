@@ -21,6 +21,8 @@ RETRY_MESSAGE = (
 )
 #: Skips a battle that the site injected into a single-model chat (protocol §14.5).
 SKIP_DIRECT_BATTLE = "/nextjs-api/stream/skip-direct-battle/{session_id}"
+#: One conversation as JSON with its messages (for its owner; used to find an unskipped battle).
+EVALUATION_JSON = "/api/evaluation/{session_id}"
 MODEL_CATALOG = "/nextjs-api/model-catalog"
 SIGN_UP = "/nextjs-api/sign-up"
 #: The account (``{user: {id, touConsentTimestamp, ...}}``), its balance and its "pulse" (§14.8).
@@ -148,6 +150,9 @@ NOT_ALLOWED = "not allowed"
 CROSS_ORIGIN_CATALOG = "Cross-origin catalog requests are not permitted"
 #: The RSC placeholder an anonymous page carries where the model list used to be (§14.4).
 UNDEFINED = "$undefined"
+#: Arenas of the grouped catalog whose models answer with something a chat cannot show (Code
+#: Arena's agentic WebDev answers, videos): a model listed only there is never offered (§14.4).
+NON_CHAT_ARENAS = ("code", "webdev", "text-to-video", "image-to-video", "video")
 
 # --- the chat stream ------------------------------------------------------------------------------
 #: The two sides of a conversation, as stream lines prefix them (``a0:``, ``b0:``).

@@ -1,0 +1,178 @@
+"""Reading one answer body: :class:`AnswerReading`, the site's stream into events and a reply.
+
+The first-token and idle timeouts, the end checks (an empty answer, one cut off before its finish
+line), and, in a single-model chat, side A held back to catch a battle (:class:`~.battles.
+Holdback`; the guarantee is written out in :class:`~.exchange.ReplyStream`'s docstring).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from ..errors import ErrorKind, IncompleteAnswer, Timeout
+from ..site.classify import error_from_stream
+from ..site.events import (
+    Citation,
+    Event,
+    Finish,
+    Heartbeat,
+    ImageOutput,
+    RawEvent,
+    ReasoningDelta,
+    StreamError,
+    TextDelta,
+)
+from ..site.stream import StreamParser
+from .battles import Holdback
+from .http import NO_FIRST_ANSWER_HINT, read_chunk
+from .reply import Answer, Reply
+
+if TYPE_CHECKING:
+    import aiohttp
+
+
+def reply_has_content(reply: Reply) -> bool:
+    """Whether any side said anything (text, images or reasoning)."""
+    return any(a.text or a.images or a.reasoning for a in reply.answers)
+
+
+class AnswerReading:
+    """One response body read into :meth:`events` and into ``reply`` as they come.
+
+    ``first_deadline`` (monotonic) bounds the wait for the first answer text, ``idle`` the
+    silence after it. ``watch``: a single-model chat, whose side A is held back to catch a
+    battle (a ``b`` line raises :class:`~.battles.BattleSeen`); held events are handed over
+    before any other failure is raised.
+    """
+
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        reply: Reply,
+        *,
+        first_deadline: float,
+        idle: float,
+        watch: bool,
+    ) -> None:
+        self._response = response
+        self.reply = reply
+        self._first_deadline = first_deadline
+        self._idle = idle
+        self._watch = watch
+        #: When the first answer text (or image) came; None until then.
+        self.first_token: float | None = None
+
+    async def events(self) -> AsyncIterator[Event]:
+        """The body's events as they come (heartbeats are not handed over)."""
+        response, reply, idle = self._response, self.reply, self._idle
+        first_deadline = self._first_deadline
+        parser = StreamParser()
+        sides = {answer.side for answer in reply.answers}
+        finished: set[str] = set()
+        alive = False  # bytes came (heartbeats count) though maybe no answer text yet
+        holdback = Holdback(self._watch)
+        while True:
+            wait = (
+                idle
+                if self.first_token is not None
+                else max(0.0, first_deadline - time.monotonic())
+            )
+            due = holdback.deadline()
+            hold_left = None if due is None else max(0.0, due - time.monotonic())
+            try:
+                chunk = await read_chunk(
+                    response, wait if hold_left is None else min(wait, hold_left)
+                )
+            except IncompleteAnswer:
+                for event in holdback.release():
+                    yield event
+                raise
+            except TimeoutError:
+                if hold_left is not None and hold_left < wait:
+                    for event in holdback.release():  # the hold is over: no battle so far
+                        yield event
+                    continue
+                for event in holdback.release():
+                    yield event
+                what = (
+                    "between two parts of the answer" if self.first_token else "for a first answer"
+                )
+                sent = "only keep-alives" if alive and not self.first_token else "nothing"
+                hint = "" if self.first_token else NO_FIRST_ANSWER_HINT
+                raise Timeout(
+                    f"the site sent {sent} for {wait:.0f} s {what}{hint}", kind=ErrorKind.TIMEOUT
+                ) from None
+            events = parser.feed(chunk) if chunk else parser.close()
+            alive = alive or bool(chunk)
+            for event in events:
+                holdback.check(event)  # a b line here: BattleSeen
+                self._apply(event, reply, finished)
+                if isinstance(event, StreamError):
+                    for held in holdback.release():
+                        yield held
+                    raise error_from_stream(event.message)
+                if not isinstance(event, Heartbeat):
+                    for ready in holdback.take(event, time.monotonic()):
+                        yield ready
+            if sides <= finished or not chunk:
+                break
+        for event in holdback.release():
+            yield event
+        if not reply_has_content(reply):
+            # Also when finish lines came: heartbeats and "stop" with no text or image is the
+            # "no content" failure of protocol §2.3/§8.2, retried with fresh ids, never an
+            # empty answer handed over as if it were one.
+            raise IncompleteAnswer("the site's answer was empty", kind=ErrorKind.EMPTY)
+        if sides <= finished or (finished and self._unfinished_have_content(finished)):
+            # A clean end of the body after one side's finish line, with text from every side,
+            # is a whole answer even when the site left out the other side's finish line.
+            return
+        raise IncompleteAnswer(
+            "the answer was cut off: the stream ended without a finish line", kind=ErrorKind.CUT
+        )
+
+    def _unfinished_have_content(self, finished: set[str]) -> bool:
+        return all(
+            a.text or a.images or a.reasoning for a in self.reply.answers if a.side not in finished
+        )
+
+    def _apply(self, event: Event, reply: Reply, finished: set[str]) -> None:
+        answer = next((a for a in reply.answers if a.side == event.side), None)
+        if answer is None:
+            return
+        if isinstance(event, TextDelta | ImageOutput) and self.first_token is None:
+            self.first_token = time.monotonic()
+        if isinstance(event, TextDelta):
+            answer.text += event.text
+        elif isinstance(event, ReasoningDelta):
+            answer.reasoning += event.text
+        elif isinstance(event, ImageOutput):
+            answer.images.append(event.url)
+        elif isinstance(event, Citation):
+            answer.citations.append({"url": event.url, "title": event.title})
+        elif isinstance(event, Finish):
+            answer.finish_reason = event.finish_reason
+            answer.usage = event.usage
+            finished.add(event.side)
+        elif isinstance(event, StreamError):
+            answer.error = event.message
+        elif isinstance(event, RawEvent):
+            _reveal_model(answer, event)
+
+
+def _reveal_model(answer: Answer, event: RawEvent) -> None:
+    """Battles hide the models; when a line names one, keep it."""
+    value = event.value
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, dict):
+            for key in ("modelName", "publicName", "model"):
+                if isinstance(item.get(key), str):
+                    answer.model = item[key]
+            if isinstance(item.get("modelId"), str):
+                answer.model_id = item["modelId"]
+
+
+__all__ = ["AnswerReading", "reply_has_content"]
