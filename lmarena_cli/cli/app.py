@@ -1,4 +1,4 @@
-"""The ``lmarena`` command: models, ask, chat, login, serve.
+"""The ``lmarena`` command: models, ask, chat, login, serve, doctor.
 
 Thin over the library: each command (a module of its own in this package) parses its input,
 calls ``Client``, renders, and leaves the mapping of failures to exit codes to
@@ -18,6 +18,7 @@ from .. import __version__
 from ..errors import UsageError
 from .ask import ask
 from .chat import chat
+from .doctor import doctor
 from .login import login
 from .models import models
 from .serve import serve
@@ -54,7 +55,7 @@ def _main(
 
 
 # The order here is the order of `lmarena --help`.
-for command in (models, ask, chat, login, serve):
+for command in (models, ask, chat, login, serve, doctor):
     app.command()(command)
 
 

@@ -1,0 +1,90 @@
+"""``lmarena doctor``: check, step by step, everything a send needs, and say what broke.
+
+One line per step on stdout (``ok`` or ``FAIL``, the step, what was expected and what came), or
+one JSON object per step with ``--json``; it stops at the first failure and exits with that
+failure's status (0 when every step passed). The checks themselves are the library's
+(:mod:`lmarena_cli.client.doctor`); nothing they say is secret, so the output can be pasted into
+a bug report.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .options import DebugOpt, ModelOpt, NoColorOpt, QuietOpt
+from .runtime import load_settings, run
+from .terminal import Terminal
+
+if TYPE_CHECKING:
+    from ..client.doctor import Check
+
+#: Width of the step column of the text output.
+_STEP_WIDTH = 9
+
+
+def render(check: Check) -> str:
+    """One text line: ``ok    site       expected ...; got ...``."""
+    mark = "ok" if check.ok else "FAIL"
+    return f"{mark:<4}  {check.step:<{_STEP_WIDTH}}  expected {check.expected}; got {check.got}\n"
+
+
+def doctor(
+    send: Annotated[
+        bool,
+        typer.Option(
+            "--send",
+            help="Also send one short message and wait for its answer (spends the account's "
+            "credits).",
+        ),
+    ] = False,
+    model: ModelOpt = None,
+    json_: Annotated[
+        bool, typer.Option("--json", help="One JSON object per step, one per line.")
+    ] = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Check everything a send needs, step by step; stop at the first failure.
+
+    The steps: the browser, the site (and its clock), the anti-bot check, the session and the
+    Terms of Use, reCAPTCHA, the models, the upload actions, the balance, and with --send one
+    short round trip. Exits with the failing step's exit code (0 when all pass). Nothing
+    secret is printed.
+    """
+    term = Terminal(quiet=quiet, no_color=no_color)
+    settings = load_settings(term)
+
+    async def work() -> Check | None:
+        import orjson
+
+        from ..client.client import Client
+        from ..client.doctor import Doctor
+
+        # record=False: the round trip of --send is not a conversation for `ask -c`.
+        client = Client(settings, record=False)
+        try:
+            async for check in Doctor(client, send=send, model=model).checks():
+                if json_:
+                    term.out(orjson.dumps(check.to_json()).decode() + "\n")
+                else:
+                    term.out(render(check))
+                if not check.ok:
+                    return check
+            return None
+        finally:
+            await client.close()
+
+    failed = run(term, work, debug=debug)
+    if failed is not None:
+        if debug and failed.error is not None:
+            import traceback
+
+            traceback.print_exception(failed.error, file=term.stderr)
+        term.err(term.style("lmarena: ", "1;31") + f"doctor: {failed.step}: {failed.got}")
+        raise typer.Exit(failed.exit_code)
+
+
+__all__ = ["doctor", "render"]
