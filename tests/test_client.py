@@ -370,11 +370,13 @@ async def test_a_cloudflare_page_refreshes_the_clearance_once_then_goes_on(
 
 
 async def test_cloudflare_twice_is_blocked(client: Client, arena: FakeArena) -> None:
-    arena.enqueue(Fault.cloudflare(), Fault.cloudflare())
+    # After the refresh, LM_ARENA_TRANSPORT=auto tries the page once (tests/test_transport.py).
+    arena.enqueue(Fault.cloudflare(), Fault.cloudflare(), Fault.cloudflare())
     received = len(arena.received)
     with pytest.raises(Blocked):
         await send(client)
-    assert trail(arena, received) == ["stream", "page", "stream"]
+    assert trail(arena, received) == ["stream", "page", "stream", "stream"]
+    assert "sec-ch-ua" in arena.stream_requests()[-1].headers  # the last one came from the page
 
 
 async def test_an_expired_sign_in_is_refreshed_once(client: Client, arena: FakeArena) -> None:

@@ -14,10 +14,8 @@ import email.utils
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +43,7 @@ from tests.fake_arena import FakeArena, Fault, Reply
 from tests.fake_arena.era2026 import soft_404_page
 from tests.fake_arena.facts import SPOOFED_ID_BODY
 from tests.fakes import HttpBrowser
+from tests.helpers.arena_host import ArenaHost
 from tests.helpers.clients import settings_for
 
 CHAT_MODEL = "gemini-3-pro"
@@ -460,7 +459,8 @@ async def test_ids_refused_twice_say_how_far_the_local_clock_is_off(tmp_path: Pa
 @pytest.mark.parametrize(
     ("faults", "cls", "kind", "sends", "words"),
     [
-        ([Fault.cloudflare_burst()] * 2, errors.Blocked, "cloudflare", 2, ["Cloudflare", "429"]),
+        # aiohttp, the refresh, aiohttp again, then the page (LM_ARENA_TRANSPORT=auto): all refused
+        ([Fault.cloudflare_burst()] * 3, errors.Blocked, "cloudflare", 3, ["Cloudflare", "429"]),
         ([Fault.prompt_failed()], errors.ContentRejected, "prompt_refused", 1, ["too long"]),
         ([Fault.user_not_found()], errors.SignInRequired, "user_not_found", 1, ["lmarena login"]),
         (
@@ -541,26 +541,13 @@ async def test_the_2026_catalog_lists_no_webdev_or_video_model_and_each_name_onc
 # --------------------------------------------------------------------------------------------------
 
 
-class ArenaThread:
-    """A fake arena on its own event loop and thread, so the CLI can run its own loop."""
+class ArenaThread(ArenaHost):
+    """One 2026-10 fake arena on a host loop, shared by the CLI tests of this module."""
 
     def __init__(self, **options: Any) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
+        super().__init__()
         options = {"login_gate": False, "recaptcha_delay": 0.05, **options}
-        self.arena = FakeArena.as_of_2026_10(**options)
-        self.call(self.arena.start())
-
-    def call(self, coro: Any) -> Any:
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout=30)
-
-    def close(self) -> None:
-        self.call(self.arena.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
+        self.arena = self.serve(FakeArena.as_of_2026_10(**options))
 
 
 @pytest.fixture(scope="module")
@@ -599,7 +586,7 @@ def one_error_line(err: str) -> str:
 @pytest.mark.parametrize(
     ("faults", "code", "words"),
     [
-        ([Fault.cloudflare_burst()] * 2, 5, ["Cloudflare"]),
+        ([Fault.cloudflare_burst()] * 3, 5, ["Cloudflare"]),
         ([Fault.prompt_failed()], 7, ["refused the prompt", "too long"]),
         ([Fault.user_not_found()], 4, ["lmarena login"]),
         ([Fault.models_not_found()], 2, [CHAT_MODEL, "chat"]),
@@ -712,7 +699,7 @@ def ask(sdk: openai.AsyncOpenAI, model: str = CHAT_MODEL) -> Any:
 
 
 SERVE_CASES = [
-    ([Fault.cloudflare_burst()] * 2, openai.InternalServerError, 503, "cloudflare"),
+    ([Fault.cloudflare_burst()] * 3, openai.InternalServerError, 503, "cloudflare"),
     ([Fault.prompt_failed()], openai.BadRequestError, 400, "prompt_refused"),
     ([Fault.user_not_found()], openai.InternalServerError, 503, "user_not_found"),
     ([Fault.models_not_found()], openai.NotFoundError, 404, "model_not_offered"),

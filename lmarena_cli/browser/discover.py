@@ -39,6 +39,7 @@ async def read_site(
         site_key=pages.find_site_key(html),
         created_at=previous.created_at if previous else now,
         updated_at=now,
+        page_transport_until=previous.page_transport_until if previous else 0.0,
     )
     if state.site_key is None:
         # The page may name the key only in its bundle's execute("<key>") call (§4.2).

@@ -116,10 +116,110 @@ SIGN_UP_JS = """(async () => {
   }
 })()"""
 
+#: The page transport's streaming fetch (see :mod:`.fetch`): installs ``window.__lmarenaFetch``
+#: once per page load and starts request ``%s`` (id) with url, init (a fetch init object), body
+#: (base64 or null) and the wait for headers (ms). The body is read by a pump as it arrives,
+#: decoded as UTF-8 text (a streaming decoder: a character split between chunks is kept whole),
+#: and handed over in batches by ``next``; the pump stops reading ahead past READ_AHEAD characters
+#: not taken, so a slow reader never makes the page hold a whole answer; one batch is at most
+#: BATCH characters, so that the first bytes never wait for a large backlog to be serialized over
+#: DevTools (about 20 ns a byte, the cost that bounds this path). ``abort`` aborts the
+#: fetch (the server sees the connection close).
+FETCH_START_JS = """(() => {
+  const lm = window.__lmarenaFetch || (window.__lmarenaFetch = (() => {
+    const live = new Map(), READ_AHEAD = 4194304, BATCH = 131072;
+    const wake = (s) => { const w = s.waiter; s.waiter = null; if (w) w(); };
+    const pump = async (s) => {
+      const decoder = new TextDecoder();
+      try {
+        for (;;) {
+          while (s.size > READ_AHEAD && live.has(s.id)) {
+            await new Promise((r) => { s.drained = r; });
+          }
+          const {value, done} = await s.reader.read();
+          const text = done ? decoder.decode() : decoder.decode(value, {stream: true});
+          if (text) { s.parts.push(text); s.size += text.length; }
+          if (done) { s.done = true; break; }
+          if (text) wake(s);
+        }
+      } catch (e) {
+        s.error = (e && e.name === "AbortError") ? "aborted" : String((e && e.message) || e);
+      }
+      wake(s);
+    };
+    const take = (s) => {
+      let data = s.parts.length === 1 ? s.parts[0] : s.parts.join("");
+      s.parts = []; s.size = 0;
+      const d = s.drained; s.drained = null; if (d) d();
+      if (data.length > BATCH) {  // the first part leaves at once, the rest with the next read
+        s.parts = [data.slice(BATCH)]; s.size = data.length - BATCH; data = data.slice(0, BATCH);
+        return {data, done: false, error: null};
+      }
+      const end = s.done || s.error !== null;
+      if (end) live.delete(s.id);
+      return {data, done: s.done, error: s.error};
+    };
+    return {
+      async start(id, url, init, body, waitMs) {
+        const controller = new AbortController();
+        const s = {id, controller, parts: [], size: 0, done: false, error: null,
+                   waiter: null, drained: null, reader: null};
+        live.set(id, s);
+        if (body !== null) init.body = Uint8Array.from(atob(body), (c) => c.charCodeAt(0));
+        init.signal = controller.signal;
+        let timer = null;
+        const late = new Promise((r) => { timer = setTimeout(() => r(null), waitMs); });
+        let r;
+        try {
+          r = await Promise.race([fetch(url, init), late]);
+        } catch (e) {
+          live.delete(id);
+          return {error: String((e && e.message) || e)};
+        } finally { clearTimeout(timer); }
+        if (r === null || !live.has(id)) {
+          controller.abort(); live.delete(id);
+          return {timeout: true};
+        }
+        const headers = {};
+        r.headers.forEach((v, k) => { headers[k] = v; });
+        if (r.body) { s.reader = r.body.getReader(); pump(s); } else { s.done = true; }
+        return {status: r.status, headers, at: Date.now()};
+      },
+      async next(id, waitMs) {
+        const s = live.get(id);
+        if (!s) return {gone: true};
+        if (!s.parts.length && !s.done && s.error === null) {
+          let timer = null;
+          await new Promise((r) => { s.waiter = r; timer = setTimeout(r, waitMs); });
+          clearTimeout(timer); s.waiter = null;
+          if (!s.parts.length && !s.done && s.error === null) return {timeout: true};
+        }
+        return take(s);
+      },
+      abort(id) {
+        const s = live.get(id);
+        live.delete(id);
+        if (s) { s.controller.abort(); wake(s); const d = s.drained; if (d) d(); }
+        return !!s;
+      },
+    };
+  })());
+  return lm.start(%s, %s, %s, %s, %d);
+})()"""
+
+#: The next batch of request ``%s``'s body, waiting up to ``%d`` ms for one.
+FETCH_NEXT_JS = "window.__lmarenaFetch ? window.__lmarenaFetch.next(%s, %d) : {gone: true}"
+
+#: Abort request ``%s`` (true if it was still open).
+FETCH_ABORT_JS = "window.__lmarenaFetch ? window.__lmarenaFetch.abort(%s) : false"
+
 
 __all__ = [
     "ACTION_JS",
+    "FETCH_ABORT_JS",
     "FETCH_JS",
+    "FETCH_NEXT_JS",
+    "FETCH_START_JS",
     "FIND_BUTTON_JS",
     "MINT_JS",
     "REQUEST_JS",

@@ -2,8 +2,9 @@
 
 :class:`Browser` is the real :class:`~lmarena_cli.browser.interface.BrowserInterface`: it passes
 the site's anti-bot checks, signs in, mints reCAPTCHA tokens and discovers the site key, the model
-list and the server action ids. Everything else (the chat requests) is made with aiohttp from the
-cookies and User-Agent it hands over in a :class:`SiteState`.
+list and the server action ids. The chat requests are made with aiohttp from the cookies and
+User-Agent it hands over in a :class:`SiteState`, or by the page itself (:meth:`Browser.open_fetch`,
+the page transport of :mod:`.fetch`) when the site refuses aiohttp.
 
 It composes the browser's parts, each in its own module: the tab and its Chromium
 (:mod:`.page`, which uses :mod:`.chromium`, :mod:`.profile` and :mod:`.cdp`), the Cloudflare check
@@ -33,6 +34,8 @@ from .account import settle_account
 from .cdp import command
 from .challenge import pass_challenge
 from .discover import missing_upload_actions, read_site
+from .fetch import PageFetch, open_fetch
+from .interface import FetchRequest
 from .page import Page
 from .recaptcha import mint
 from .signup import require_display, wait_auth_cookie, wait_signed_in
@@ -60,6 +63,7 @@ class Browser:
         self._page = Page(settings)
         self._state: SiteState | None = None
         self._cache_read = False
+        self._fetches = 0  # the ids of the page's requests
         #: Seconds the site's anti-bot check took on the last page load (None before one).
         self.challenge_seconds: float | None = None
 
@@ -151,6 +155,20 @@ class Browser:
                     kind=ErrorKind.NO_SITE_KEY,
                 )
             return await mint(self._page, state.site_key, action)
+
+    async def open_fetch(self, request: FetchRequest, *, wait: float) -> PageFetch:
+        """Make ``request`` from inside the site's page (the page transport; see :mod:`.fetch`),
+        loading the site first when needed: the answer once its headers came.
+
+        Only loading the site holds the lock: a streaming body must not keep tokens from being
+        minted for other requests meanwhile.
+        """
+        async with self._lock:
+            if not (self._page.loaded and self.running and self._state is not None):
+                await self._open_site(rediscover=False)
+            self._fetches += 1
+            fetch_id = self._fetches
+        return await open_fetch(self._page, request, wait=wait, fetch_id=fetch_id)
 
     async def login(self, *, timeout: float) -> SiteState:
         """Open the sign-in page in a window and wait until a real (not anonymous) user is in.

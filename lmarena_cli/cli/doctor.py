@@ -50,9 +50,9 @@ def doctor(
     """Check everything a send needs, step by step; stop at the first failure.
 
     The steps: the browser, the site (and its clock), the anti-bot check, the session and the
-    Terms of Use, reCAPTCHA, the models, the upload actions, the balance, and with --send one
-    short round trip. Exits with the failing step's exit code (0 when all pass). Nothing
-    secret is printed.
+    Terms of Use, reCAPTCHA, the models, the upload actions, the balance, the transport
+    (aiohttp or the browser page, and why), and with --send one short round trip. Exits with
+    the failing step's exit code (0 when all pass). Nothing secret is printed.
     """
     term = Terminal(quiet=quiet, no_color=no_color)
     settings = load_settings(term)

@@ -3,7 +3,9 @@
 The site's way (protocol §6): the server action ``generateUploadUrl`` gives a presigned URL and an
 object key, the bytes are PUT there, and ``getSignedUrl`` gives the URL the message links to. The
 same bytes are not uploaded again while that URL is valid (:class:`~.uploads.UploadCache`).
-Reading and checking images is :mod:`.uploads`; the HTTP is :class:`~.http.SiteHttp`.
+Reading and checking images is :mod:`.uploads`; the HTTP is the connection's
+:class:`~.site_transport.SiteTransport` (the PUT too goes from the page when that transport is
+in use).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..errors import InputError, ProtocolError, UpstreamUnavailable
-from .http import SiteHttp
+from .transport import Transport
 from .uploads import ImageInput, UploadCache
 
 #: Calls a server action by name with its arguments (``Connection.server_action``).
@@ -23,7 +25,7 @@ class Uploader:
     """Uploads images through ``http``, calling the site's actions through ``server_action``."""
 
     def __init__(
-        self, http: SiteHttp, server_action: ServerAction, cache: UploadCache | None = None
+        self, http: Transport, server_action: ServerAction, cache: UploadCache | None = None
     ) -> None:
         self._http = http
         self._server_action = server_action

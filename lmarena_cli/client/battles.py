@@ -20,10 +20,9 @@ from ..site.battles import skip_direct_battle_body, unskipped_battle
 from ..site.events import Citation, Event, Finish, ImageOutput, ReasoningDelta, TextDelta
 from ..site.ids import uuid7
 from .connection import Connection
-from .http import read_chunk
 
 if TYPE_CHECKING:
-    import aiohttp
+    from .transport import AnswerBody
 
 #: Seconds side A's first content is held back in a single-model chat, waiting for a ``b`` line
 #: that would show the turn is an anonymous battle (see ``ReplyStream``'s docstring).
@@ -34,16 +33,16 @@ _log = logging.getLogger("lmarena")
 CONTENT = (TextDelta, ReasoningDelta, ImageOutput, Citation)
 
 
-async def drain(response: aiohttp.ClientResponse, idle: float) -> None:
+async def drain(response: AnswerBody, idle: float) -> None:
     """Read the rest of a battle's answer and drop it: the site stores both sides before the
     skip. Bounded by ``idle`` seconds of silence; a failure here only ends the reading."""
     try:
-        while await read_chunk(response, idle):
+        while await response.read(idle):
             pass
     except (TimeoutError, LmArenaError) as error:
         _log.info(f"stopped reading the battle's answer: {error or 'silence'}")
     finally:
-        response.close()
+        await response.aclose()
 
 
 async def post_skip(
@@ -53,7 +52,7 @@ async def post_skip(
     message_b_id: str,
     *,
     timeout: float,
-) -> tuple[str, aiohttp.ClientResponse]:
+) -> tuple[str, AnswerBody]:
     """Skip the battle whose message ids are given: the new message id, and the open 200 (a
     stream of the chosen model's answer under that id, or an empty body). Errors raise, their
     message saying that the skip failed."""

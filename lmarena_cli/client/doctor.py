@@ -43,6 +43,7 @@ STEPS = (
     "models",
     "actions",
     "balance",
+    "transport",
     "send",
 )
 #: What the optional round trip sends.
@@ -143,6 +144,7 @@ class Doctor:
             + ", ".join(facts.UPLOAD_ACTIONS)
             + ")",
             "balance": "the account's credits, where the site shows them",
+            "transport": "a way for requests to leave (LM_ARENA_TRANSPORT)",
             "send": f"an answer from {self.model}",
         }
         runs: dict[str, tuple[Callable[[], Awaitable[_Outcome]], float]] = {
@@ -154,6 +156,7 @@ class Doctor:
             "models": (self._models, 1),
             "actions": (self._actions, 1),
             "balance": (self._balance, 1),
+            "transport": (self._transport, 1),
             "send": (self._send, 2),
         }
         for step in self.steps():
@@ -359,6 +362,11 @@ class Doctor:
             daily_free_credits=daily if isinstance(daily, int | float) else None,
             pulse=pulse if isinstance(pulse, int | float) else None,
         )
+
+    async def _transport(self) -> _Outcome:
+        transport = self.client.http
+        name, why = transport.describe()
+        return _Outcome(f"{name}: {why}", mode=transport.mode, active=transport.active())
 
     async def _send(self) -> _Outcome:
         self._loaded()

@@ -30,17 +30,14 @@ import orjson
 from ..errors import ErrorKind, IncompleteAnswer, ProtocolError, Timeout, UpstreamUnavailable
 from ..settings import Settings
 from ..site import facts
-from ..site.actions import parse_action_reply
-from ..site.classify import error_from_page, error_from_response, looks_like_page, model_not_offered
+from ..site.classify import looks_like_page
 from ..site.ids import CLOCK_SLACK, SiteClock, offset_from_date
-from ..site.models import request_models
 from ..state.cache import SiteState
 from .proxy import proxy_for
+from .transport import REFUSAL_PEEK, AnswerBody, action_value, stream_refusal
 
 #: Largest read of the answer stream at once.
 _CHUNK = 65536
-#: How much of a page that came instead of JSON or a stream is read for the message.
-_PAGE_PEEK = 65536
 #: What a missing first answer may mean, added to the timeout's message: the site holds the
 #: sends of an account that has not accepted its Terms of Use, without failing them (§14.2).
 NO_FIRST_ANSWER_HINT = (
@@ -91,8 +88,22 @@ async def read_chunk(response: aiohttp.ClientResponse, wait: float) -> bytes:
         ) from None
 
 
+class HttpBody:
+    """The answer stream of a send made with aiohttp (an :class:`~.transport.AnswerBody`)."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+
+    async def read(self, wait: float) -> bytes:
+        return await read_chunk(self.response, wait)
+
+    async def aclose(self) -> None:
+        self.response.close()
+
+
 class SiteHttp:
-    """Every HTTP request of the library: to the site, and to the links the site hands out.
+    """The aiohttp transport (a :class:`~.transport.Transport`): every request of the library
+    made from Python, to the site and to the links the site hands out.
 
     ``current_state`` gives the :class:`SiteState` that cookies from the site's answers go into
     (the client's latest one; None before the first bootstrap).
@@ -115,7 +126,7 @@ class SiteHttp:
             self._clock.offset = state.clock_offset
         return self._clock
 
-    def _set_clock(self, state: SiteState | None, date: str | None, *, exact: bool) -> None:
+    def set_clock(self, state: SiteState | None, date: str | None, *, exact: bool) -> None:
         """Set the offset by an answer's ``Date`` header, in the clock and the states (the one
         the request used, and the current one); unless ``exact``, only a change over the
         header's precision (:data:`CLOCK_SLACK`) counts, so that ids never jitter back."""
@@ -139,7 +150,7 @@ class SiteHttp:
                 timeout=self._bounded(),
             ) as response:
                 self._absorb_cookies(response)
-                self._set_clock(state, response.headers.get(facts.DATE), exact=True)
+                self.set_clock(state, response.headers.get(facts.DATE), exact=True)
         return self.clock.offset
 
     # -- the pieces every request shares ---------------------------------------------------------
@@ -178,7 +189,7 @@ class SiteHttp:
     def _absorb(self, state: SiteState, response: aiohttp.ClientResponse) -> None:
         """What every answer of the site teaches: its rotated cookies and its clock."""
         self._absorb_cookies(response)
-        self._set_clock(state, response.headers.get(facts.DATE), exact=False)
+        self.set_clock(state, response.headers.get(facts.DATE), exact=False)
 
     def _absorb_cookies(self, response: aiohttp.ClientResponse) -> None:
         """Keep cookies the site rotates on API answers (``__cf_bm``, a refreshed auth cookie)."""
@@ -218,19 +229,21 @@ class SiteHttp:
         body: Any,
         wait: float,
         timeout: float,
-    ) -> aiohttp.ClientResponse:
-        """POST a send: the open 200 response, whose body is the answer stream, else the error.
+        method: str = "POST",
+    ) -> AnswerBody:
+        """POST a send (``method``: PUT for a regenerate): the open 200 response, whose body is
+        the answer stream, else the error.
 
         ``wait`` is what is left of the first-answer ``timeout`` for the site to start answering:
         a site that takes the request and sends no headers must not hold the caller forever.
-        Everything but a 200 raises what :func:`error_from_response` makes of it.
+        Everything but a 200 raises what :func:`~.transport.stream_refusal` makes of it.
         """
         url = self.settings.base_url + path
         headers = self.headers(state, referer, **{"Content-Type": facts.REQUEST_CONTENT_TYPE})
         try:
             async with asyncio.timeout(wait):
-                response = await self._client_session().post(
-                    url, data=orjson.dumps(body), headers=headers, proxy=self.proxy(url)
+                response = await self._client_session().request(
+                    method, url, data=orjson.dumps(body), headers=headers, proxy=self.proxy(url)
                 )
         except TimeoutError:
             raise Timeout(
@@ -243,22 +256,23 @@ class SiteHttp:
         self._absorb(state, response)
         page = response.status == 200 and looks_like_page(response.content_type, "")
         if response.status == 200 and not page:
-            return response
+            return HttpBody(response)
         try:
             async with asyncio.timeout(self.settings.timeout):
-                text = (await response.content.read(_PAGE_PEEK)).decode(errors="replace")
+                text = (await response.content.read(REFUSAL_PEEK)).decode(errors="replace")
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise self._unreachable(error) from None
         finally:
             response.release()
-        if page:
-            raise error_from_page(url, text, response.headers, expected="the answer stream")
-        failure = error_from_response(response.status, text, response.headers)
-        if failure.kind == ErrorKind.MODEL_NOT_OFFERED:  # name the model and the modality
-            fields = body if isinstance(body, dict) else {}
-            named = request_models(state.models, fields)
-            failure = model_not_offered(named, fields.get("modality"), failure.detail)
-        raise failure
+        raise stream_refusal(
+            url,
+            response.status,
+            text,
+            response.headers,
+            content_type=response.content_type if page else "",
+            state=state,
+            body=body,
+        )
 
     async def server_action(self, state: SiteState, name: str, args: list[Any]) -> Any:
         """Call the site's Next.js server action ``name`` once: its value, or the error."""
@@ -290,11 +304,7 @@ class SiteHttp:
                 body = await response.text(errors="replace")
                 status, response_headers = response.status, response.headers
                 content_type = response.content_type
-        if status == 200 and looks_like_page(content_type, body):
-            raise error_from_page(url, body, response_headers, expected="a server action's reply")
-        if status == 200:
-            return parse_action_reply(body)
-        raise error_from_response(status, body, response_headers)
+        return action_value(url, status, body, response_headers, content_type=content_type)
 
     async def get_page(self, state: SiteState, path: str) -> str:
         """The HTML of one of the site's pages ("" when it answers other than 200)."""
@@ -376,4 +386,4 @@ class SiteHttp:
             self._session = None
 
 
-__all__ = ["NO_FIRST_ANSWER_HINT", "SiteHttp", "describe", "read_chunk", "site_headers"]
+__all__ = ["NO_FIRST_ANSWER_HINT", "HttpBody", "SiteHttp", "describe", "read_chunk", "site_headers"]

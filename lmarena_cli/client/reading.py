@@ -26,11 +26,11 @@ from ..site.events import (
 )
 from ..site.stream import StreamParser
 from .battles import Holdback
-from .http import NO_FIRST_ANSWER_HINT, read_chunk
+from .http import NO_FIRST_ANSWER_HINT
 from .reply import Answer, Reply
 
 if TYPE_CHECKING:
-    import aiohttp
+    from .transport import AnswerBody
 
 
 def reply_has_content(reply: Reply) -> bool:
@@ -39,7 +39,8 @@ def reply_has_content(reply: Reply) -> bool:
 
 
 class AnswerReading:
-    """One response body read into :meth:`events` and into ``reply`` as they come.
+    """One response body (either transport's :class:`~.transport.AnswerBody`) read into
+    :meth:`events` and into ``reply`` as they come.
 
     ``first_deadline`` (monotonic) bounds the wait for the first answer text, ``idle`` the
     silence after it. ``watch``: a single-model chat, whose side A is held back to catch a
@@ -49,7 +50,7 @@ class AnswerReading:
 
     def __init__(
         self,
-        response: aiohttp.ClientResponse,
+        response: AnswerBody,
         reply: Reply,
         *,
         first_deadline: float,
@@ -82,9 +83,7 @@ class AnswerReading:
             due = holdback.deadline()
             hold_left = None if due is None else max(0.0, due - time.monotonic())
             try:
-                chunk = await read_chunk(
-                    response, wait if hold_left is None else min(wait, hold_left)
-                )
+                chunk = await response.read(wait if hold_left is None else min(wait, hold_left))
             except IncompleteAnswer:
                 for event in holdback.release():
                     yield event

@@ -39,6 +39,9 @@ FORMAT_VERSION = 1
 DISCOVERY_TTL = 24 * 3600.0
 #: Seconds after which the whole cache (cookies included) is ignored.
 CACHE_MAX_AGE = 30 * 24 * 3600.0
+#: Seconds a refusal of aiohttp by the site's Cloudflare is remembered (later runs start on the
+#: browser page meanwhile).
+PAGE_TRANSPORT_TTL = 24 * 3600.0
 
 
 @dataclass
@@ -70,6 +73,9 @@ class SiteState:
     tou_consent_user: str | None = None
     #: Where ``models`` came from: "page" (embedded in the HTML) or "catalog" (the endpoint).
     models_source: str | None = None
+    #: Until when (Unix seconds) requests go from the browser page rather than aiohttp, because
+    #: the site's Cloudflare refused aiohttp (``LM_ARENA_TRANSPORT=auto``); 0: not remembered.
+    page_transport_until: float = 0.0
 
     def __repr__(self) -> str:
         # Cookie values are secrets: name them, never show them.
@@ -90,6 +96,15 @@ class SiteState:
         """The decoded auth session, or None when there is no readable auth cookie."""
         value = self.auth_cookie()
         return decode_auth_session(value) if value else None
+
+    def page_transport_remembered(self, now: float | None = None) -> bool:
+        """Whether a refusal of aiohttp is remembered and not expired (see
+        :data:`PAGE_TRANSPORT_TTL`): start on the browser page."""
+        return self.page_transport_until > (time.time() if now is None else now)
+
+    def remember_page_transport(self, now: float | None = None) -> None:
+        """Remember for :data:`PAGE_TRANSPORT_TTL` that the site refuses aiohttp."""
+        self.page_transport_until = (time.time() if now is None else now) + PAGE_TRANSPORT_TTL
 
     def discovery_stale(self, now: float | None = None, ttl: float = DISCOVERY_TTL) -> bool:
         """True when the site key, models or action ids are old or missing: rediscover them."""
@@ -115,6 +130,7 @@ class SiteState:
             "clock_offset": self.clock_offset,
             "tou_consent_user": self.tou_consent_user,
             "models_source": self.models_source,
+            "page_transport_until": self.page_transport_until,
         }
 
     @classmethod
@@ -149,6 +165,9 @@ class SiteState:
         source = data.get("models_source")
         if not all(v is None or isinstance(v, str) for v in (consent, source)):
             raise ValueError("tou_consent_user and models_source must be strings")
+        page_until = data.get("page_transport_until", 0.0)
+        if not isinstance(page_until, int | float) or isinstance(page_until, bool):
+            raise ValueError("page_transport_until must be a number")
         return cls(
             base_url=base_url,
             user_agent=user_agent,
@@ -163,6 +182,7 @@ class SiteState:
             clock_offset=float(offset),
             tou_consent_user=consent,
             models_source=source,
+            page_transport_until=float(page_until),
         )
 
 

@@ -56,6 +56,7 @@ class ArenaCore:
         catalog_2026: bool = False,
         bare_auth_cookie: bool = False,
         soft_404: bool = False,
+        browser_only: bool = False,
     ) -> None:
         if models_in_page not in MODELS_IN_PAGE:
             raise ValueError(f"models_in_page must be one of {MODELS_IN_PAGE}: {models_in_page!r}")
@@ -93,6 +94,12 @@ class ArenaCore:
         self.bare_auth_cookie = bare_auth_cookie
         #: Unknown paths answer 200 with an HTML "not found" page instead of 404.
         self.soft_404 = soft_404
+        #: A stand-in for Cloudflare's TLS fingerprint check (protocol §14.9): a request without
+        #: the client hints (``Sec-CH-UA``) and ``Sec-Fetch-Mode`` that a browser's own requests
+        #: carry gets the challenge (403), whatever its cookies. Counted in
+        #: :attr:`not_a_browser`.
+        self.browser_only = browser_only
+        self.not_a_browser = 0
         #: What GET /api/billing/balance and GET /api/me/pulse answer.
         self.credits_remaining = 100.0
         self.daily_free_credits = 100.0

@@ -3,7 +3,9 @@
 Without a ``cf_clearance`` issued to the request's exact User-Agent, every page and API route
 answers 403 with the "Just a moment..." interstitial. Its script posts
 :data:`~.facts.CHALLENGE_ENDPOINT` after ~300 ms (or after a trusted click on a Turnstile box) and
-reloads; a headless or automated browser never passes.
+reloads; a headless or automated browser never passes. With ``browser_only``, a request without a
+browser's client hints and fetch metadata is challenged whatever its clearance (a stand-in for
+the TLS fingerprint Cloudflare binds its clearance to).
 """
 
 from __future__ import annotations
@@ -47,8 +49,11 @@ class GateMixin(ArenaCore):
 
     @web.middleware
     async def _gate_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        gated = self.challenge and not request.path.startswith(UNGATED_PREFIXES)
-        if gated and not self._has_clearance(request):
+        fronted = not request.path.startswith(UNGATED_PREFIXES)
+        if fronted and self.browser_only and not _from_a_browser(request):
+            self.not_a_browser += 1
+            return self._challenge_response()
+        if fronted and self.challenge and not self._has_clearance(request):
             return self._challenge_response()
         return await handler(request)
 
@@ -99,6 +104,11 @@ class GateMixin(ArenaCore):
         resp.set_cookie(CF_BM, cookies[CF_BM], path="/", httponly=True, max_age=1800)
         resp.set_cookie(CFUVID, cookies[CFUVID], path="/", httponly=True)
         return resp
+
+
+def _from_a_browser(request: web.Request) -> bool:
+    """What ``browser_only`` lets through: the client hints and fetch metadata of a browser."""
+    return bool(request.headers.get("Sec-CH-UA")) and bool(request.headers.get("Sec-Fetch-Mode"))
 
 
 def _cfuvid() -> str:

@@ -24,6 +24,12 @@ make a browser do (see ``tests/fake_arena/__init__.py``):
 What the page means (site key, models, action ids) is read with the product's own pure parsers of
 the site layer: the stand-in replaces the browser, not the site's knowledge.
 
+The page transport (``open_fetch``): the request the page's own ``fetch`` would make, over
+aiohttp with the headers only a browser sends (client hints, fetch metadata: see
+:mod:`.page_fetch`), so the fake's ``browser_only`` switch lets it through, as it lets every
+request of this stand-in through (it is the browser). Counted in ``Counts.page_fetches`` and
+``calls`` (``"fetch:<METHOD> <path>"``).
+
 It counts what it did (:class:`Counts`) and keeps the order (:attr:`HttpBrowser.calls`), so tests
 can assert e.g. that the page was reloaded before a reCAPTCHA retry.
 """
@@ -43,13 +49,15 @@ import aiohttp
 import orjson
 
 from lmarena_cli.browser.discover import missing_upload_actions
-from lmarena_cli.browser.interface import BrowserInterface
+from lmarena_cli.browser.interface import BrowserInterface, FetchedBody, FetchRequest
 from lmarena_cli.errors import Blocked, ConfigError, ErrorKind, ProtocolError, SignInRequired
 from lmarena_cli.settings import Settings
 from lmarena_cli.site import facts, models, pages
 from lmarena_cli.state.auth import encode_auth_cookies, session_from_body
 from lmarena_cli.state.cache import SiteCache, SiteState
 from tests.fake_arena.facts import CHALLENGE_ENDPOINT, MINT_ENDPOINT
+
+from .page_fetch import CLIENT_HINTS, page_fetch
 
 #: A headful desktop Chrome: the fake refuses ``HeadlessChrome``.
 USER_AGENT = (
@@ -71,6 +79,7 @@ class Counts:
     tou_checks: int = 0  #: GET /api/me to see whether the Terms of Use were accepted
     tou_consents: int = 0  #: consents posted (POST /api/me/update-tou-consent)
     closes: int = 0
+    page_fetches: int = 0  #: requests made by the "page" (the page transport)
 
     @property
     def page_loads(self) -> int:
@@ -167,6 +176,25 @@ class HttpBrowser:
             self.calls.append(f"token:{action}")
             return token
 
+    async def open_fetch(self, request: FetchRequest, *, wait: float) -> FetchedBody:
+        """The page transport: ``request`` as the page's ``fetch`` makes it (see the module doc)."""
+        async with self._lock:
+            if self._state is None or not self._loaded:
+                self.counts.bootstraps += 1
+                self.calls.append("bootstrap")
+                await self._open_site(rediscover=False)
+            self.counts.page_fetches += 1
+            self.calls.append(f"fetch:{request.method} {urllib.parse.urlsplit(request.url).path}")
+        return await page_fetch(
+            self._session(),
+            self.base_url,
+            request,
+            user_agent=self.user_agent,
+            cookies=self._jar,
+            wait=wait,
+            absorb=self._absorb,
+        )
+
     async def close(self) -> None:
         """Close the HTTP session; safe to call twice."""
         http, self._http = self._http, None
@@ -200,6 +228,7 @@ class HttpBrowser:
             site_key=pages.find_site_key(html),
             created_at=previous.created_at if previous else now,
             updated_at=now,
+            page_transport_until=previous.page_transport_until if previous else 0.0,
         )
         chunks: list[str] | None = None
         if state.site_key is None:
@@ -299,14 +328,12 @@ class HttpBrowser:
 
     async def _request(self, method: str, path: str, *, json: Any = None) -> tuple[int, bytes]:
         """One same-origin request with the jar's cookies; Set-Cookie goes back into the jar."""
-        if self._http is None:
-            # No cookie jar of aiohttp's: it would refuse cookies of 127.0.0.1.
-            self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
         url = urllib.parse.urljoin(self.base_url + "/", path.lstrip("/"))
-        headers = {"User-Agent": self.user_agent}
+        # A browser's requests all carry its client hints.
+        headers = {"User-Agent": self.user_agent, **CLIENT_HINTS, "Sec-Fetch-Mode": "cors"}
         if self._jar:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self._jar.items())
-        async with self._http.request(
+        async with self._session().request(
             method, url, headers=headers, json=json, allow_redirects=False
         ) as response:
             body = await response.read()
@@ -318,6 +345,12 @@ class HttpBrowser:
                     f"the site sends the browser on to {target}", kind=ErrorKind.REDIRECTED
                 )
             return response.status, body
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            # No cookie jar of aiohttp's: it would refuse cookies of 127.0.0.1.
+            self._http = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        return self._http
 
     def _read_clock(self, date: str | None) -> None:
         """The site's clock minus ours, from a ``Date`` header (whole seconds: add half of one)."""
