@@ -584,6 +584,9 @@ async def test_rate_limit_is_429_with_retry_after(env: Env) -> None:
         )
     assert caught.value.status_code == 429
     assert caught.value.response.headers["Retry-After"] == "7"
+    # Remembered for every later send (tests/test_pacing.py); this module's tests send on.
+    assert env.client.pacing.penalty() is not None
+    env.client.pacing.forget()
 
 
 async def test_rate_limit_on_a_stream_is_429_before_any_event(env: Env) -> None:

@@ -158,6 +158,9 @@ async def test_a_429_with_an_http_date_retry_after_says_how_long(
     with pytest.raises(RateLimited) as caught:
         await ask(client)
     assert caught.value.retry_after is not None and 25 <= caught.value.retry_after <= 31
+    # Remembered for every later send (tests/test_pacing.py); this module's tests send on.
+    assert client.pacing.penalty() is not None
+    client.pacing.forget()
 
 
 async def test_an_auth_cookie_expiring_mid_session_is_renewed_by_a_page_load(

@@ -1,10 +1,11 @@
 """A connection to the site: :class:`Connection`, what every send and every command shares.
 
-One browser (started only when needed), the :class:`~lmarena_cli.state.cache.SiteState` it
-learned, one :class:`~.http.SiteHttp` for every request, the conversation store and the upload
-cache. Its public methods are what the rest of the library asks of the site: the state, a
-reCAPTCHA token, a refresh, a server action, an upload, a download, the models, a battle's
-revealed models, and recording an exchange. :class:`~.client.Client` adds the conversations.
+One browser (started only when needed), the :class:`~lmarena_cli.state.cache.SiteState` it learned,
+one :class:`~.site_transport.SiteTransport` for every request (aiohttp, or the page), the
+conversation store and the upload cache. Its public methods are what the rest of the library asks of
+the site: the state, a reCAPTCHA token, a refresh, a server action, an upload, a download, the
+models, a battle's revealed models, and recording an exchange. :class:`~.client.Client` adds the
+conversations.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from ..site.pages import message_models
 from ..state.cache import SiteState
 from ..state.store import ConversationStore
 from .attachments import Uploader
-from .http import SiteHttp
+from .pacing import Pacing
 from .reply import Reply
 from .retry import RetryPolicy
+from .site_transport import SiteTransport
+from .tokens import TOKEN_MAX_AGE, TokenReserve
 from .uploads import ImageInput, decode_data_uri
 
 _log = logging.getLogger("lmarena")
@@ -53,8 +56,12 @@ class Connection:
         self._store: ConversationStore | None = None
         self._record = record
         self._bootstrap_lock = asyncio.Lock()
-        self.http = SiteHttp(self.settings, lambda: self._state)
+        #: Every request to the site, through aiohttp or the browser's page (LM_ARENA_TRANSPORT).
+        self.http = SiteTransport(self.settings, lambda: self._state, lambda: self.browser)
         self._uploader = Uploader(self.http, self.server_action)
+        #: Remembered penalties and LM_ARENA_MIN_INTERVAL: sends of all processes, one account.
+        self.pacing = Pacing(self.settings)
+        self._tokens: TokenReserve | None = None
 
     @property
     def records(self) -> bool:
@@ -86,7 +93,11 @@ class Connection:
         """Start the browser, pass the site's checks and learn what a send needs."""
         async with self._bootstrap_lock:
             if self._state is None or refresh:
+                if refresh:
+                    self._discard_tokens()
                 self._state = await self.browser.bootstrap(refresh=refresh)
+                if refresh:
+                    self._discard_tokens()
             return self._state
 
     async def current_state(self) -> SiteState:
@@ -94,12 +105,52 @@ class Connection:
         return self._state or await self.bootstrap()
 
     async def mint_token(self, action: str = facts.ACTION_CHAT_SUBMIT) -> str:
-        """A fresh reCAPTCHA token for ``action``, from the browser."""
+        """A fresh reCAPTCHA token for ``action``: the one minted ahead when
+        :meth:`keep_token_ready` is on and it is fresh, else one minted by the browser now."""
+        if self._tokens is not None and action == self._tokens.action:
+            token = await self._tokens.take()
+            if token is not None:
+                return token
         return await self.browser.mint_token(action)
+
+    async def send_token(self, deadline: float, action: str = facts.ACTION_CHAT_SUBMIT) -> str:
+        """The token of one send (``action``: ``chat_retry`` for a regenerate), once it may
+        leave: no penalty of the site's runs, and ``LM_ARENA_MIN_INTERVAL`` has passed since any
+        send of this user (by ``deadline``, in ``time.monotonic()`` time, or ``RateLimited``).
+        The send is counted as it returns."""
+        async with self.pacing.turn(deadline):
+            return await self.mint_token(action)
+
+    def keep_token_ready(self, *, max_age: float = TOKEN_MAX_AGE) -> TokenReserve:
+        """Keep one ``chat_submit`` token minted ahead from now on, so that a send does not wait
+        for minting (:class:`~.tokens.TokenReserve`; off by default, for long-running processes
+        such as ``serve``). Call inside the event loop; :meth:`close` stops it."""
+        if self._tokens is None:
+            self._tokens = TokenReserve(self.browser.mint_token, max_age=max_age)
+            self._tokens.start()
+        return self._tokens
+
+    def retry_policy(self, *, rate_limit_wait: float = 0.0) -> RetryPolicy:
+        """The retry policy of one send (:class:`~.retry.RetryPolicy`); the site's requests to
+        wait are remembered across runs (:class:`~.pacing.Pacing`)."""
+        return RetryPolicy(
+            refresh=self.refresh_session,
+            relearn_clock=self.sync_clock,
+            rate_limit_wait=rate_limit_wait,
+            penalize=self.pacing.remember,
+            fall_back=self.http.fall_back,
+        )
+
+    def _discard_tokens(self) -> None:
+        """A token minted before a page load may be refused after it (a new clearance or key)."""
+        if self._tokens is not None:
+            self._tokens.discard()
 
     async def refresh_session(self) -> None:
         """Reload the site in the browser: a new clearance and a refreshed auth cookie."""
+        self._discard_tokens()
         self._state = await self.browser.refresh_session()
+        self._discard_tokens()
 
     async def sync_clock(self) -> float:
         """Read the site's clock again (one request for its ``Date`` header) and mint the next
@@ -109,7 +160,9 @@ class Connection:
     async def rediscover_actions(self) -> None:
         """Read the site's server action ids again (a redeploy rotated them)."""
         state = await self.current_state()
+        self._discard_tokens()
         state.action_ids.update(await self.browser.rediscover_actions())
+        self._discard_tokens()
 
     # -- models ----------------------------------------------------------------------------------
 
@@ -163,7 +216,12 @@ class Connection:
     async def server_action(self, name: str, args: list[Any]) -> Any:
         """Call one of the site's Next.js server actions, with the retries of
         :class:`~.retry.RetryPolicy` for actions (a stale id, Cloudflare, an expired sign-in)."""
-        policy = RetryPolicy(refresh=self.refresh_session, rediscover=self.rediscover_actions)
+        policy = RetryPolicy(
+            refresh=self.refresh_session,
+            rediscover=self.rediscover_actions,
+            penalize=self.pacing.remember,
+            fall_back=self.http.fall_back,
+        )
         while True:
             state = await self.current_state()
             try:
@@ -190,8 +248,10 @@ class Connection:
         model: str | None,
         model_b: str | None,
         messages: list[dict[str, Any]],
+        answer_id: str | None = None,
     ) -> None:
-        """Write one exchange to the conversation store, for ``-c`` and ``serve``.
+        """Write one exchange to the conversation store, for ``-c`` and ``serve``; ``answer_id``
+        is the site's id of the answer that ``messages`` end with (what a regenerate names).
 
         A failing store never loses the answer: its error is logged, not raised.
         """
@@ -202,12 +262,28 @@ class Connection:
                 model_b=model_b,
                 mode=mode,
                 messages=messages,
+                answer_id=answer_id,
             )
         except LmArenaError as error:
             _log.info(f"could not record the conversation: {error}")
 
+    def record_retry(self, reply: Reply, content: str | None = None) -> None:
+        """A regenerated answer (``content``, default its text) replaces the conversation's
+        last one in the store; logged, never raised, when the store fails."""
+        try:
+            self.store.replace_answer(
+                reply.evaluation_session_id,
+                reply.text if content is None else content,
+                reply.a.message_id,
+            )
+        except LmArenaError as error:
+            _log.info(f"could not record the regenerated answer: {error}")
+
     async def close(self) -> None:
-        """Close the HTTP session, and the browser when this connection started it."""
+        """Stop minting ahead, close the HTTP session, and the browser when this connection
+        started it."""
+        if self._tokens is not None:
+            await self._tokens.close()
         await self.http.close()
         if self._browser is not None and self._owns_browser:
             await self._browser.close()

@@ -1,11 +1,11 @@
 """One exchange: :class:`ReplyStream`, a send and its answer as it streams.
 
 A send is: a fresh reCAPTCHA token from the browser, a request body with fresh UUIDv7 ids, the POST
-made through the client's HTTP object (:class:`~.http.SiteHttp`: the browser's cookies and
-User-Agent), and the answer parsed line by line as it streams. Failures before any answer text may
-start a new attempt, as :class:`~.retry.RetryPolicy` decides; every failure ends in an exception
-from :mod:`errors`. The conversation API around it (``Client``, ``ChatSession``) is in
-:mod:`.client` and :mod:`.chats`.
+made through the client's transport (:class:`~.site_transport.SiteTransport`: aiohttp with the
+browser's cookies and User-Agent, or the browser's page itself), and the answer parsed line by line
+as it streams. Failures before any answer text may start a new attempt, as
+:class:`~.retry.RetryPolicy` decides; every failure ends in an exception from :mod:`errors`. The
+conversation API around it (``Client``, ``ChatSession``) is in :mod:`.client` and :mod:`.chats`.
 """
 
 from __future__ import annotations
@@ -32,10 +32,9 @@ from .battles import BattleSeen
 from .connection import Connection
 from .reading import AnswerReading, reply_has_content
 from .reply import Answer, Reply, SkippedBattle
-from .retry import RetryPolicy
 
 if TYPE_CHECKING:
-    import aiohttp
+    from .transport import AnswerBody
 
 _log = logging.getLogger("lmarena")
 
@@ -128,7 +127,7 @@ class ReplyStream:
         self._timeout = timeout or connection.settings.timeout
         self._started = time.monotonic()
         self._first_token: float | None = None
-        self._response: aiohttp.ClientResponse | None = None
+        self._response: AnswerBody | None = None
         self._ids = MessageIds.fresh(connection.http.clock)
         self._session_id = chat.id or uuid7(connection.http.clock)
         self._reply: Reply | None = None
@@ -138,11 +137,7 @@ class ReplyStream:
         self._unstuck = False
         self._announce = False  # an earlier turn's battle was skipped: say so first
         self._battle = False  # this turn is a battle: no new attempt (it would be a new turn)
-        self._policy = RetryPolicy(
-            refresh=connection.refresh_session,
-            relearn_clock=connection.sync_clock,
-            rate_limit_wait=rate_limit_wait,
-        )
+        self._policy = connection.retry_policy(rate_limit_wait=rate_limit_wait)
         self._lock = lock
         self._on_finish = on_finish
         self._done = False
@@ -161,6 +156,7 @@ class ReplyStream:
 
     async def start(self) -> None:
         """Make the request and wait until the site accepts it (status 200)."""
+        self._connection.pacing.check()  # the site said to wait: refuse before touching it
         await self._lock.acquire()
         try:
             await self._open()
@@ -188,7 +184,8 @@ class ReplyStream:
             await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop reading; the site is told by the closed connection."""
+        """Stop reading; the site is told by the closed connection (the page transport aborts
+        its fetch in the page)."""
         self._done = True
         await self._close_response()
         if self._lock.locked():
@@ -258,13 +255,14 @@ class ReplyStream:
         self._announce = True
         _log.info("skipped an anonymous battle the site had left in an earlier turn")
 
-    async def _post(self) -> aiohttp.ClientResponse:
+    async def _post(self) -> AnswerBody:
         """One POST of the prompt: 200 gives the streaming response, anything else raises."""
         connection, chat = self._connection, self._chat
         state = await connection.current_state()
+        # Its turn (LM_ARENA_MIN_INTERVAL, penalties) is part of the wait for the first token.
+        token = await connection.send_token(self._started + self._timeout)
         # Ids minted now, after the bootstrap that may have learned the site's clock (§14.3).
         self._new_attempt()
-        token = await connection.mint_token(facts.ACTION_CHAT_SUBMIT)
         fields = _BodyFields(
             modality=chat.modality,
             model_a_id=chat.model.id if chat.model else None,
@@ -289,8 +287,8 @@ class ReplyStream:
 
     async def _close_response(self) -> None:
         if self._response is not None:
-            self._response.close()
-            self._response = None
+            response, self._response = self._response, None
+            await response.aclose()
 
     async def _attempts(self) -> AsyncIterator[Event | SkippedBattle]:
         """Read the answer; before any text, failures may start a new attempt (see _open)."""

@@ -28,12 +28,18 @@ TRANSIENT_RETRIES = 3
 BACKOFF_BASE = 1.0
 #: How many times a 429 is waited out, when the caller allows waiting at all.
 RATE_LIMIT_RETRIES = 3
+#: Seconds no send is made after the site rejected the reCAPTCHA token twice in a row: about 3
+#: quick failures flag the account for 20 minutes, and every further attempt lengthens the flag
+#: (protocol §14.6).
+RECAPTCHA_COOL_DOWN = 1200.0
 
 _log = logging.getLogger("lmarena")
 #: What a server action's refresh renews, by the failure's kind.
 _REFRESHED = {ErrorKind.CLOUDFLARE: "anti-bot clearance", ErrorKind.AUTH_EXPIRED: "sign-in"}
 
 Hook = Callable[[], Awaitable[object]]
+#: Told how many seconds the site asked not to send, and why (``Pacing.remember``).
+Penalize = Callable[[float, str], object]
 
 
 class RetryBudget:
@@ -74,10 +80,12 @@ class RetryPolicy:
     reCAPTCHA rejected (``recaptcha``)        one retry, after reloading the page (the site
                                               key may have rotated); never more: a second
                                               rejection raises ``Blocked``, as repeated
-                                              failures lengthen a flag on the account
+                                              failures lengthen a flag on the account, and
+                                              no send is made for 20 min (``penalize``)
     Cloudflare challenge (``cloudflare``:     one page reload for a new clearance, one retry
-    403, or a 429 with ``cf-mitigated:        (a challenge sent as 429 is not a rate limit)
-    challenge`` or the challenge page)
+    403, or a 429 with ``cf-mitigated:        (a challenge sent as 429 is not a rate limit);
+    challenge`` or the challenge page)        refused again: ``fall_back`` (aiohttp to the
+                                              page, ``LM_ARENA_TRANSPORT=auto``), one retry
     401 sign-in expired (``auth_expired``)    one page reload for a new auth cookie, one retry
     401 login gate, 401 "User not found"      no retry: ``SignInRequired``
     (``login_gate``, ``user_not_found``)
@@ -88,7 +96,8 @@ class RetryPolicy:
     429 (``RateLimited``)                     up to ``RATE_LIMIT_RETRIES`` waits of
                                               ``Retry-After`` (else 5, 10, 20 s), only while
                                               the total stays within the caller's
-                                              ``rate_limit_wait`` (default 0: raise at once)
+                                              ``rate_limit_wait`` (default 0: raise at once);
+                                              a ``Retry-After`` goes to ``penalize``
     422 / invalid content, moderation,        no retry: ``ContentRejected``
     429 "prompt failed" (``prompt_refused``)  (the site counts refused prompts against the
                                               account, like failed reCAPTCHAs)
@@ -111,10 +120,15 @@ class RetryPolicy:
     ``getSignedUrl``) is behind the same checks as a send, with a shorter table: a stale action
     id (``stale_action``) is rediscovered once, a Cloudflare page or an expired sign-in
     (``cloudflare``, ``auth_expired``) is refreshed in the browser once; anything else, and any
-    kind a second time, raises.
+    kind a second time, raises; a Cloudflare refusal after the refresh may ``fall_back`` too.
 
     ``refresh`` reloads the site in the browser; ``rediscover`` reads the action ids again;
     ``relearn_clock`` reads the site's clock again and gives the offset (site minus ours, s).
+    ``fall_back`` is asked after a Cloudflare refusal that the refresh did not cure: true when it
+    switched the transport (:meth:`~.site_transport.SiteTransport.fall_back`), then one retry.
+    ``penalize`` is told when the site asked not to send for a while, so that later runs do not
+    (:class:`~.pacing.Pacing`): a 429 with ``Retry-After`` (its seconds, whether or not it is
+    waited out here), and the second reCAPTCHA rejection in a row (:data:`RECAPTCHA_COOL_DOWN`).
     """
 
     def __init__(
@@ -124,8 +138,12 @@ class RetryPolicy:
         rediscover: Hook | None = None,
         relearn_clock: Callable[[], Awaitable[float]] | None = None,
         rate_limit_wait: float = 0.0,
+        penalize: Penalize | None = None,
+        fall_back: Callable[[LmArenaError], Awaitable[bool]] | None = None,
     ) -> None:
         self._refresh = refresh
+        self._fall_back = fall_back
+        self._penalize = penalize
         self._rediscover = rediscover
         self._relearn_clock = relearn_clock
         self._clock_offset: float | None = None
@@ -134,6 +152,16 @@ class RetryPolicy:
     async def recover_or_raise(self, error: LmArenaError, *, action: str | None = None) -> None:
         """Get ready for the next attempt after ``error`` (of a send, or of the server action
         named ``action``), or raise."""
+        if (
+            isinstance(error, RateLimited)
+            and error.kind == ErrorKind.RATE_LIMITED
+            and error.retry_after
+            and self._penalize is not None
+        ):
+            self._penalize(
+                error.retry_after,
+                f"the site answered HTTP 429 and asked to wait {error.retry_after:.0f} s",
+            )
         if action is not None:
             await self._recover_action(action, error)
         else:
@@ -151,6 +179,8 @@ class RetryPolicy:
         if kind == ErrorKind.CLOUDFLARE and budget.take("cloudflare", 1):
             _log.info("the site's anti-bot check wants a new clearance; refreshing it")
             await self._refresh()
+            return
+        if await self._switched(error):
             return
         if kind == ErrorKind.AUTH_EXPIRED and budget.take("auth", 1):
             _log.info("the site's sign-in expired; refreshing it")
@@ -176,6 +206,12 @@ class RetryPolicy:
             await asyncio.sleep(delay)
             return
         if kind == ErrorKind.RECAPTCHA:
+            if self._penalize is not None:
+                self._penalize(
+                    RECAPTCHA_COOL_DOWN,
+                    "the site rejected the reCAPTCHA token twice in a row, which flags the "
+                    "account for a while (every further attempt lengthens the flag)",
+                )
             raise Blocked(
                 "the site rejected the reCAPTCHA token twice; not trying again, as repeated "
                 "failures lengthen a flag on the account. Wait a while, or sign in with "
@@ -224,8 +260,20 @@ class RetryPolicy:
             return
         raise error
 
+    async def _switched(self, error: LmArenaError) -> bool:
+        """Cloudflare again after the refresh: whether the transport switched (once)."""
+        return (
+            error.kind == ErrorKind.CLOUDFLARE
+            and self._fall_back is not None
+            and self.budget.used("fall_back") == 0
+            and await self._fall_back(error)
+            and self.budget.take("fall_back", 1)
+        )
+
     async def _recover_action(self, name: str, error: LmArenaError) -> None:
         kind = error.kind
+        if kind == ErrorKind.CLOUDFLARE and self.budget.used(kind) and await self._switched(error):
+            return
         if kind not in (ErrorKind.STALE_ACTION, *_REFRESHED) or not self.budget.take(kind, 1):
             raise error
         if kind == ErrorKind.STALE_ACTION and self._rediscover is not None:
@@ -238,4 +286,12 @@ class RetryPolicy:
             raise error
 
 
-__all__ = ["BACKOFF_BASE", "RATE_LIMIT_RETRIES", "TRANSIENT_RETRIES", "RetryBudget", "RetryPolicy"]
+__all__ = [
+    "BACKOFF_BASE",
+    "RATE_LIMIT_RETRIES",
+    "RECAPTCHA_COOL_DOWN",
+    "TRANSIENT_RETRIES",
+    "Penalize",
+    "RetryBudget",
+    "RetryPolicy",
+]
