@@ -33,7 +33,9 @@ The tree, with the exit code of the CLI and the HTTP status of ``lmarena serve``
                                            turns it into one of the above)
     ConnectionLost                -    -   the DevTools websocket closed (likewise)
 
-Ctrl-C is not in the tree: the CLI exits 130 on ``KeyboardInterrupt``.
+Ctrl-C is not in the tree: the CLI exits 130 on ``KeyboardInterrupt``. Nor is exit 10
+(``ExitStatus.NO_CODE_BLOCK``): ``lmarena ask -x`` got a whole answer without a fenced code block,
+which is no failure of the library.
 
 Each error also carries a :class:`ErrorKind`, the short machine-readable reason that the retry
 policy decides on and that ``lmarena serve`` sends as OpenAI's ``error.code``.
@@ -63,6 +65,8 @@ class ExitStatus(IntEnum):
     CONTENT_REJECTED = 7
     TIMEOUT = 8
     NO_BROWSER = 9
+    #: ``lmarena ask -x``: the answer came, but holds no fenced code block (nothing printed).
+    NO_CODE_BLOCK = 10
     #: Ctrl-C / SIGINT, as shells expect (128 + SIGINT).
     INTERRUPTED = 130
 
@@ -83,6 +87,7 @@ _MEANINGS = {
     ExitStatus.CONTENT_REJECTED: "content rejected",
     ExitStatus.TIMEOUT: "timeout",
     ExitStatus.NO_BROWSER: "no usable browser",
+    ExitStatus.NO_CODE_BLOCK: "no code block (-x)",
     ExitStatus.INTERRUPTED: "interrupted",
 }
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from lmarena_cli.errors import StoreError
-from lmarena_cli.state.store import ConversationStore, make_title
+from lmarena_cli.state.store import ConversationStore
+from lmarena_cli.state.transcripts import make_title
 
 ROOT = Path(__file__).resolve().parent.parent
 SID_A = "019a0000-0000-7000-8000-00000000000a"
@@ -43,7 +44,7 @@ def test_new_store_file_is_private_and_in_wal_mode(store: ConversationStore, pat
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2  # answer_id, head_hash
 
 
 def test_recorded_conversation_reads_back(store: ConversationStore) -> None:

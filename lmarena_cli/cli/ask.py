@@ -7,17 +7,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import LmArenaError
+from ..errors import ExitStatus, LmArenaError
 from ..settings import Settings
 from .catalog import complete_model
-from .options import DebugOpt, ModelOpt, NoColorOpt, QuietOpt
+from .extract import first_code_block
+from .options import DebugOpt, ModelOpt, NoColorOpt, QuietOpt, RawOpt, RoleOpt, SystemOpt
 from .prompt import prompt_input
-from .render import Renderer, save_images
+from .render import Renderer, save_images, wants_markdown
+from .roles import choose
 from .runtime import load_settings, make_client, run
 from .terminal import Terminal
 
 if TYPE_CHECKING:
-    from ..client.client import ChatSession, Client
+    from ..client.client import ChatSession, Client, Reply
+    from ..client.exchange import ReplyStream
 
 
 def ask(
@@ -51,6 +54,26 @@ def ask(
         ),
     ] = None,
     battle: Annotated[bool, typer.Option("--battle", help="Two anonymous models.")] = False,
+    retry: Annotated[
+        bool,
+        typer.Option(
+            "--retry",
+            help="Regenerate the latest answer of the latest conversation (or of --resume ID); "
+            "takes no prompt.",
+        ),
+    ] = False,
+    raw: RawOpt = False,
+    system: SystemOpt = None,
+    role: RoleOpt = None,
+    extract: Annotated[
+        bool,
+        typer.Option(
+            "-x",
+            "--extract",
+            help="Print only the answer's first fenced code block, without its fences "
+            "(exit 10 when it has none).",
+        ),
+    ] = False,
     no_stream: Annotated[bool, typer.Option("--no-stream", help="Print the answer whole.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="One JSON object at the end.")] = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON event per line.")] = False,
@@ -82,6 +105,9 @@ def ask(
       git diff | lmarena ask "write a commit message"
       lmarena ask --image cat.png "what is in this picture?"
       lmarena ask -c "and in one sentence?"
+      lmarena ask --retry            # another answer to the latest prompt
+      lmarena ask -s "Answer in French." "what is a monad?"
+      lmarena ask -x "a bash one-liner that counts lines in *.py" | sh
     """
     term = Terminal(quiet=quiet, no_color=no_color)
     images = list(image or [])
@@ -93,9 +119,26 @@ def ask(
     if json_ and jsonl:
         term.err("lmarena: use --json or --jsonl, not both")
         raise typer.Exit(2)
-    given = prompt_input(term, prompt, images, no_stdin=no_stdin)
+    if extract and (json_ or jsonl or vs or battle):
+        term.err(
+            "lmarena: -x/--extract prints one answer's code block: "
+            "not with --json, --jsonl, --vs or --battle"
+        )
+        raise typer.Exit(2)
+    if retry and (prompt is not None or images or vs or battle or model):
+        term.err(
+            "lmarena: --retry regenerates the latest answer of a conversation (-c, the default, "
+            "or --resume ID): it takes no prompt, --image, -m, --vs or --battle"
+        )
+        raise typer.Exit(2)
+    given = None if retry else prompt_input(term, prompt, images, no_stdin=no_stdin)
     settings = load_settings(term, model=model, timeout=timeout)
-    sources: list[Any] = [given.stdin_image if item == "-" else item for item in images]
+    continued = bool(resume or continue_ or retry)
+    choice = choose(term, settings, system=system, role_name=role, model=model, continued=continued)
+    if choice.model and not battle and not continued:
+        settings = settings.replace(model=choice.model)
+    stdin_image = given.stdin_image if given is not None else None
+    sources: list[Any] = [stdin_image if item == "-" else item for item in images]
 
     async def work() -> int:
         import asyncio
@@ -103,11 +146,19 @@ def ask(
         client = make_client(settings)
         try:
             with term.spinner("starting the browser…") as spin:
-                chat = await open_chat(client, settings, resume, continue_, vs, battle, model)
-                stream = await chat.send(
-                    given.text, images=sources or None, stream=True, timeout=timeout
-                )
+                if given is None:  # --retry: the latest conversation unless --resume names one
+                    chat = await open_chat(client, settings, resume, not resume, None, False, None)
+                    stream = await chat.retry(stream=True, timeout=timeout)
+                else:
+                    chat = await open_chat(
+                        client, settings, resume, continue_, vs, battle, model, system=choice.system
+                    )
+                    stream = await chat.send(
+                        given.text, images=sources or None, stream=True, timeout=timeout
+                    )
                 spin.stop()
+            if extract:
+                return await print_code_block(term, stream, output, client)
             renderer = Renderer(
                 term,
                 chat,
@@ -115,6 +166,7 @@ def ask(
                 jsonl=jsonl,
                 no_stream=no_stream,
                 show_reasoning=show_reasoning,
+                markdown=wants_markdown(term, raw=raw, machine=json_ or jsonl),
             )
             try:
                 reply = await renderer.render(stream)
@@ -147,8 +199,13 @@ async def open_chat(
     vs: str | None,
     battle: bool,
     model: str | None,
+    *,
+    system: str | None = None,
 ) -> ChatSession:
-    """The conversation ``ask`` sends to: resumed, the latest one, a battle, or a new one."""
+    """The conversation ``ask`` sends to: resumed, the latest one, a battle, or a new one.
+
+    ``system`` is the system prompt of a new conversation (not of a continued one).
+    """
     if resume:
         return await client.chats.resume(resume, model=model, versus=vs)
     if continue_:
@@ -161,5 +218,29 @@ async def open_chat(
             return await client.chats.resume(latest.id, model=model, versus=vs)
         return await client.chats.latest()
     if battle:
-        return await client.chats.create(battle=True)
-    return await client.chats.create(model or settings.model, versus=vs)
+        return await client.chats.create(battle=True, system=system)
+    return await client.chats.create(model or settings.model, versus=vs, system=system)
+
+
+async def print_code_block(
+    term: Terminal, stream: ReplyStream, output: Path | None, client: Client
+) -> int:
+    """``-x``: the whole answer is read first (nothing streams), then only its first code block
+    goes to stdout. No block: a message on stderr, nothing on stdout, exit 10."""
+    with term.spinner("waiting for the answer…"):
+        async for _ in stream:
+            pass
+    reply: Reply = stream.reply
+    if reply.images and output is not None:
+        await save_images(client, term, reply, output, True)
+    block = first_code_block(reply.text)
+    if block is None:
+        term.err(
+            "lmarena: the answer has no fenced code block (```), so -x printed nothing; "
+            f"`lmarena history show {reply.evaluation_session_id}` shows the answer"
+        )
+        term.info(f"conversation: {reply.evaluation_session_id}")
+        return int(ExitStatus.NO_CODE_BLOCK)
+    term.out(block)
+    term.info(f"conversation: {reply.evaluation_session_id}")
+    return 0

@@ -1,4 +1,5 @@
-"""The model list from the cache file alone: for ``lmarena models`` and ``-m`` completion.
+"""The model list from the cache file alone: for ``lmarena models`` and ``-m`` completion
+(which adds the models the config file names).
 
 Reads the cache with ``state`` and ``site`` only: neither imports aiohttp nor nodriver, which is
 what keeps ``lmarena models`` and completion fast (the client costs ~0.3 s to import).
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..settings import Settings
+from ..settings import DEFAULT_MODEL, Settings
 
 if TYPE_CHECKING:
     from ..site.models import Model
@@ -30,12 +31,19 @@ def cached_models(settings: Settings, warn: Callable[[str], None]) -> list[Model
 
 
 def complete_model(incomplete: str) -> list[str]:
-    """Model names from the cache only: fast, offline, and silent when there is no cache."""
+    """Model names from the cache and the config file (its ``model``, its roles' models) only:
+    fast, offline, and silent when there is neither."""
     try:
-        found = cached_models(Settings.load(), warn=lambda _message: None) or []
+        settings = Settings.load()
+        found = cached_models(settings, warn=lambda _message: None) or []
     except Exception:  # completion must never print a traceback into the user's shell
         return []
-    return [model.name for model in found if model.name.startswith(incomplete)]
+    names = [model.name for model in found]
+    configured = [role.model for role in settings.roles if role.model]
+    if settings.model != DEFAULT_MODEL:  # set in the config file or LM_ARENA_MODEL
+        configured.insert(0, settings.model)
+    names += [name for name in dict.fromkeys(configured) if name not in names]
+    return [name for name in names if name.startswith(incomplete)]
 
 
 __all__ = ["cached_models", "complete_model"]

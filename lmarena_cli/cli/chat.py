@@ -1,19 +1,43 @@
-"""``lmarena chat``: talk back and forth, on a terminal or one turn per piped line."""
+"""``lmarena chat``: talk back and forth, on a terminal or one turn per piped line.
+
+A line that starts with ``/`` is a command (:data:`COMMANDS`), on a terminal and in a pipe alike;
+an unknown one is answered with the list and never sent to the model. A line that starts with
+``//`` is sent with one ``/`` less. What commands print goes to stderr: stdout carries answers only.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import LmArenaError
-from .options import DebugOpt, ModelOpt, NoColorOpt, QuietOpt
+from .options import DebugOpt, ModelOpt, NoColorOpt, QuietOpt, RawOpt, RoleOpt, SystemOpt
+from .render import Renderer, wants_markdown
+from .roles import choose
 from .runtime import load_settings, make_client, run
 from .terminal import Terminal
 
 if TYPE_CHECKING:
-    from ..client.client import ChatSession
+    from ..client.client import ChatSession, Client
+    from ..client.exchange import ReplyStream
+
+#: The commands of a chat, as ``/help`` lists them.
+COMMANDS = {
+    "/retry": "another answer to the last prompt (it replaces the last answer)",
+    "/new": "a new conversation with the same model",
+    "/model NAME": "a new conversation with another model",
+    "/id": "the conversation's id",
+    "/help": "this list",
+    "/exit": "end the chat (also /quit, Ctrl-D)",
+}
+HELP = (
+    "commands:\n"
+    + "".join(f"  {name:<12} {what}\n" for name, what in COMMANDS.items())
+    + "  a line starting with // is sent with one / less"
+)
 
 
 def chat(
@@ -21,6 +45,9 @@ def chat(
     resume: Annotated[
         str | None, typer.Option("--resume", help="Continue the conversation with this id.")
     ] = None,
+    system: SystemOpt = None,
+    role: RoleOpt = None,
+    raw: RawOpt = False,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Seconds to wait for a first token.", min=0.1)
     ] = None,
@@ -30,64 +57,181 @@ def chat(
 ) -> None:
     """Talk back and forth. On a terminal: /exit or Ctrl-D ends, Ctrl-C stops an answer.
 
-    With stdin piped, each line is one turn.
+    With stdin piped, each line is one turn. Commands: /retry (another answer to the last
+    prompt), /new (a new conversation), /model NAME (a new conversation with that model), /id,
+    /help, /exit. Answers are rendered as markdown on a terminal (--raw: as written).
     """
     term = Terminal(quiet=quiet, no_color=no_color)
     settings = load_settings(term, model=model, timeout=timeout)
+    choice = choose(
+        term, settings, system=system, role_name=role, model=model, continued=bool(resume)
+    )
+    if choice.model and not resume:
+        settings = settings.replace(model=choice.model)
     interactive = term.stdin_is_tty
 
     async def work() -> int:
-        import asyncio
-        import signal
-
         client = make_client(settings)
-        chat: ChatSession | None = None
+        session = ChatLoop(term, client, timeout=timeout, system=choice.system, raw=raw)
         try:
             with term.spinner("starting the browser…"):
                 if resume:
-                    chat = await client.chats.resume(resume, model=model)
+                    session.chat = await client.chats.resume(resume, model=model)
                 else:
-                    chat = await client.chats.create(model or settings.model)
-            model_name = chat.model.name if chat.model else "battle"
-            # A new conversation has its id only once the site has answered the first turn:
-            # it is shown then (a resumed one at once), and again on exit.
-            announced = chat.id
-            if announced:
-                term.info(f"conversation: {announced}")
-            if interactive:
-                term.info(f"chatting with {model_name}; /exit or Ctrl-D to end")
-            loop = asyncio.get_running_loop()
-            while True:
-                line = await read_line(term, "> " if interactive else None)
-                if line is None or (interactive and line.strip() in ("/exit", "/quit")):
-                    break
-                if not line.strip():
-                    continue
-                task = asyncio.ensure_future(one_turn(term, chat, line, timeout))
-                if interactive:
-                    loop.add_signal_handler(signal.SIGINT, task.cancel)
-                try:
-                    await task
-                    if chat.id and chat.id != announced:
-                        announced = chat.id
-                        term.info(f"conversation: {announced}")
-                except asyncio.CancelledError:
-                    term.out("\n")
-                    term.err("(answer stopped)")
-                except LmArenaError as error:
-                    if not interactive:
-                        raise
-                    term.err(term.style("lmarena: ", "1;31") + str(error))
-                finally:
-                    if interactive:
-                        loop.remove_signal_handler(signal.SIGINT)
-            return 0
+                    session.chat = await client.chats.create(
+                        model or settings.model, system=choice.system
+                    )
+            return await session.run(interactive)
         finally:
-            if chat is not None and chat.id:
-                term.info(f"conversation: {chat.id}")
+            if session.chat is not None and session.chat.id:
+                term.info(f"conversation: {session.chat.id}")
             await client.close()
 
     raise typer.Exit(run(term, work, debug=debug))
+
+
+class ChatLoop:
+    """One ``lmarena chat``: the lines read, the commands run, the turns sent and shown."""
+
+    def __init__(
+        self,
+        term: Terminal,
+        client: Client,
+        *,
+        timeout: float | None,
+        system: str | None,
+        raw: bool,
+    ) -> None:
+        self.term = term
+        self.client = client
+        self.timeout = timeout
+        self.system = system  # for the new conversations of /new and /model too
+        self.markdown = wants_markdown(term, raw=raw)
+        self.chat: ChatSession | None = None
+        # A new conversation has its id only once the site has answered the first turn: it is
+        # shown then (a resumed one at once), and again on exit.
+        self.announced: str | None = None
+
+    async def run(self, interactive: bool) -> int:
+        """Read lines until the end of input or /exit; 0, or a failure's exit status."""
+        import asyncio
+        import signal
+
+        assert self.chat is not None
+        term = self.term
+        self._announce()
+        if interactive:
+            term.info(f"chatting with {self._model_name()}; /help for commands, /exit or Ctrl-D")
+        loop = asyncio.get_running_loop()
+        while True:
+            line = await read_line(term, "> " if interactive else None)
+            if line is None:
+                return 0
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith("/") and not text.startswith("//"):
+                name, _, argument = text.partition(" ")
+                if name.lower() in ("/exit", "/quit"):
+                    return 0
+                turn = await self.command(name.lower(), argument.strip())
+            else:
+                prompt = line.lstrip()[1:] if text.startswith("//") else line
+                turn = self._sender(prompt)
+            if turn is None:
+                continue
+            task = asyncio.ensure_future(self.one_turn(turn))
+            if interactive:
+                loop.add_signal_handler(signal.SIGINT, task.cancel)
+            try:
+                await task
+                self._announce()
+            except asyncio.CancelledError:
+                term.err("(answer stopped)")
+            except LmArenaError as error:
+                if not interactive:
+                    raise
+                term.err(term.style("lmarena: ", "1;31") + str(error))
+            finally:
+                if interactive:
+                    loop.remove_signal_handler(signal.SIGINT)
+
+    async def command(
+        self, name: str, argument: str
+    ) -> Callable[[], Awaitable[ReplyStream]] | None:
+        """Run a command; a turn to send (``/retry``), or None when the command is done."""
+        chat, term = self.chat, self.term
+        assert chat is not None
+        if name == "/retry":
+            return lambda: chat.retry(stream=True, timeout=self.timeout)
+        if name == "/help":
+            term.err(HELP)
+        elif name == "/id":
+            term.err(
+                f"conversation: {chat.id}"
+                if chat.id
+                else "no conversation id yet: the site gives one with the first answer"
+            )
+        elif name == "/new":
+            await self._switch(chat.model.name if chat.model else None)
+        elif name == "/model":
+            if not argument:
+                term.err(f"usage: /model NAME (now {self._model_name()})")
+            else:
+                await self._switch(argument)
+        else:
+            term.err(f"lmarena: unknown command {name}; {HELP}")
+        return None
+
+    async def _switch(self, model: str | None) -> None:
+        """A new conversation (the site cannot change the model inside one); the chat goes on
+        with the old one when the model is unknown."""
+        try:
+            chat = await self.client.chats.create(
+                model or self.client.settings.model, system=self.system
+            )
+        except LmArenaError as error:
+            self.term.err(self.term.style("lmarena: ", "1;31") + str(error))
+            return
+        self.chat = chat
+        self.term.info(f"new conversation with {self._model_name()}")
+
+    def _sender(self, prompt: str) -> Callable[[], Awaitable[ReplyStream]]:
+        chat = self.chat
+        assert chat is not None
+        return lambda: chat.send(prompt, stream=True, timeout=self.timeout)
+
+    async def one_turn(self, start: Callable[[], Awaitable[ReplyStream]]) -> None:
+        """Send one turn and show its answer on stdout, ending with a newline (rendered as
+        markdown on a terminal); a cut-short answer stays, as whole lines."""
+        import asyncio
+
+        assert self.chat is not None
+        stream = await start()
+        renderer = Renderer(
+            self.term,
+            self.chat,
+            json_=False,
+            jsonl=False,
+            no_stream=False,
+            show_reasoning=False,
+            markdown=self.markdown,
+        )
+        try:
+            await renderer.render(stream)
+        except (LmArenaError, asyncio.CancelledError):
+            renderer.end_partial()
+            raise
+
+    def _announce(self) -> None:
+        chat = self.chat
+        if chat is not None and chat.id and chat.id != self.announced:
+            self.announced = chat.id
+            self.term.info(f"conversation: {chat.id}")
+
+    def _model_name(self) -> str:
+        chat = self.chat
+        return chat.model.name if chat is not None and chat.model else "battle"
 
 
 async def read_line(term: Terminal, prompt: str | None) -> str | None:
@@ -118,14 +262,3 @@ async def read_line(term: Terminal, prompt: str | None) -> str | None:
     threading.Thread(target=read, daemon=True).start()
     line = await future
     return line.rstrip("\n") if line else None
-
-
-async def one_turn(term: Terminal, chat: ChatSession, line: str, timeout: float | None) -> None:
-    """Send one line and stream the answer to stdout, ending with a newline."""
-    stream = await chat.send(line, stream=True, timeout=timeout)
-    wrote = ""
-    async for delta in stream:
-        term.out(delta)
-        wrote = delta or wrote
-    if not wrote.endswith("\n"):
-        term.out("\n")

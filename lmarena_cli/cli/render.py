@@ -1,8 +1,10 @@
-"""How ``lmarena ask`` writes a reply: streamed text, ``--no-stream``, ``--json`` or ``--jsonl``.
+"""How ``lmarena ask`` and ``chat`` write a reply: streamed text, ``--no-stream``, ``--json`` or
+``--jsonl``.
 
 stdout gets the answer only (side by side: model A's, then model B's under a header each, never
 interleaved); reasoning goes to stderr with ``--show-reasoning``; generated images are saved with
-``-o`` or their URLs printed.
+``-o`` or their URLs printed. On a terminal the answer is rendered as markdown while it streams
+(:mod:`.markdown`); a pipe, a file or ``--raw`` gets the text exactly as the model wrote it.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .markdown import MarkdownStream, print_markdown
 from .terminal import Terminal
 
 if TYPE_CHECKING:
@@ -31,8 +34,14 @@ EVENT_TYPES = {
 }
 
 
+def wants_markdown(term: Terminal, *, raw: bool, machine: bool = False) -> bool:
+    """Render answers as markdown: only on a terminal, never with ``--raw``, --json or --jsonl."""
+    return term.stdout_is_tty and not raw and not machine
+
+
 class Renderer:
-    """Writes one reply to the terminal in the chosen form, as it streams."""
+    """Writes one reply to the terminal in the chosen form, as it streams; ``markdown``: as
+    rendered markdown (see :func:`wants_markdown`), else as raw text."""
 
     def __init__(
         self,
@@ -43,6 +52,7 @@ class Renderer:
         jsonl: bool,
         no_stream: bool,
         show_reasoning: bool,
+        markdown: bool = False,
     ) -> None:
         self.term = term
         self.chat = chat
@@ -55,6 +65,8 @@ class Renderer:
         self._side_b: list[str] = []
         self._started_a = False
         self._reasoning_open = False
+        self.markdown = markdown and not (json_ or jsonl)
+        self._live: MarkdownStream | None = None
 
     async def render(self, stream: Any) -> Reply:
         """Write the stream's events as they come; return the finished reply."""
@@ -75,6 +87,11 @@ class Renderer:
                     self.term.stderr.flush()
                     self._reasoning_open = True
             elif isinstance(event, TextDelta) and not self.buffered:
+                if self._reasoning_open:
+                    # The thinking's line ends before the answer starts (on a terminal both
+                    # streams share the screen, and a rendered answer redraws its lines).
+                    self.term.stderr.write("\n")
+                    self._reasoning_open = False
                 self._text(event.side, event.text, stream)
             # Other events (citations, finish, images, raw lines) show only in --json/--jsonl.
         reply: Reply = stream.reply
@@ -118,6 +135,11 @@ class Renderer:
         if self.two_sided and not self._started_a:
             self.term.out(self._header("a", stream.reply.a.model))
         self._started_a = True
+        if self.markdown:
+            if self._live is None:
+                self._live = MarkdownStream(self.term.stdout, color=self.term.stdout_color)
+            self._live.feed(text)
+            return
         self.term.out(text)
         self._open_line = not text.endswith("\n")
 
@@ -127,6 +149,9 @@ class Renderer:
         self.end_partial()
         b = reply.b
         self.term.out(self._header("b", b.model if b else None))
+        if self.markdown:
+            self._print_markdown("".join(self._side_b))
+            return
         self.term.out("".join(self._side_b))
         self._open_line = bool(self._side_b) and not self._side_b[-1].endswith("\n")
 
@@ -134,12 +159,23 @@ class Renderer:
         for answer in reply.answers:
             if self.two_sided:
                 self.term.out(self._header(answer.side, answer.model))
+            if self.markdown:
+                self._print_markdown(answer.text)
+                continue
             self.term.out(answer.text)
             if answer.text and not answer.text.endswith("\n"):
                 self.term.out("\n")
 
+    def _print_markdown(self, text: str) -> None:
+        if text:
+            print_markdown(self.term.stdout, text, color=self.term.stdout_color)
+
     def end_partial(self) -> None:
-        """End the line of an answer, also when it was cut short."""
+        """End the line of an answer, also when it was cut short (rendered markdown: the last
+        frame stays on screen)."""
+        if self._live is not None:
+            self._live.close()
+            self._live = None
         if self._open_line:
             self.term.out("\n")
             self._open_line = False
@@ -176,4 +212,4 @@ def numbered(output: Path, count: int) -> list[Path]:
     return [output.with_name(f"{output.stem}-{n}{output.suffix}") for n in range(1, count + 1)]
 
 
-__all__ = ["EVENT_TYPES", "Renderer", "event_json", "numbered", "save_images"]
+__all__ = ["EVENT_TYPES", "Renderer", "event_json", "numbered", "save_images", "wants_markdown"]

@@ -45,6 +45,18 @@ class Terminal:
         return _isatty(self.stderr)
 
     @property
+    def stdout_is_tty(self) -> bool:
+        """True when stdout is an open terminal (answers may then be rendered as markdown)."""
+        return _isatty(self.stdout)
+
+    @property
+    def stdout_color(self) -> bool:
+        """Colour in answers rendered on a terminal: never with NO_COLOR, TERM=dumb, --no-color."""
+        if self.no_color or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+            return False
+        return self.stdout_is_tty
+
+    @property
     def color(self) -> bool:
         """Colour only on a terminal, and never with NO_COLOR, TERM=dumb or --no-color."""
         if self.no_color or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":

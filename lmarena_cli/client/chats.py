@@ -2,7 +2,8 @@
 
 A conversation is the site's ``evaluationSessionId``: the site keeps its history, this tool keeps
 the models and mode it was started with (the conversation store) so that it can be picked up
-again. One send of a conversation is a :class:`~.exchange.ReplyStream`.
+again. One send of a conversation is a :class:`~.exchange.ReplyStream`; a regenerate of its latest
+answer (:meth:`ChatSession.retry`) is a :class:`~.regenerate.RetryStream`.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from ..errors import ConversationNotFound, InputError, UsageError
 from ..site import facts
 from ..site.ids import is_uuid
 from ..site.models import Model
+from ..site.prompts import fold_system
 from .connection import Connection
 from .exchange import ReplyStream
+from .regenerate import RetryStream, find_latest_answer
 from .reply import Reply
 from .uploads import ImageSource, load_image
 
@@ -36,20 +39,29 @@ class Chats:
         *,
         versus: str | Model | None = None,
         battle: bool = False,
+        system: str | None = None,
     ) -> ChatSession:
-        """A new conversation: one model, two side by side (``versus``), or an anonymous battle."""
+        """A new conversation: one model, two side by side (``versus``), or an anonymous battle.
+
+        ``system`` is a system prompt. The site has no system role, so it is folded into the
+        conversation's first prompt (:func:`~lmarena_cli.site.prompts.fold_system`, exactly as
+        ``lmarena serve`` folds a system message) and stored as a ``system`` turn.
+        """
         client = self._client
+        client.pacing.check()  # the site said to wait: refuse before a browser starts
         if battle:
             if model is not None or versus is not None:
                 raise UsageError("a battle picks its two models itself; do not name a model")
-            return ChatSession(client, None, None, facts.Mode.BATTLE)
-        model_a = await client.model(model or client.settings.model)
-        if versus is None:
-            return ChatSession(client, model_a, None, facts.Mode.DIRECT)
-        model_b = await client.model(versus)
-        if model_b.id == model_a.id:
-            raise UsageError("side by side needs two different models")
-        return ChatSession(client, model_a, model_b, facts.Mode.SIDE_BY_SIDE)
+            chat = ChatSession(client, None, None, facts.Mode.BATTLE)
+        else:
+            model_a = await client.model(model or client.settings.model)
+            model_b = await client.model(versus) if versus is not None else None
+            if model_b is not None and model_b.id == model_a.id:
+                raise UsageError("side by side needs two different models")
+            mode = facts.Mode.DIRECT if model_b is None else facts.Mode.SIDE_BY_SIDE
+            chat = ChatSession(client, model_a, model_b, mode)
+        chat.system = system or None
+        return chat
 
     async def resume(
         self,
@@ -64,6 +76,7 @@ class Chats:
         the settings' default model.
         """
         client = self._client
+        client.pacing.check()  # the site said to wait: refuse before a browser starts
         chat_id = chat_id.strip()
         if not is_uuid(chat_id):
             raise ConversationNotFound(f"{chat_id!r} is not a conversation id (a UUID)")
@@ -82,6 +95,7 @@ class Chats:
                 mode = facts.Mode.SIDE_BY_SIDE
             chat = ChatSession(client, model_a, model_b, mode)
         chat.id = chat_id
+        chat.answer_id = known.answer_id if known is not None else None
         return chat
 
     async def latest(self) -> ChatSession:
@@ -114,9 +128,14 @@ class ChatSession:
         self.model_b = model_b
         self.mode = mode
         self.id: str | None = None
+        #: A system prompt, folded into the first prompt while the conversation has no id yet.
+        self.system: str | None = None
         #: The message ids (A, B) of a battle the site put into this chat that is not skipped
         #: yet (set only while a skip is due or failed; the next send skips it first).
         self.pending_battle: tuple[str, str] | None = None
+        #: The site's message id of the latest answer (model A's): what :meth:`retry` asks for
+        #: again. From the last send, else from the conversation store; None when not known.
+        self.answer_id: str | None = None
         # One turn at a time: held from a send until its answer has ended.
         self._lock = asyncio.Lock()
 
@@ -177,14 +196,18 @@ class ChatSession:
         """
         if not prompt.strip() and not images:
             raise InputError("the prompt is empty")
+        self.client.pacing.check()  # before any upload
         attachments = await self._attachments(images or [])
+        # Only a new conversation's first prompt carries the system prompt: afterwards the site
+        # has it in the conversation's history.
+        system = self.system if self.id is None else None
         reply_stream = ReplyStream(
             self.client,
             self,
-            prompt,
+            fold_system(system, prompt),
             attachments,
             lock=self._lock,
-            on_finish=self._on_finish(prompt),
+            on_finish=self._on_finish(prompt, system),
             timeout=timeout,
             rate_limit_wait=rate_limit_wait,
         )
@@ -195,16 +218,24 @@ class ChatSession:
             pass
         return reply_stream.reply
 
-    def _on_finish(self, prompt: str) -> Callable[[Reply], None]:
-        """What a complete answer does: the conversation has its id, and is remembered."""
+    def _on_finish(self, prompt: str, system: str | None = None) -> Callable[[Reply], None]:
+        """What a complete answer does: the conversation has its id, and is remembered.
+
+        A folded system prompt is stored as a ``system`` turn before the user's own words, so
+        that the transcript is the OpenAI history ``lmarena serve`` would be sent for it.
+        """
 
         def finish(reply: Reply) -> None:
             self.id = reply.evaluation_session_id
+            # A skipped battle with no answer leaves the turn unanswered: the conversation is
+            # remembered (for -c), its transcript gets no answer, and there is none to retry.
+            answered = bool(reply.text or reply.images or not reply.battle_skipped)
+            self.answer_id = reply.a.message_id if answered else None
             if self.client.records:
                 messages = [{"role": "user", "content": prompt}]
-                if reply.text or reply.images or not reply.battle_skipped:
-                    # A skipped battle with no answer leaves the turn unanswered: the
-                    # conversation is remembered (for -c), its transcript gets no answer.
+                if system and system.strip():
+                    messages.insert(0, {"role": "system", "content": system})
+                if answered:
                     messages.append({"role": "assistant", "content": reply.text})
                 self.client.record_exchange(
                     reply,
@@ -212,9 +243,75 @@ class ChatSession:
                     model=self.model.name if self.model else None,
                     model_b=self.model_b.name if self.model_b else None,
                     messages=messages,
+                    answer_id=self.answer_id,
                 )
 
         return finish
+
+    @overload
+    async def retry(
+        self,
+        *,
+        stream: Literal[False] = ...,
+        timeout: float | None = ...,
+        rate_limit_wait: float = ...,
+    ) -> Reply: ...
+
+    @overload
+    async def retry(
+        self, *, stream: Literal[True], timeout: float | None = ..., rate_limit_wait: float = ...
+    ) -> ReplyStream: ...
+
+    @overload
+    async def retry(
+        self, *, stream: bool, timeout: float | None = ..., rate_limit_wait: float = ...
+    ) -> Reply | ReplyStream: ...
+
+    async def retry(
+        self, *, stream: bool = False, timeout: float | None = None, rate_limit_wait: float = 0.0
+    ) -> Reply | ReplyStream:
+        """Regenerate the latest answer (the site's Retry): a new answer to the last prompt,
+        which replaces the old one in the conversation and in this tool's store.
+
+        Only single-model conversations; the answer's id comes from the last send, the store,
+        or the site's conversation JSON, else ``UsageError`` says it is not known. Returns and
+        raises as :meth:`send` does.
+        """
+        if self.mode != facts.Mode.DIRECT:
+            raise UsageError(
+                "only a single-model conversation's answer can be regenerated, "
+                f"not a {self.mode} one"
+            )
+        if self.id is None:
+            raise UsageError("there is no answer to regenerate yet: send a prompt first")
+        answer_id = self.answer_id or await find_latest_answer(self.client, self.id)
+        if answer_id is None:
+            raise UsageError(
+                f"lmarena does not know the latest answer of the conversation {self.id} (this "
+                "tool has no answer recorded for it, and the site did not say), so it cannot "
+                "regenerate it; send the prompt again instead"
+            )
+        retry_stream = RetryStream(
+            self.client,
+            self,
+            answer_id,
+            lock=self._lock,
+            on_finish=self._on_retry,
+            timeout=timeout,
+            rate_limit_wait=rate_limit_wait,
+        )
+        await retry_stream.start()
+        if stream:
+            return retry_stream
+        async for _ in retry_stream:
+            pass
+        return retry_stream.reply
+
+    def _on_retry(self, reply: Reply) -> None:
+        """A regenerated answer replaces the last one in the store's transcript."""
+        self.answer_id = reply.a.message_id
+        if self.client.records:
+            self.client.record_retry(reply)
 
     async def _attachments(self, images: Sequence[ImageArg]) -> list[dict[str, str]]:
         if not images:

@@ -4,6 +4,13 @@ Each handler checks the request with :mod:`.requests`, calls the client, and sha
 with :mod:`.responses`; failures are left to the error middleware of :mod:`.app`, which turns
 them into OpenAI's error envelope with the right HTTP status. See :mod:`.app` for the extension
 fields and how a conversation is picked.
+
+**Regenerate.** A request whose messages are a stored transcript up to and including its last user
+message, that is, the same history again without the answer that followed (what a client's
+"regenerate" sends), asks for that answer again: the site's retry endpoint answers it (protocol
+§7.4) instead of the user message being posted a second time, and the new answer replaces the old
+one in the store. Only for single-model conversations whose answer id is stored, under
+``LM_ARENA_SERVE_HISTORY=match``, and when the request names the same model.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from ..errors import (
     UpstreamError,
     UsageError,
 )
+from ..site import facts
 from . import requests, responses
 from .context import STATE, ServerState, json_response, read_json, tracked
 from .sse import SSE, end_with_error, relay
@@ -65,6 +73,8 @@ class Plan:
     images: list[str]
     #: The request's messages that are new to the stored transcript (recorded after the answer).
     new_messages: list[dict[str, Any]]
+    #: A regenerate: the conversation's latest answer is asked for again (see the module doc).
+    retry: bool = False
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -86,6 +96,10 @@ async def _plan(state: ServerState, req: requests.ChatRequest) -> Plan:
     if req.conversation_id is not None:
         chat = await client.chats.resume(req.conversation_id, model=model, versus=req.versus)
         return Plan(chat, turn.text, turn.images, req.messages[req.turn_start :])
+    if state.history == "match" and state.records and not (req.battle or req.versus):
+        again = await _regenerate(state, req, model)
+        if again is not None:
+            return again
     if state.history == "match" and req.history:
         found = client.store.find_by_transcript(req.messages)
         if found is not None:
@@ -98,6 +112,21 @@ async def _plan(state: ServerState, req: requests.ChatRequest) -> Plan:
     if state.history == "match":
         prompt = requests.fold_history(req.history, turn.text)
     return Plan(chat, prompt, turn.images, list(req.messages))
+
+
+async def _regenerate(
+    state: ServerState, req: requests.ChatRequest, model: str | None
+) -> Plan | None:
+    """A regenerate (see the module doc), or None when the request is not one."""
+    if req.turn.images:
+        return None  # images are not in the stored transcript: it cannot be told apart
+    found = state.client.store.find_regenerate(req.messages)
+    if found is None or not found.answer_id:
+        return None
+    chat = await state.client.chats.resume(found.id, model=model)
+    if chat.mode != facts.Mode.DIRECT or chat.model is None or chat.model.name != found.model:
+        return None  # another model was asked for: the site's retry would answer with the old
+    return Plan(chat, "", [], [], retry=True)
 
 
 async def _check_images(state: ServerState, images: list[str]) -> None:
@@ -129,6 +158,8 @@ async def _complete(state: ServerState, req: requests.ChatRequest, plan: Plan) -
 
 
 async def _send(plan: Plan) -> ReplyStream:
+    if plan.retry:
+        return await plan.chat.retry(stream=True)
     stream: ReplyStream = await plan.chat.send(plan.prompt, images=plan.images or None, stream=True)
     return stream
 
@@ -152,6 +183,9 @@ def _record(state: ServerState, plan: Plan, reply: Reply, content: str | None = 
     chat = plan.chat
     if content is None:
         content = responses.answer_content(reply.a)
+    if plan.retry:
+        state.client.record_retry(reply, content)
+        return
     answer = {"role": "assistant", "content": content}
     # A failing store is logged by the client (the "lmarena" logger), never raised.
     state.client.record_exchange(
@@ -160,6 +194,7 @@ def _record(state: ServerState, plan: Plan, reply: Reply, content: str | None = 
         model_b=chat.model_b.name if chat.model_b else reply.b.model if reply.b else None,
         mode=str(chat.mode),
         messages=[*plan.new_messages, answer],
+        answer_id=reply.a.message_id,
     )
 
 

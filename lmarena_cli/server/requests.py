@@ -8,37 +8,22 @@ answers.
 only the new user turn: the run of ``user`` messages at the end of ``messages`` (their text parts
 joined by a blank line; their ``image_url`` parts become the images). When the server has no
 stored conversation to continue and the request carries earlier turns or system messages, it
-folds them into the first prompt with :func:`fold_history`, in this plain-text transcript form::
-
-    [System]
-    You are terse.
-
-    [User]
-    What is 2+2?
-
-    [Assistant]
-    4
-
-    [User]
-    And 3+3?
-
-Each message is a ``[Role]`` header line (``System``, ``User``, ``Assistant``, ``Tool``; the OpenAI
-``developer`` role counts as ``System``) followed by its text; messages are separated by a blank
-line; an image in an earlier turn shows as ``[image]`` (only the new turn's images are sent). The
-last block is the new turn. A request whose only message is the new turn is sent as it is.
+folds them into the first prompt with :func:`fold_history` (``[Role]`` blocks, the transcript
+form drawn in :mod:`lmarena_cli.site.prompts`, the one code path that ``lmarena ask -s`` folds a
+system prompt through too). A request whose only message is the new turn is sent as it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import FieldError
-from ..state.store import new_turn_start
+from ..site.prompts import fold_history, text_of
+from ..state.transcripts import new_turn_start
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
-_HEADERS = {"developer": "System", "function": "Tool"}
 
 
 # --- requests -------------------------------------------------------------------------------------
@@ -250,21 +235,6 @@ def _arena(value: Any) -> tuple[str | None, bool]:
 # --- turns and history ----------------------------------------------------------------------------
 
 
-def text_of(content: Any, *, image_marker: str | None = None) -> str:
-    """The text of a message's content (string or parts); images become ``image_marker``."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    pieces = []
-    for part in content:
-        if part.get("type") == "text":
-            pieces.append(part["text"])
-        elif image_marker is not None:
-            pieces.append(image_marker)
-    return "\n".join(pieces)
-
-
 def image_urls(content: Any) -> list[str]:
     """The ``image_url`` URLs of a message's content parts, in order."""
     if not isinstance(content, list):
@@ -289,15 +259,14 @@ def user_turn(messages: Iterable[Mapping[str, Any]]) -> UserTurn:
     return UserTurn("\n\n".join(texts), images)
 
 
-def fold_history(history: Sequence[Mapping[str, Any]], turn: str) -> str:
-    """Earlier messages and the new turn as one prompt, in the transcript form of the module doc."""
-    if not history:
-        return turn
-    blocks = []
-    for message in history:
-        role = str(message.get("role"))
-        header = _HEADERS.get(role, role.capitalize())
-        text = text_of(message.get("content"), image_marker="[image]").strip()
-        blocks.append(f"[{header}]\n{text}")
-    blocks.append(f"[User]\n{turn}")
-    return "\n\n".join(blocks)
+__all__ = [
+    "ChatRequest",
+    "ImageRequest",
+    "UserTurn",
+    "fold_history",
+    "image_urls",
+    "parse_chat_request",
+    "parse_image_request",
+    "text_of",
+    "user_turn",
+]

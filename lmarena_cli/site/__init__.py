@@ -10,4 +10,5 @@ No I/O here (no sockets, no files); the only clock read is UUIDv7's and ``Retry-
 * :mod:`.classify` — the site's failures as :mod:`lmarena_cli.errors` classes.
 * :mod:`.models` — the model list; :mod:`.pages` — what pages reveal (site key, actions, models).
 * :mod:`.decode` — tolerant JSON decoding shared by the parsers.
+* :mod:`.prompts` — system prompts and earlier turns folded into one prompt (``serve``, ``ask -s``).
 """

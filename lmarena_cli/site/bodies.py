@@ -105,3 +105,10 @@ def _envelope(
         "modality": str(modality),
         "recaptchaV3Token": recaptcha_token,
     }
+
+
+def retry_body(*, recaptcha_token: str | None) -> dict[str, Any]:
+    """Body of ``PUT /nextjs-api/stream/retry-evaluation-session-message/{id}/messages/{mid}``
+    (protocol §7.4): the site's own client of 2026 sends only a reCAPTCHA token (action
+    ``chat_retry``); the answer is the same line stream as a send's, under the same message id."""
+    return {"recaptchaV3Token": recaptcha_token}

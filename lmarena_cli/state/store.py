@@ -8,7 +8,10 @@ idempotently under that same lock and versioned with ``PRAGMA user_version``.
 
 Each conversation keeps its transcript (the turns as ``{"role", "content"}``) and a sha256 of it,
 so that ``lmarena serve`` can recognise a stock OpenAI client's full message history as the
-continuation of a stored conversation with one indexed lookup (:meth:`find_by_transcript`).
+continuation of a stored conversation with one indexed lookup (:meth:`find_by_transcript`); and
+a sha256 of it without its final answer (``head_hash``) together with the site's id of that answer
+(``answer_id``), so that a client's "regenerate" (the same history again, up to the last user
+message) is recognised just as fast (:meth:`find_regenerate`) and answered by the site's retry.
 
 A file that is not a database raises :class:`StoreError` (exit 1, HTTP 500): nothing the user
 typed is wrong (so not a UsageError), and nothing upstream failed; the message names the file and
@@ -17,12 +20,10 @@ says to move it away, which loses nothing but the ``--continue`` history.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +33,19 @@ from typing import Any
 import orjson
 
 from ..errors import ErrorKind, StoreError
+from .sqlite import create_file, set_wal
+from .transcripts import (
+    Turn,
+    candidate_cuts,
+    head_hash,
+    make_title,
+    normalise_turns,
+    transcript_hash,
+)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Seconds a writer waits for another process's lock before giving up.
 BUSY_TIMEOUT = 10.0
-TITLE_LENGTH = 80
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (
@@ -56,9 +65,14 @@ CREATE TABLE IF NOT EXISTS conversations (
 CREATE INDEX IF NOT EXISTS conversations_touched ON conversations (touched);
 CREATE INDEX IF NOT EXISTS conversations_hash ON conversations (transcript_hash);
 """
-_COLUMNS = "id, model, mode, model_b, title, created_at, updated_at, transcript"
-
-Turn = dict[str, str]
+#: Schema 2: the latest answer's message id on the site, and the hash of the transcript without
+#: that answer (a regenerate request's history); '' when the transcript does not end with one.
+_SCHEMA_2 = """
+ALTER TABLE conversations ADD COLUMN answer_id TEXT;
+ALTER TABLE conversations ADD COLUMN head_hash TEXT NOT NULL DEFAULT '';
+CREATE INDEX IF NOT EXISTS conversations_head ON conversations (head_hash);
+"""
+_COLUMNS = "id, model, mode, model_b, title, created_at, updated_at, transcript, answer_id"
 
 
 @dataclass(frozen=True)
@@ -74,41 +88,13 @@ class Conversation:
     created_at: float
     updated_at: float
     transcript: list[Turn] = field(default_factory=list)
+    #: The site's message id of the latest answer (model A's); None when not known.
+    answer_id: str | None = None
 
-
-def normalise_turns(messages: Iterable[Mapping[str, Any]]) -> list[Turn]:
-    """Messages (OpenAI-style or stored) as ``{"role", "content"}`` with plain-text content.
-
-    ``content`` may be a string, None, or a list of OpenAI parts: the text parts are joined with
-    a newline and other parts (images) are left out, since only the text identifies a history.
-    Content is stripped of surrounding whitespace (clients differ in trailing newlines) and the
-    OpenAI ``developer`` role counts as ``system``.
-    """
-    turns = []
-    for message in messages:
-        role = str(message.get("role", ""))
-        turns.append(
-            {
-                "role": "system" if role == "developer" else role,
-                "content": _text(message.get("content")),
-            }
-        )
-    return turns
-
-
-def transcript_hash(turns: list[Turn]) -> str:
-    """sha256 over a canonical encoding of normalised turns."""
-    canonical = orjson.dumps([[turn["role"], turn["content"]] for turn in turns])
-    return hashlib.sha256(canonical).hexdigest()
-
-
-def make_title(text: str) -> str:
-    """The first non-empty line of a prompt, cut to :data:`TITLE_LENGTH` characters."""
-    for line in text.splitlines():
-        line = " ".join(line.split())
-        if line:
-            return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1] + "…"
-    return ""
+    @property
+    def turns(self) -> int:
+        """How many prompts the transcript holds (its user messages)."""
+        return sum(1 for turn in self.transcript if turn.get("role") == "user")
 
 
 class ConversationStore:
@@ -148,11 +134,13 @@ class ConversationStore:
         title: str | None = None,
         messages: list[dict[str, Any]] | None = None,
         model_b: str | None = None,
+        answer_id: str | None = None,
     ) -> None:
         """Insert a conversation, or update it and append ``messages`` to its transcript.
 
         On update, ``mode`` and the models given (not None) take the new values, the title is kept;
-        ``title`` defaults to the first line of the first user message.
+        ``title`` defaults to the first line of the first user message. ``answer_id`` is the
+        site's id of the answer that ``messages`` end with (None: not known, or no answer).
         """
         turns = normalise_turns(messages or [])
         if title is None:
@@ -166,20 +154,43 @@ class ConversationStore:
             if row is None:
                 db.execute(
                     "INSERT INTO conversations (id, model, mode, model_b, title, created_at,"
-                    " updated_at, touched, transcript, turns, transcript_hash)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " updated_at, touched, transcript, turns, transcript_hash, answer_id,"
+                    " head_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (conversation_id, model, mode, model_b, make_title(title), now, now, touched,
-                     orjson.dumps(turns), len(turns), transcript_hash(turns)),
+                     orjson.dumps(turns), len(turns), transcript_hash(turns), answer_id,
+                     head_hash(turns)),
                 )  # fmt: skip
                 return
             transcript = orjson.loads(row[0]) + turns
             db.execute(
                 "UPDATE conversations SET model = COALESCE(?, model), mode = ?,"
                 " model_b = COALESCE(?, model_b), title = ?,"
-                " updated_at = ?, touched = ?, transcript = ?, turns = ?, transcript_hash = ?"
-                " WHERE id = ?",
+                " updated_at = ?, touched = ?, transcript = ?, turns = ?, transcript_hash = ?,"
+                " answer_id = ?, head_hash = ? WHERE id = ?",
                 (model, mode, model_b, row[1] or make_title(title), now, touched,
                  orjson.dumps(transcript), len(transcript), transcript_hash(transcript),
+                 answer_id, head_hash(transcript), conversation_id),
+            )  # fmt: skip
+
+    def replace_answer(self, conversation_id: str, content: str, answer_id: str | None) -> None:
+        """A regenerated answer: it replaces the transcript's final answer (or ends the
+        transcript when it has none); nothing happens for an unknown conversation."""
+        turn = normalise_turns([{"role": "assistant", "content": content}])
+        with self._write() as db:
+            row = db.execute(
+                "SELECT transcript, answer_id FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if row is None:
+                return
+            transcript = orjson.loads(row[0])
+            if transcript and transcript[-1].get("role") == "assistant":
+                transcript.pop()
+            transcript += turn
+            db.execute(
+                "UPDATE conversations SET updated_at = ?, touched = ?, transcript = ?, turns = ?,"
+                " transcript_hash = ?, answer_id = ?, head_hash = ? WHERE id = ?",
+                (time.time(), _next_touch(db), orjson.dumps(transcript), len(transcript),
+                 transcript_hash(transcript), answer_id or row[1], head_hash(transcript),
                  conversation_id),
             )  # fmt: skip
 
@@ -193,6 +204,25 @@ class ConversationStore:
         """The conversation this tool updated last (what ``--continue`` continues), or None."""
         return self._one(f"SELECT {_COLUMNS} FROM conversations ORDER BY touched DESC LIMIT 1", ())
 
+    def recent(self, limit: int | None = None) -> list[Conversation]:
+        """The conversations, most recently used first (``lmarena history``); at most ``limit``.
+
+        One SELECT: in WAL mode it reads a consistent snapshot without blocking or waiting for
+        the processes that write meanwhile.
+        """
+        with self._errors():
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM conversations ORDER BY touched DESC LIMIT ?",
+                (-1 if limit is None else max(limit, 0),),
+            ).fetchall()
+        return [_conversation(row) for row in rows]
+
+    def forget(self, conversation_id: str) -> bool:
+        """Delete one conversation from this store (the site keeps it); False if it was unknown."""
+        with self._write() as db:
+            deleted = db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            return deleted.rowcount > 0
+
     def find_by_transcript(self, messages: list[dict[str, Any]]) -> Conversation | None:
         """The stored conversation whose transcript is the history before ``messages``' new turn.
 
@@ -202,7 +232,7 @@ class ConversationStore:
         history matches nothing: it starts a new conversation.
         """
         turns = normalise_turns(messages)
-        cuts = _candidate_cuts(turns)
+        cuts = candidate_cuts(turns)
         if not cuts:
             return None
         hashes = {transcript_hash(turns[:cut]): cut for cut in cuts}
@@ -220,10 +250,27 @@ class ConversationStore:
                 return found
         return None
 
+    def find_regenerate(self, messages: list[dict[str, Any]]) -> Conversation | None:
+        """The stored conversation whose transcript is ``messages`` and then one answer: a
+        client asking for that answer again ("regenerate"). The most recently updated wins."""
+        turns = normalise_turns(messages)
+        if not turns or turns[-1]["role"] != "user":
+            return None
+        with self._errors():
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM conversations WHERE head_hash = ? ORDER BY touched DESC",
+                (transcript_hash(turns),),
+            ).fetchall()
+        for row in rows:
+            found = _conversation(row)
+            if found.transcript[:-1] == turns:  # equality decides, not the hash
+                return found
+        return None
+
     # --- plumbing ---------------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
-        _create_file(self.path)
+        create_file(self.path)
         try:
             db = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
@@ -233,7 +280,7 @@ class ConversationStore:
         try:
             with self._errors():
                 db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-                _set_wal(db)
+                set_wal(db)
                 db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate(db)
         except BaseException:
@@ -254,9 +301,16 @@ class ConversationStore:
         # Two processes may both see version 0: the lock and IF NOT EXISTS make the loser a no-op.
         db.execute("BEGIN IMMEDIATE")
         try:
+            # Read again under the lock: another process may have migrated meanwhile.
+            version = db.execute("PRAGMA user_version").fetchone()[0]
             # Not executescript(): it would COMMIT first and run outside our lock.
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
+            if version < 1:
+                for statement in filter(str.strip, _SCHEMA.split(";")):
+                    db.execute(statement)
+            if version < 2:
+                for statement in filter(str.strip, _SCHEMA_2.split(";")):
+                    db.execute(statement)
+                _fill_head_hashes(db)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.execute("COMMIT")
         except BaseException:
@@ -304,52 +358,20 @@ class ConversationStore:
             ) from None
 
 
-def _create_file(path: Path) -> None:
-    """Create the directory (0700) and the file (0600) before SQLite does, with umask's help."""
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot create the conversation store {path}: {exc.strerror or exc}"
-        ) from None
-    os.close(fd)
-
-
-def _set_wal(db: sqlite3.Connection) -> None:
-    """Switch to WAL, retrying on "locked": the switch has been reported to fail at once while
-    other processes create the same file, whatever the busy timeout."""
-    deadline = time.monotonic() + BUSY_TIMEOUT
-    while True:
-        try:
-            db.execute("PRAGMA journal_mode = WAL").fetchone()
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
 def _next_touch(db: sqlite3.Connection) -> int:
     # Read inside the write transaction, so no two writers get the same number.
     value: int = db.execute("SELECT COALESCE(MAX(touched), 0) + 1 FROM conversations").fetchone()[0]
     return value
 
 
-def new_turn_start(messages: Sequence[Mapping[str, Any]]) -> int:
-    """Index where the new turn (the trailing run of user messages) begins.
-
-    Used by :meth:`ConversationStore.find_by_transcript` and by ``lmarena serve``'s requests.
-    """
-    start = len(messages)
-    while start > 0 and messages[start - 1].get("role") == "user":
-        start -= 1
-    return start
-
-
-def _candidate_cuts(turns: list[Turn]) -> list[int]:
-    """Lengths of history that may precede the new turn: before each trailing user message."""
-    return [cut for cut in range(len(turns) - 1, new_turn_start(turns) - 1, -1) if cut > 0]
+def _fill_head_hashes(db: sqlite3.Connection) -> None:
+    """Schema 2 on an older file: the head hash of every stored transcript."""
+    rows = db.execute("SELECT id, transcript FROM conversations").fetchall()
+    for conversation_id, transcript in rows:
+        db.execute(
+            "UPDATE conversations SET head_hash = ? WHERE id = ?",
+            (head_hash(orjson.loads(transcript)), conversation_id),
+        )
 
 
 def _conversation(row: tuple[Any, ...]) -> Conversation:
@@ -362,19 +384,5 @@ def _conversation(row: tuple[Any, ...]) -> Conversation:
         created_at=row[5],
         updated_at=row[6],
         transcript=orjson.loads(row[7]),
+        answer_id=row[8],
     )
-
-
-def _text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content.strip()
-    if isinstance(content, list):
-        parts = [
-            str(part.get("text", ""))
-            for part in content
-            if isinstance(part, Mapping) and part.get("type") == "text"
-        ]
-        return "\n".join(parts).strip()
-    return str(content).strip()

@@ -1,0 +1,112 @@
+"""Regenerate: :class:`RetryStream`, the site's Retry of a conversation's latest answer.
+
+``PUT /nextjs-api/stream/retry-evaluation-session-message/{id}/messages/{answer id}`` with a
+reCAPTCHA token minted for the action ``chat_retry`` (protocol §7.4). The site answers with the
+same line stream as a send, under the same message id, and the new answer replaces the old one in
+the conversation. Everything else (the first-token and idle timeouts, the retry policy before any
+text, the end checks, the lock of one turn at a time) is :class:`~.exchange.ReplyStream`'s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
+
+from ..errors import LmArenaError
+from ..site import facts
+from ..site.bodies import retry_body
+from ..site.evaluation import latest_answer_id
+from .connection import Connection
+from .exchange import Conversation, ReplyStream
+from .reply import Reply
+
+if TYPE_CHECKING:
+    from ..site.events import Event
+    from .transport import AnswerBody
+
+_log = logging.getLogger("lmarena")
+
+
+class RetryStream(ReplyStream):
+    """The new answer to a conversation's last prompt as it streams (``ChatSession.retry``).
+
+    ``answer_id`` is the site's id of the answer asked for again; the reply keeps it as model A's
+    ``message_id`` (the site answers under the same id). There is no user message in a retry:
+    ``reply.user_message_id`` is empty.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        chat: Conversation,
+        answer_id: str,
+        *,
+        lock: asyncio.Lock,
+        on_finish: Callable[[Reply], None],
+        timeout: float | None,
+        rate_limit_wait: float,
+    ) -> None:
+        super().__init__(
+            connection,
+            chat,
+            "",
+            [],
+            lock=lock,
+            on_finish=on_finish,
+            timeout=timeout,
+            rate_limit_wait=rate_limit_wait,
+        )
+        self.answer_id = answer_id
+
+    def _new_reply(self) -> Reply:
+        reply = super()._new_reply()
+        reply.a.message_id = self.answer_id
+        reply.user_message_id = ""
+        return reply
+
+    async def _post(self) -> AnswerBody:
+        """One PUT of the retry: 200 gives the streaming response, anything else raises."""
+        connection, session_id = self._connection, self._chat.id
+        assert session_id is not None  # ChatSession.retry checks it
+        state = await connection.current_state()
+        # Paced like any send (LM_ARENA_MIN_INTERVAL, penalties): part of the first-token wait.
+        token = await connection.send_token(
+            self._started + self._timeout, action=facts.ACTION_CHAT_RETRY
+        )
+        self._new_attempt()
+        path = facts.RETRY_MESSAGE.format(session_id=session_id, message_id=self.answer_id)
+        left = max(0.0, self._started + self._timeout - time.monotonic())
+        return await connection.http.post_stream(
+            state,
+            path,
+            referer=facts.conversation_page(session_id),
+            body=retry_body(recaptcha_token=token),
+            wait=left,
+            timeout=self._timeout,
+            method="PUT",
+        )
+
+    async def _read(self, *, watch: bool = False) -> AsyncIterator[Event]:
+        # A retry names one answer: there is no battle to watch for (and no B id to skip with).
+        async for event in super()._read(watch=False):
+            yield event
+
+
+async def find_latest_answer(connection: Connection, session_id: str) -> str | None:
+    """The id of the conversation's latest answer as the site's conversation JSON says; None
+    when it cannot be read or shows none."""
+    state = await connection.current_state()
+    try:
+        status, data = await connection.http.get_api(
+            state, facts.EVALUATION_JSON.format(session_id=session_id)
+        )
+    except LmArenaError as error:
+        _log.info(f"could not read the conversation to find its latest answer: {error}")
+        return None
+    return latest_answer_id(data) if status == 200 else None
+
+
+__all__ = ["RetryStream", "find_latest_answer"]
