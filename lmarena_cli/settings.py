@@ -6,6 +6,16 @@ The config file is optional TOML at ``$XDG_CONFIG_HOME/lmarena/config.toml`` (or
     model = "claude-opus-4-5"
     browser_headless = true
     port = 8080
+
+Roles are named system prompts, each a ``[roles.NAME]`` table with ``system`` (required) and
+``model`` (optional), used with ``lmarena ask --role NAME`` and ``lmarena chat --role NAME``::
+
+    [roles.shell]
+    system = "Answer with one POSIX shell command in a ```sh block, nothing else."
+    model = "claude-opus-4-5"
+
+They live in the config file only (no variable, no flag): :attr:`Settings.roles`,
+:meth:`Settings.role`.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, UsageError
 
 ENV_PREFIX = "LM_ARENA_"
 DEFAULT_BASE_URL = "https://arena.ai"
@@ -39,6 +49,26 @@ def default_state_dir() -> Path:
 
 def default_config_path() -> Path:
     return _xdg("XDG_CONFIG_HOME", ".config") / "lmarena" / "config.toml"
+
+
+def config_file(environ: Mapping[str, str] | None = None) -> Path:
+    """The config file in use: ``LM_ARENA_CONFIG``, else the XDG default."""
+    env = os.environ if environ is None else environ
+    named = env.get(ENV_PREFIX + "CONFIG")
+    return Path(named).expanduser() if named else default_config_path()
+
+
+@dataclass(frozen=True)
+class Role:
+    """A ``[roles.NAME]`` table of the config file: a system prompt and, optionally, a model."""
+
+    name: str
+    system: str
+    model: str | None = None
+
+
+#: The keys a ``[roles.NAME]`` table may have.
+ROLE_KEYS = ("system", "model")
 
 
 @dataclass(frozen=True)
@@ -67,6 +97,30 @@ class Settings:
     #: How `serve` treats a request's earlier messages when no stored conversation matches them:
     #: "match" folds them into the first prompt; "last" sends the last user turn only.
     serve_history: str = "match"
+    #: How requests to the site leave: "auto" (aiohttp, and the browser page once Cloudflare
+    #: refuses aiohttp), "http" (always aiohttp) or "page" (always from the browser page).
+    transport: str = "auto"
+    #: Seconds kept between two sends to the site, across all of this user's processes (0: no
+    #: spacing).
+    min_interval: float = 0.0
+    #: Seconds a kept server (started by `ask` and `chat`, see `lmarena server`) stays up
+    #: without a request; 0 turns the kept server off (every command runs in-process).
+    keep_alive: float = 600.0
+    #: The config file's ``[roles.NAME]`` tables, in file order (config file only).
+    roles: tuple[Role, ...] = ()
+
+    def role(self, name: str) -> Role:
+        """The role of this name; :class:`UsageError` (exit 2) naming the known ones otherwise."""
+        for role in self.roles:
+            if role.name == name:
+                return role
+        if not self.roles:
+            raise UsageError(
+                f"unknown role {name!r}: the config file {config_file()} defines no roles "
+                '(add a [roles.NAME] table with system = "...")'
+            )
+        known = ", ".join(role.name for role in self.roles)
+        raise UsageError(f"unknown role {name!r}; the config file defines: {known}")
 
     @property
     def cache_path(self) -> Path:
@@ -90,22 +144,23 @@ class Settings:
         """Build settings; flags whose value is None count as not given."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        if config_path is None and env.get(ENV_PREFIX + "CONFIG"):
-            config_path = Path(env[ENV_PREFIX + "CONFIG"])
-        for name, raw in _read_config(config_path or default_config_path()).items():
-            values[name] = _convert(name, raw, f"{name} in the config file")
+        for name, raw in _read_config(config_path or config_file(env)).items():
+            if name == "roles":
+                values[name] = _roles(raw)
+            else:
+                values[name] = _convert(name, raw, f"{name} in the config file")
         if "proxy" not in values:
             for var in ("HTTPS_PROXY", "https_proxy"):
                 if env.get(var):
                     values["proxy"] = env[var]
                     break
-        for name in _FIELDS:
+        for name in _SCALARS:
             var = ENV_PREFIX + name.upper()
             if env.get(var, "") != "":
                 values[name] = _convert(name, env[var], var)
         for name, raw in (flags or {}).items():
             if raw is not None:
-                if name not in _FIELDS:
+                if name not in _SCALARS:
                     raise ConfigError(f"unknown setting {name!r}")
                 values[name] = _convert(name, raw, f"--{name.replace('_', '-')}")
         return cls(**values)
@@ -114,7 +169,13 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
+#: Seconds settings for which 0 means "off".
+_ZERO_ALLOWED = {"min_interval", "keep_alive"}
+#: Settings that take one of a few words.
+_CHOICES = {"transport": ("auto", "http", "page")}
 _FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}
+#: The settings that a variable, a flag or a plain config key sets (not the roles' tables).
+_SCALARS = {name: f for name, f in _FIELDS.items() if name != "roles"}
 
 
 def parse_bool(value: str, source: str) -> bool:
@@ -128,7 +189,7 @@ def parse_bool(value: str, source: str) -> bool:
 
 def _convert(name: str, raw: Any, source: str) -> Any:
     """Turn a raw value (string from the environment, or TOML value) into the field's type."""
-    if name not in _FIELDS:
+    if name not in _SCALARS:
         raise ConfigError(f"unknown setting {name!r} ({source})")
     kind = str(_FIELDS[name].type)
     if "bool" in kind:
@@ -148,11 +209,19 @@ def _convert(name: str, raw: Any, source: str) -> Any:
             seconds = float(raw)
         except (TypeError, ValueError):
             raise ConfigError(f"{source} must be a number of seconds, not {raw!r}") from None
-        if not seconds > 0:
+        if name in _ZERO_ALLOWED:
+            if not 0 <= seconds < float("inf"):
+                raise ConfigError(f"{source} must be 0 or more seconds, not {raw!r}")
+        elif not seconds > 0:
             raise ConfigError(f"{source} must be more than 0 seconds, not {raw!r}")
         return seconds
     if "Path" in kind:
         return Path(str(raw)).expanduser()
+    if name in _CHOICES:
+        choice = str(raw).strip().lower()
+        if choice not in _CHOICES[name]:
+            raise ConfigError(f"{source} must be one of {', '.join(_CHOICES[name])}, not {raw!r}")
+        return choice
     if name == "base_url":
         url = str(raw).rstrip("/")
         if not url.startswith(("http://", "https://")):
@@ -173,3 +242,28 @@ def _read_config(path: Path) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"the config file {path} is not valid TOML: {exc}") from None
     return data
+
+
+def _roles(raw: Any) -> tuple[Role, ...]:
+    """The config file's ``roles`` table, checked: each ``[roles.NAME]`` needs ``system``."""
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            'roles in the config file must be tables: [roles.NAME] with system = "..."'
+        )
+    roles = []
+    for name, table in raw.items():
+        where = f"[roles.{name}] in the config file"
+        if not isinstance(table, dict):
+            raise ConfigError(f'{where} must be a table with system = "..."')
+        unknown = sorted(set(table) - set(ROLE_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{where} has unknown key(s) {', '.join(unknown)} (it takes system and model)"
+            )
+        system, model = table.get("system"), table.get("model")
+        if not isinstance(system, str) or not system.strip():
+            raise ConfigError(f'{where} needs system = "...", a non-empty string')
+        if model is not None and (not isinstance(model, str) or not model.strip()):
+            raise ConfigError(f"{where}: model must be a model name (a string)")
+        roles.append(Role(name=name, system=system, model=model.strip() if model else None))
+    return tuple(roles)

@@ -89,7 +89,7 @@ class NoisyClient:
 def test_library_notices_reach_stderr_unless_quiet_and_leave_no_handler(
     monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...], shown: bool
 ) -> None:
-    monkeypatch.setattr(cli_models, "make_client", lambda settings: NoisyClient())
+    monkeypatch.setattr(cli_models, "make_client", lambda settings, **_: NoisyClient())
     logger = logging.getLogger("lmarena")
     before = (list(logger.handlers), logger.level)
     for _ in range(2):  # a second run in the same process must not print the notice twice

@@ -1,4 +1,4 @@
-"""The ``lmarena`` command: models, ask, chat, login, serve, doctor.
+"""The ``lmarena`` command: models, ask, chat, login, serve, doctor, history.
 
 Thin over the library: each command (a module of its own in this package) parses its input,
 calls ``Client``, renders, and leaves the mapping of failures to exit codes to
@@ -19,9 +19,11 @@ from ..errors import UsageError
 from .ask import ask
 from .chat import chat
 from .doctor import doctor
+from .history import history_app
 from .login import login
 from .models import models
 from .serve import serve
+from .server_cmd import server_app
 
 app = typer.Typer(
     name="lmarena",
@@ -50,13 +52,15 @@ def _main(
 
     Exit codes: 0 ok, 1 unexpected, 2 usage, 3 site unavailable, 4 sign-in required,
     5 blocked by anti-bot checks, 6 rate-limited, 7 content rejected, 8 timeout,
-    9 no usable browser, 130 interrupted.
+    9 no usable browser, 10 no code block (-x), 130 interrupted.
     """
 
 
 # The order here is the order of `lmarena --help`.
 for command in (models, ask, chat, login, serve, doctor):
     app.command()(command)
+app.add_typer(history_app)
+app.add_typer(server_app)
 
 
 def main() -> None:

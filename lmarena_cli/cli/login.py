@@ -22,6 +22,11 @@ def login(
     """Sign in to the site in a browser window; the session is saved for later runs."""
     term = Terminal(quiet=quiet, no_color=no_color)
     settings = load_settings(term)
+    # A kept server holds the browser profile (this sign-in would land in a throwaway copy) and
+    # the old session: it goes first, and the next `ask` starts one with the new session.
+    from .keep import stop_for_profile
+
+    stop_for_profile(settings, term.info)
 
     async def work() -> None:
         from ..browser.options import has_display

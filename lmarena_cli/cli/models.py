@@ -41,7 +41,7 @@ def models(
     if found is None:
 
         async def fetch() -> list[Model]:
-            client = make_client(settings)
+            client = make_client(settings, start=False)  # a kept server if one runs
             try:
                 with term.spinner("starting the browser…"):
                     return await client.list_models(refresh=refresh)

@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import typer
 
@@ -83,11 +83,20 @@ def load_settings(term: Terminal, **flags: Any) -> Settings:
         raise typer.Exit(error.exit_code) from None
 
 
-def make_client(settings: Settings) -> Client:
-    """The library's client (imported here: aiohttp and nodriver are slow to import)."""
-    from ..client.client import Client
+def make_client(settings: Settings, *, start: bool = True) -> Client:
+    """The library's client (imported here: aiohttp and nodriver are slow to import).
 
-    return Client(settings)
+    With ``LM_ARENA_KEEP_ALIVE`` > 0 it is a client of the kept server (:mod:`.keep`), started
+    first when none runs and ``start``; it offers what the commands use of ``Client``.
+    """
+    from .keep import kept_client
+
+    remote = kept_client(settings, start=start)
+    if remote is not None:
+        return cast("Client", remote)
+    from ..client.hooks import new_client
+
+    return new_client(settings)
 
 
 __all__ = ["failures", "load_settings", "make_client", "run"]

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..client.client import Client
+from ..client.hooks import new_client
 from ..errors import LmArenaError, UsageError
 from ..settings import Settings
 from .app import make_app
 from .context import STATE
+from .keeper import private_for_serve
 from .tasks import abandon, race
 
 #: Seconds open requests get to finish after SIGINT/SIGTERM before they are ended.
@@ -123,7 +124,7 @@ async def serve(
     check_bind(settings.host, api_key=settings.api_key, insecure=insecure)
     if not is_loopback(settings.host) and not settings.api_key:
         _say(f"lmarena serve: warning: serving {settings.host} without an API key (--insecure)")
-    client = Client(settings, record=False)
+    client = new_client(settings, record=False)  # (the tests' stand-in: client/hooks.py)
     app = make_app(client, settings, cors_origins=cors_origins, access_log=logger.info)
     try:
         running = await start(app, settings.host, settings.port)
@@ -140,16 +141,23 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)
+    private = None
     try:
         _say(f"lmarena serve: listening on {running.url}")
+        # Also this user's commands (ask, chat), on the kept server's socket (keeper.py).
+        private = await private_for_serve(settings, client.browser, stopped.set)
         await _bootstrap_until(app, stopped)
         if not stopped.is_set():
+            if private is not None:
+                private.endpoint.client.keep_token_ready()
             logger.info("lmarena serve: ready (%s)", app[STATE].reason)
             await stopped.wait()
         logger.info("lmarena serve: shutting down")
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        if private is not None:
+            await private.close(grace=grace, client=True)
         await stop(app, running, grace=grace)
 
 

@@ -1,0 +1,215 @@
+"""Finding the kept server for a command, and starting one when none runs.
+
+``ask`` and ``chat`` (and ``models`` when it must ask the site) talk to a kept server when one
+serves this state directory with the same settings (:func:`~lmarena_cli.client.wire.fingerprint`);
+``ask`` and ``chat`` start one when none runs (``LM_ARENA_KEEP_ALIVE`` > 0). Starting is under
+``start.lock``, so that two commands started at once start one server; the server is fully
+detached (its own session, no descriptor of ours but its log, working directory its folder),
+and the command waits for its socket (bounded), then uses it. A socket no server answers (a
+killed server's, or any file at that path) is replaced by the new server.
+
+Whenever a server cannot be found or started (the folder is not private, the server fails to
+start, another server of other settings owns the socket), the command runs in-process as it
+would with ``LM_ARENA_KEEP_ALIVE=0``: the kept server is a speed-up, never a new way to fail.
+Nothing here imports aiohttp or nodriver.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..client.remote import RemoteClient
+from ..client.wire import fingerprint, line, parse
+from ..settings import Settings
+from ..state.kept import KeptPaths, lock_held, waiting_lock
+
+_log = logging.getLogger("lmarena.keep")
+
+#: Seconds a command waits for a server it started to listen (it listens before its browser
+#: starts: about half a second).
+START_WAIT = 20.0
+#: Seconds a stopping server (its open answers get 5 s) may hold the socket before a command
+#: gives up on it and runs in-process.
+STOPPING_WAIT = 8.0
+#: Seconds a running server gets to answer ``hello``.
+PROBE_WAIT = 3.0
+#: A log larger than this is moved to ``server.log.1`` when a server starts.
+LOG_LIMIT = 1024 * 1024
+
+
+def probe(path: Path, *, wait: float = PROBE_WAIT, touch: bool = False) -> dict[str, Any] | None:
+    """The ``hello`` of the server listening at ``path``; None when none answers. ``touch``:
+    a request follows, so the server counts this as activity (it does not idle out now)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(wait)
+            sock.connect(str(path))
+            sock.sendall(line({"op": "hello", "touch": touch}))
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    return None
+                data += chunk
+        hello = parse(data)
+    except (OSError, ValueError):
+        return None
+    return hello if hello.get("t") == "hello" else None
+
+
+def request(path: Path, message: dict[str, Any], *, wait: float = PROBE_WAIT) -> bool:
+    """Send a one-line request (``stop``) and read its answer; False when nobody answered."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(wait)
+            sock.connect(str(path))
+            sock.sendall(line(message))
+            return bool(sock.recv(65536))
+    except OSError:
+        return False
+
+
+def kept_client(settings: Settings, *, start: bool) -> RemoteClient | None:
+    """A client of the kept server for ``settings``, started when ``start`` and none runs;
+    None: run in-process."""
+    if settings.keep_alive <= 0:
+        return None
+    try:
+        paths = KeptPaths.of(settings.state_dir)
+        paths.prepare()
+    except OSError as exc:
+        _log.debug("no kept server: %s", exc)
+        return None
+    wanted = fingerprint(settings)
+    hello = probe(paths.socket, touch=True)
+    if hello is None or hello.get("closing"):
+        if not start:
+            return None
+        hello = ensure_server(settings, paths)
+    if hello is None:
+        return None
+    if hello.get("fingerprint") != wanted:
+        _log.debug("the kept server %s serves other settings; running in-process", hello["pid"])
+        return None
+
+    def restart() -> Path | None:
+        again = ensure_server(settings, paths)
+        ok = again is not None and again.get("fingerprint") == wanted
+        return paths.socket if ok else None
+
+    return RemoteClient(settings, paths.socket, pid=hello.get("pid"), restart=restart)
+
+
+def ensure_server(settings: Settings, paths: KeptPaths) -> dict[str, Any] | None:
+    """The ``hello`` of a live server, started here unless another command is starting one."""
+    with waiting_lock(paths.start_lock, wait=START_WAIT + 5.0) as taken:
+        if not taken:
+            return None
+        hello = _settled(paths)
+        if hello is not None:
+            return hello
+        pid = spawn(settings, paths)
+        return _wait_for(paths, pid)
+
+
+def _settled(paths: KeptPaths) -> dict[str, Any] | None:
+    """A live server's hello; None once no server holds the socket (a stopping one is waited
+    for, so that its successor can take the socket)."""
+    deadline = time.monotonic() + STOPPING_WAIT
+    while True:
+        hello = probe(paths.socket, touch=True)
+        if hello is not None and not hello.get("closing"):
+            return hello
+        if not lock_held(paths.lock) or time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
+
+
+def spawn(settings: Settings, paths: KeptPaths) -> int:
+    """Start ``python -m lmarena_cli.server.keeper`` detached; its pid."""
+    _rotate(paths.log)
+    env = dict(os.environ)
+    env["LM_ARENA_STATE_DIR"] = str(settings.state_dir.expanduser().absolute())
+    log = os.open(paths.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        return os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-m", "lmarena_cli.server.keeper"],
+            env,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log, 1),
+                (os.POSIX_SPAWN_DUP2, log, 2),
+            ],
+            setsid=True,  # its own session: no terminal's signals (Ctrl-C) reach it
+        )
+    finally:
+        os.close(log)
+
+
+def _rotate(log: Path) -> None:
+    with contextlib.suppress(OSError):
+        if log.stat().st_size > LOG_LIMIT:
+            os.replace(log, log.with_name(log.name + ".1"))
+
+
+def _wait_for(paths: KeptPaths, pid: int) -> dict[str, Any] | None:
+    """The started server's hello once it listens; None when it exited or took too long."""
+    deadline = time.monotonic() + START_WAIT
+    delay = 0.01
+    while time.monotonic() < deadline:
+        hello = probe(paths.socket, touch=True)
+        if hello is not None and not hello.get("closing"):
+            return hello
+        with contextlib.suppress(ChildProcessError):
+            done, _status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                _log.debug("the kept server exited at start; see %s", paths.log)
+                return None
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.05)
+    _log.debug("the kept server did not listen within %.0f s", START_WAIT)
+    return None
+
+
+def stop_server(paths: KeptPaths, *, wait: float = 15.0) -> int | None:
+    """Ask the running server to stop and wait until it has (its browser closed); its pid, or
+    None when none ran."""
+    hello = probe(paths.socket)
+    if hello is None:
+        return None
+    pid = int(hello["pid"])
+    request(paths.socket, {"op": "stop"})
+    deadline = time.monotonic() + wait
+    while lock_held(paths.lock) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return pid
+
+
+def stop_for_profile(settings: Settings, say: Callable[[str], None]) -> None:
+    """Stop the kept server of ``settings``'s state directory (it holds the browser profile)."""
+    with contextlib.suppress(OSError):
+        pid = stop_server(KeptPaths.of(settings.state_dir))
+        if pid is not None:
+            say(f"stopped the kept server (pid {pid}): it held the browser profile")
+
+
+__all__ = [
+    "LOG_LIMIT",
+    "START_WAIT",
+    "ensure_server",
+    "kept_client",
+    "probe",
+    "request",
+    "spawn",
+    "stop_for_profile",
+    "stop_server",
+]

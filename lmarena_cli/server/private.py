@@ -1,0 +1,368 @@
+"""The private endpoint: this user's commands run the library in this process, over a Unix socket.
+
+One connection is one request: a JSON line (:mod:`lmarena_cli.client.wire`), answered with lines
+until the connection closes. ``hello`` says who serves (pid, settings fingerprint, activity);
+``stop`` ends the server; ``open`` starts or resumes a conversation; ``send`` and ``retry`` run a
+turn and stream the library's events, then the reply (or the failure); ``models`` and
+``download`` do what ``Client`` does. The notices the library logs while it works for a request
+travel on that request's connection, in order with its events. A command that closes its
+connection stops its send (Ctrl-C).
+
+Only this user: the socket is 0600 in a 0700 folder, and each connection's peer is checked
+(``SO_PEERCRED``) by :func:`peer_allowed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import contextvars
+import logging
+import os
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..client import wire
+from ..client.chats import ChatSession
+from ..client.client import Client
+from ..client.remote import STREAM_LIMIT
+from ..client.wire_images import image_from_json
+from ..errors import InputError, LmArenaError, ShuttingDown
+from ..site import facts
+from ..state.kept import remove_stale
+
+logger = logging.getLogger("lmarena.server")
+
+#: Where a request's notices go: set inside the task that serves it.
+_SINK: contextvars.ContextVar[Callable[[dict[str, Any]], None] | None] = contextvars.ContextVar(
+    "lmarena_private_sink", default=None
+)
+#: Seconds a connection gets to send its request line.
+REQUEST_WAIT = 10.0
+
+
+def peer_allowed(peer_uid: int | None, own_uid: int | None = None) -> bool:
+    """Whether a connection's peer may use this server: this user only."""
+    own = os.getuid() if own_uid is None else own_uid
+    return peer_uid is not None and peer_uid == own
+
+
+def peer_uid(sock: socket.socket | None) -> int | None:
+    """The uid of the process at the other end of a Unix socket (None when unknown)."""
+    if sock is None or not hasattr(socket, "SO_PEERCRED"):
+        return None
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    _pid, uid, _gid = struct.unpack("3i", raw)
+    return int(uid)
+
+
+class RelayHandler(logging.Handler):
+    """Sends each notice of the library to the request it was logged for."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sink = _SINK.get()
+        if sink is not None:
+            with contextlib.suppress(Exception):
+                sink(wire.record_to_json(record))
+
+
+@dataclass
+class Activity:
+    """What the idle timer and ``lmarena server status`` read."""
+
+    started: float = field(default_factory=time.time)
+    last: float = field(default_factory=time.monotonic)
+    active: int = 0
+    requests: int = 0
+
+    def idle_for(self) -> float:
+        return 0.0 if self.active else time.monotonic() - self.last
+
+
+class PrivateEndpoint:
+    """The socket's server: ``client`` does the work; ``info`` adds to ``hello``'s answer."""
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        fingerprint: str,
+        on_stop: Callable[[], None],
+        info: Callable[[], dict[str, Any]],
+    ) -> None:
+        self.client = client
+        self.fingerprint = fingerprint
+        self.activity = Activity()
+        self.closing = asyncio.Event()
+        self._on_stop = on_stop
+        self._info = info
+        self._server: asyncio.Server | None = None
+        self._path: Path | None = None
+        self._inode: int | None = None
+        self._relay = RelayHandler()
+        self._quiet = asyncio.Event()  # set while no request is open
+        self._quiet.set()
+
+    async def listen(self, path: Path) -> None:
+        """Listen on ``path`` (anything left there must be removed first), mode 0600."""
+        old = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(
+                self._handle, path=str(path), limit=STREAM_LIMIT
+            )
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        self._path, self._inode = path, os.stat(path).st_ino
+        lib = logging.getLogger("lmarena")
+        lib.addHandler(self._relay)
+        if lib.level == logging.NOTSET or lib.level > logging.INFO:
+            lib.setLevel(logging.INFO)
+
+    def still_ours(self) -> bool:
+        """False once the socket file was removed or replaced (the state directory is gone)."""
+        if self._path is None:
+            return False
+        try:
+            return os.stat(self._path).st_ino == self._inode
+        except OSError:
+            return False
+
+    async def close(self, *, grace: float) -> None:
+        """Stop accepting, give open requests ``grace`` seconds, then end them."""
+        if self._server is not None:
+            self._server.close()
+        if self._path is not None and self.still_ours():
+            remove_stale(self._path)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._quiet.wait()
+        self.closing.set()  # the requests still open end now, each told why
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                await self._quiet.wait()
+        logging.getLogger("lmarena").removeHandler(self._relay)
+
+    # -- one connection ----------------------------------------------------------------------------
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        uid = peer_uid(writer.get_extra_info("socket"))
+        try:
+            if not peer_allowed(uid):
+                logger.warning("refused a connection from uid %s (not this user)", uid)
+                return
+            try:
+                request = wire.parse(await asyncio.wait_for(reader.readline(), REQUEST_WAIT))
+            except (ValueError, TimeoutError, OSError):
+                return
+            op = request.get("op")
+            if op == "hello":
+                writer.write(wire.line(self.hello()))
+                if request.get("touch"):  # a command about to use this server: not idle now
+                    self.activity.last = time.monotonic()
+            elif op == "stop":
+                writer.write(wire.line({"t": "ok", "pid": os.getpid()}))
+                self._on_stop()
+            elif self.closing.is_set() or self._server is None or not self._server.is_serving():
+                error = ShuttingDown("the kept server is stopping; run the command again")
+                writer.write(wire.line({"t": "error", "error": wire.error_to_json(error)}))
+            else:
+                await self._serve(str(op), request, reader, writer)
+            with contextlib.suppress(OSError, ConnectionError):
+                await writer.drain()
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ConnectionError):
+                await writer.wait_closed()
+
+    def hello(self) -> dict[str, Any]:
+        return {
+            "t": "hello",
+            "pid": os.getpid(),
+            "fingerprint": self.fingerprint,
+            "wire": wire.WIRE_VERSION,
+            "started": self.activity.started,
+            "requests": self.activity.requests,
+            "active": self.activity.active,
+            "idle_s": round(self.activity.idle_for(), 1),
+            "closing": not (self._server is not None and self._server.is_serving()),
+            **self._info(),
+        }
+
+    async def _serve(
+        self,
+        op: str,
+        request: dict[str, Any],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        activity = self.activity
+        activity.active += 1
+        activity.requests += 1
+        self._quiet.clear()
+        loop = asyncio.get_running_loop()
+        owner = threading.get_ident()
+        finished = False
+
+        def send(message: dict[str, Any]) -> None:
+            # A task the library started for this request may log after it ended: dropped.
+            if finished or writer.is_closing():
+                return
+            if threading.get_ident() == owner:
+                writer.write(wire.line(message))
+            else:  # a notice logged in a worker thread
+                loop.call_soon_threadsafe(writer.write, wire.line(message))
+
+        try:
+            work = asyncio.ensure_future(self._run(op, request, send, writer))
+            gone = asyncio.ensure_future(reader.read(1))  # b"" once the command closes
+            stop = asyncio.ensure_future(self.closing.wait())
+            await asyncio.wait({work, gone, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in (gone, stop):
+                waiter.cancel()
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work
+                if self.closing.is_set():
+                    send({"t": "error", "error": wire.error_to_json(ShuttingDown(STOPPED))})
+        finally:
+            finished = True
+            activity.active -= 1
+            activity.last = time.monotonic()
+            if not activity.active:
+                self._quiet.set()
+
+    async def _run(
+        self,
+        op: str,
+        request: dict[str, Any],
+        send: Callable[[dict[str, Any]], None],
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        _SINK.set(send)
+        chat: ChatSession | None = None
+        try:
+            if op in ("send", "retry"):
+                chat = session_from(self.client, request["chat"])
+                await self._turn(op, chat, request, send, writer)
+            elif op == "open":
+                chat = await self._open(request)
+                send({"t": "ok", "chat": state_of(chat)})
+            elif op == "models":
+                models = await self.client.list_models(refresh=bool(request.get("refresh")))
+                send({"t": "ok", "models": [wire.model_to_json(m) for m in models]})
+            elif op == "download":
+                data = await self.client.download(str(request["url"]))
+                send({"t": "ok", "data": base64.b64encode(data).decode()})
+            else:
+                raise InputError(f"the kept server does not know the request {op!r}")
+        except (ConnectionError, BrokenPipeError):
+            return  # the command went away
+        except Exception as error:  # every failure goes back to the command
+            if not isinstance(error, LmArenaError):
+                logger.exception("a request failed unexpectedly")
+            answer: dict[str, Any] = {"t": "error", "error": wire.error_to_json(error)}
+            if chat is not None:
+                answer["chat"] = state_of(chat)
+            send(answer)
+
+    async def _open(self, request: dict[str, Any]) -> ChatSession:
+        chats = self.client.chats
+        how = request.get("how")
+        if how == "resume":
+            return await chats.resume(
+                str(request["chat_id"]), model=request.get("model"), versus=request.get("versus")
+            )
+        if how == "latest":
+            return await chats.latest()
+        return await chats.create(
+            request.get("model"),
+            versus=request.get("versus"),
+            battle=bool(request.get("battle")),
+            system=request.get("system"),
+        )
+
+    async def _turn(
+        self,
+        op: str,
+        chat: ChatSession,
+        request: dict[str, Any],
+        send: Callable[[dict[str, Any]], None],
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        timeout = request.get("timeout")
+        wait = float(request.get("rate_limit_wait") or 0.0)
+        if op == "retry":
+            stream = await chat.retry(stream=True, timeout=timeout, rate_limit_wait=wait)
+        else:
+            images = [image_from_json(item, n) for n, item in enumerate(request["images"], 1)]
+            stream = await chat.send(
+                str(request["prompt"]),
+                images=images or None,
+                stream=True,
+                timeout=timeout,
+                rate_limit_wait=wait,
+            )
+        send({"t": "started"})
+        await writer.drain()
+        async for event in stream.events():
+            send({"t": "event", "event": wire.event_to_json(event)})
+            await writer.drain()
+        send({"t": "done", "reply": wire.reply_to_json(stream.reply), "chat": state_of(chat)})
+
+
+#: What a command whose answer a stopping server cut short is told.
+STOPPED = "the kept server was stopped before the answer was complete"
+
+
+def session_from(client: Client, state: dict[str, Any]) -> ChatSession:
+    """A conversation as a command's request describes it."""
+    chat = ChatSession(
+        client,
+        wire.model_from_json(state.get("model")),
+        wire.model_from_json(state.get("model_b")),
+        facts.Mode(state["mode"]),
+    )
+    chat.id = state.get("id")
+    chat.system = state.get("system")
+    chat.answer_id = state.get("answer_id")
+    pending = state.get("pending_battle")
+    chat.pending_battle = (pending[0], pending[1]) if pending else None
+    return chat
+
+
+def state_of(chat: ChatSession) -> dict[str, Any]:
+    return {
+        "mode": str(chat.mode),
+        "model": wire.model_to_json(chat.model),
+        "model_b": wire.model_to_json(chat.model_b),
+        "id": chat.id,
+        "system": chat.system,
+        "answer_id": chat.answer_id,
+        "pending_battle": list(chat.pending_battle) if chat.pending_battle else None,
+    }
+
+
+__all__ = [
+    "Activity",
+    "PrivateEndpoint",
+    "RelayHandler",
+    "peer_allowed",
+    "peer_uid",
+    "session_from",
+    "state_of",
+]
