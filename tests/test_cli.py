@@ -26,10 +26,8 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +45,7 @@ from lmarena_cli.errors import EXIT_INTERRUPTED
 from tests.fake_arena import FakeArena, Fault
 from tests.fake_arena import Reply as FakeReply
 from tests.fakes import HttpBrowser
+from tests.helpers.arena_host import ArenaHost
 from tests.helpers.clients import settings_for
 from tests.helpers.command import LMARENA
 from tests.helpers.processes import pids_with
@@ -61,36 +60,6 @@ PNG = base64.b64decode(
 # --------------------------------------------------------------------------------------------------
 # The fake arena on its own thread, and the warm state directory
 # --------------------------------------------------------------------------------------------------
-
-
-class ArenaHost:
-    """An event loop on a thread that runs fake arenas while the tests block on subprocesses."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        self._arenas: list[FakeArena] = []
-
-    def call(self, coro: Any) -> Any:
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout=30)
-
-    def start(self, **options: Any) -> FakeArena:
-        arena = FakeArena(**options)
-        self.call(arena.start())
-        self._arenas.append(arena)
-        return arena
-
-    def stop(self, arena: FakeArena) -> None:
-        self.call(arena.stop())
-        self._arenas.remove(arena)
-
-    def close(self) -> None:
-        for arena in list(self._arenas):
-            self.stop(arena)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ from lmarena_cli.cli.doctor import render
 from lmarena_cli.client.doctor import STEPS, Check, Doctor
 from lmarena_cli.errors import ProtocolError
 from tests.fake_arena import FakeArena, Fault
+from tests.helpers.arena_host import ArenaHost
 from tests.helpers.clients import ClientFactory
 from tests.helpers.command import run_lmarena
 
@@ -48,35 +47,9 @@ class RefusingCatalog(FakeArena):
         return web.json_response(body, status=403)
 
 
-class Host:
-    """An event loop on a thread that runs fake arenas while a test blocks on a process."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-        self._arenas: list[FakeArena] = []
-
-    def call(self, coro: Any) -> Any:
-        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout=30)
-
-    def serve(self, arena: FakeArena) -> FakeArena:
-        self.call(arena.start())
-        self._arenas.append(arena)
-        return arena
-
-    def close(self) -> None:
-        for arena in self._arenas:
-            self.call(arena.stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.loop.close()
-
-
 @pytest.fixture
-def host() -> Iterator[Host]:
-    running = Host()
+def host() -> Iterator[ArenaHost]:
+    running = ArenaHost()
     yield running
     running.close()
 
@@ -138,7 +111,7 @@ def assert_nothing_secret(run: Run, arena: FakeArena, state: Path) -> None:
 @pytest.mark.browser
 @pytest.mark.timeout(240)
 def test_healthy_site_passes_every_step_in_order_and_json_prints_one_object_per_step(
-    host: Host, tmp_path: Path
+    host: ArenaHost, tmp_path: Path
 ) -> None:
     # The site of Oct 2026 (Terms of Use to accept, models from the catalog), signed-out chats
     # allowed so that the round trip can pass.
@@ -174,7 +147,7 @@ def test_healthy_site_passes_every_step_in_order_and_json_prints_one_object_per_
     assert_nothing_secret(again, arena, state)
 
 
-def test_no_browser_fails_the_first_step_with_exit_9(host: Host, tmp_path: Path) -> None:
+def test_no_browser_fails_the_first_step_with_exit_9(host: ArenaHost, tmp_path: Path) -> None:
     arena = host.serve(FakeArena())
     run = doctor(arena, tmp_path / "state", LM_ARENA_BROWSER_EXECUTABLE_PATH="/nonexistent")
     assert run.code == 9, run.err
@@ -195,7 +168,7 @@ def test_no_browser_fails_the_first_step_with_exit_9(host: Host, tmp_path: Path)
 @pytest.mark.browser
 @pytest.mark.timeout(120)
 def test_challenge_that_never_passes_fails_the_anti_bot_step_with_exit_5(
-    host: Host, tmp_path: Path
+    host: ArenaHost, tmp_path: Path
 ) -> None:
     arena = host.serve(NeverClears())
     run = doctor(arena, tmp_path / "state", LM_ARENA_TIMEOUT="5")
@@ -208,7 +181,7 @@ def test_challenge_that_never_passes_fails_the_anti_bot_step_with_exit_5(
 @pytest.mark.browser
 @pytest.mark.timeout(120)
 def test_signed_out_user_behind_the_login_gate_fails_the_send_with_exit_4(
-    host: Host, tmp_path: Path
+    host: ArenaHost, tmp_path: Path
 ) -> None:
     arena = host.serve(FakeArena.as_of_2026_10(recaptcha_delay=0.05))
     state = tmp_path / "state"
@@ -224,7 +197,7 @@ def test_signed_out_user_behind_the_login_gate_fails_the_send_with_exit_4(
 @pytest.mark.browser
 @pytest.mark.timeout(120)
 def test_held_send_fails_with_exit_8_within_the_configured_timeout(
-    host: Host, tmp_path: Path
+    host: ArenaHost, tmp_path: Path
 ) -> None:
     arena = host.serve(FakeArena(recaptcha_delay=0.05))
     arena.enqueue(Fault.hang())
@@ -242,7 +215,7 @@ def test_held_send_fails_with_exit_8_within_the_configured_timeout(
 @pytest.mark.browser
 @pytest.mark.timeout(120)
 def test_page_without_a_site_key_fails_the_recaptcha_step_with_exit_3(
-    host: Host, tmp_path: Path
+    host: ArenaHost, tmp_path: Path
 ) -> None:
     arena = host.serve(FakeArena(site_key=""))
     run = doctor(arena, tmp_path / "state")
@@ -260,7 +233,9 @@ def test_page_without_a_site_key_fails_the_recaptcha_step_with_exit_3(
 
 @pytest.mark.browser
 @pytest.mark.timeout(120)
-def test_catalog_that_refuses_fails_the_models_step_with_exit_3(host: Host, tmp_path: Path) -> None:
+def test_catalog_that_refuses_fails_the_models_step_with_exit_3(
+    host: ArenaHost, tmp_path: Path
+) -> None:
     arena = host.serve(RefusingCatalog(models_in_page="undefined"))
     run = doctor(arena, tmp_path / "state", "--json")
     assert run.code == 3, run.err
