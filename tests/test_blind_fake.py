@@ -395,6 +395,13 @@ def test_serve_with_openai_package(fake: Fake, env: dict[str, str]) -> None:
                 model="gemini-3-pro", messages=[{"role": "user", "content": "x"}]
             )
         assert err.value.response.headers.get("retry-after") == "42"
+        # The wait is remembered: the next request is refused at once, without reaching the site.
+        with pytest.raises(openai.RateLimitError) as again:
+            c.chat.completions.create(
+                model="gemini-3-pro", messages=[{"role": "user", "content": "y"}]
+            )
+        assert "not sending" in str(again.value)
+        (Path(env["LM_ARENA_STATE_DIR"]) / "penalties.json").unlink()  # as a user may, at a risk
         fake.reset(login_gate=True)
         with pytest.raises(openai.APIStatusError) as err2:
             c.chat.completions.create(

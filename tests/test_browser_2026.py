@@ -266,6 +266,7 @@ async def _ask(arena: FakeArena, state: Path, *args: str) -> tuple[int, str, str
         LM_ARENA_STATE_DIR=str(state),
         LM_ARENA_BROWSER_HEADLESS="1",
         LM_ARENA_TIMEOUT="20",
+        LM_ARENA_KEEP_ALIVE="0",  # in-process: the bootstrap's notices are this command's
     )
     if os.environ.get("LM_ARENA_BROWSER_EXECUTABLE_PATH"):
         env["LM_ARENA_BROWSER_EXECUTABLE_PATH"] = os.environ["LM_ARENA_BROWSER_EXECUTABLE_PATH"]

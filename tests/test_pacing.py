@@ -136,7 +136,7 @@ async def test_a_429_with_retry_after_is_remembered_in_the_state_directory(
     isolated_dirs: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="lmarena")
+    caplog.set_level(logging.DEBUG, logger="lmarena")
     before = time.time()
     await rate_limited_once(client_factory, arena, 1200)
     path = isolated_dirs / PENALTIES_FILE

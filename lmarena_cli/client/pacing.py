@@ -69,7 +69,9 @@ class Pacing:
         except OSError as exc:
             self._warn_once(f"cannot remember the site's wait in {self.penalties_path}: {exc}")
             return
-        _log.info(
+        # DEBUG, not INFO: the failure that follows is one line on stderr, and it already says
+        # how long the site asked to wait; the next run's refusal says until when, and where.
+        _log.debug(
             f"no send to {self.base_url} until {local_time(penalty.until)} "
             f"(in {penalty.left():.0f} s): {penalty.reason}; until then lmarena refuses at once"
         )
