@@ -232,8 +232,7 @@ async def page_client(tmp_path: Path, **options: Any) -> AsyncIterator[tuple[Fak
     """A site that refuses aiohttp, and a Client on a real Chromium sending from its page."""
     async with FakeArena(browser_only=True, recaptcha_delay=0.05, **options) as arena:
         settings = settings_for(arena.url, tmp_path / "state", transport="page", timeout=30.0)
-        client = Client(settings, browser=Browser(settings))
-        client._owns_browser = True
+        client = Client(settings, browser=Browser(settings), owns_browser=True)
         try:
             yield arena, client
         finally:

@@ -44,8 +44,9 @@ class Client(Connection):
         *,
         browser: BrowserInterface | None = None,
         record: bool = True,
+        owns_browser: bool | None = None,
     ) -> None:
-        super().__init__(settings, browser=browser, record=record)
+        super().__init__(settings, browser=browser, record=record, owns_browser=owns_browser)
         #: Start a conversation or pick one up again.
         self.chats = Chats(self)
 

@@ -38,8 +38,9 @@ class Connection:
     """A connection to the site: one browser (started only when needed) and one HTTP object.
 
     ``Connection()`` reads its settings from ``LM_ARENA_*`` variables; pass ``Settings`` to
-    override, and ``browser`` to share one (it is then not closed here). With ``record`` false,
-    exchanges are not written to the conversation store (``serve`` records its own).
+    override, and ``browser`` to share one (it is then not closed here, unless ``owns_browser``
+    hands it over: :meth:`close` closes it too). With ``record`` false, exchanges are not written
+    to the conversation store (``serve`` records its own).
     """
 
     def __init__(
@@ -48,10 +49,11 @@ class Connection:
         *,
         browser: BrowserInterface | None = None,
         record: bool = True,
+        owns_browser: bool | None = None,
     ) -> None:
         self.settings = settings or Settings.load()
         self._browser = browser
-        self._owns_browser = browser is None
+        self._owns_browser = browser is None if owns_browser is None else owns_browser
         self._state: SiteState | None = None
         self._store: ConversationStore | None = None
         self._record = record

@@ -31,10 +31,8 @@ def new_client(settings: Settings, *, record: bool = True) -> Client:
     """``Client(settings, record=record)``, on the tests' stand-in when they asked for one
     (closed with the client, as the client's own browser would be)."""
     browser = stand_in_browser(settings)
-    client = Client(settings, browser=browser, record=record)
-    if browser is not None:
-        client._owns_browser = True  # the stand-in is this client's alone
-    return client
+    # The stand-in is this client's alone: closed with it, as its own browser would be.
+    return Client(settings, browser=browser, record=record, owns_browser=True)
 
 
 __all__ = ["TEST_BROWSER_VAR", "new_client", "stand_in_browser"]

@@ -24,9 +24,8 @@ from lmarena_cli.client.client import Client
 from tests.fakes import HttpBrowser
 
 def make_client(settings):
-    client = Client(settings, browser=HttpBrowser(settings))
-    client._owns_browser = True  # closed with the client: no "Unclosed client session" on stderr
-    return client
+    # Closed with the client: no "Unclosed client session" on stderr.
+    return Client(settings, browser=HttpBrowser(settings), owns_browser=True)
 
 for module in (ask, chat, runtime):
     module.make_client = make_client
