@@ -11,9 +11,6 @@ anonymous one, is told that a battle was skipped, and the conversation goes on.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,12 +27,13 @@ from lmarena_cli.site.events import TextDelta
 from lmarena_cli.site.ids import is_uuid7
 from tests.fake_arena import FakeArena, Reply
 from tests.helpers.clients import ClientFactory
+from tests.helpers.serving import openai_client, serving
+from tests.helpers.standin_cli import StandInCli
 
 pytestmark = pytest.mark.timeout(60)
 
 MODEL = "gemini-3-pro"
 #: The repository, for the CLI subprocess to import ``tests.fakes``.
-ROOT = str(Path(__file__).resolve().parent.parent)
 ANONYMOUS = ("Anonymous A", "Anonymous B")
 
 
@@ -232,52 +230,10 @@ async def test_a_stuck_conversation_whose_battle_cannot_be_found_is_a_clear_erro
 
 # --- the CLI, as a real process (on the browser's stand-in) ---------------------------------------
 
-RUNNER = """
-import sys
-from lmarena_cli.cli import ask, chat, runtime
-from lmarena_cli.client.client import Client
-from tests.fakes import HttpBrowser
-
-def make_client(settings):
-    return Client(settings, browser=HttpBrowser(settings))
-
-for module in (ask, chat, runtime):
-    module.make_client = make_client
-from lmarena_cli.cli.app import main
-sys.argv = ["lmarena", *sys.argv[1:]]
-main()
-"""
-
-
-class Cli:
-    def __init__(self, url: str, state: Path) -> None:
-        self.url, self.state = url, state
-
-    async def __call__(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        env = {
-            **os.environ,
-            "LM_ARENA_BASE_URL": self.url,
-            "LM_ARENA_STATE_DIR": str(self.state),
-            "LM_ARENA_MODEL": MODEL,
-            "PYTHONPATH": ROOT,
-        }
-
-        def run() -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-c", RUNNER, *args],
-                input=stdin,
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=40,
-            )
-
-        return await asyncio.to_thread(run)
-
 
 @pytest.fixture
-def cli(arena: FakeArena, tmp_path: Path) -> Cli:
-    return Cli(arena.url, tmp_path / "cli-state")
+def cli(arena: FakeArena, tmp_path: Path) -> StandInCli:
+    return StandInCli(arena.url, tmp_path / "cli-state", model=MODEL)
 
 
 def conversation(err: str) -> str:
@@ -287,7 +243,7 @@ def conversation(err: str) -> str:
 
 
 async def test_cli_ask_gives_the_chosen_models_answer_and_continues(
-    cli: Cli, arena: FakeArena
+    cli: StandInCli, arena: FakeArena
 ) -> None:
     arena.battle_turns = {2}
     one = await cli("ask", "--no-stdin", "one")
@@ -306,7 +262,9 @@ async def test_cli_ask_gives_the_chosen_models_answer_and_continues(
         assert not any(word in run.stdout for word in ANONYMOUS)
 
 
-async def test_cli_json_and_jsonl_say_a_battle_was_skipped(cli: Cli, arena: FakeArena) -> None:
+async def test_cli_json_and_jsonl_say_a_battle_was_skipped(
+    cli: StandInCli, arena: FakeArena
+) -> None:
     arena.battle_turns = {1}
     run = await cli("ask", "--no-stdin", "--json", "hi")
     assert run.returncode == 0, run.stderr
@@ -327,7 +285,7 @@ async def test_cli_json_and_jsonl_say_a_battle_was_skipped(cli: Cli, arena: Fake
 
 
 async def test_cli_empty_skip_exits_3_saying_so_and_the_next_turn_works(
-    cli: Cli, arena: FakeArena
+    cli: StandInCli, arena: FakeArena
 ) -> None:
     arena.battle_turns = {1}
     arena.skip_answer = "empty"
@@ -345,7 +303,7 @@ async def test_cli_empty_skip_exits_3_saying_so_and_the_next_turn_works(
     assert conversation(again.stderr) == session_id
 
 
-async def test_cli_chat_goes_on_past_a_battle_turn(cli: Cli, arena: FakeArena) -> None:
+async def test_cli_chat_goes_on_past_a_battle_turn(cli: StandInCli, arena: FakeArena) -> None:
     arena.battle_turns = {2}
     run = await cli("chat", stdin="one\ntwo\nthree\n")
     assert run.returncode == 0, run.stderr
@@ -358,24 +316,8 @@ async def test_cli_chat_goes_on_past_a_battle_turn(cli: Cli, arena: FakeArena) -
 
 @pytest.fixture
 async def served(client_factory: ClientFactory) -> AsyncIterator[str]:
-    from lmarena_cli.server.app import make_app
-    from lmarena_cli.server.run import start, warm_up
-
-    client = client_factory(record=False)
-    await client.bootstrap()
-    app = make_app(client, client.settings)
-    running = await start(app, "127.0.0.1", 0)
-    await warm_up(app)
-    try:
-        yield f"{running.url}/v1"
-    finally:
-        await running.runner.cleanup()
-
-
-def _openai(url: str) -> Any:
-    import openai
-
-    return openai.AsyncOpenAI(base_url=url, api_key="unused", max_retries=0)
+    async with serving(client_factory(record=False)) as url:
+        yield url
 
 
 @pytest.mark.parametrize("streaming", [False, True])
@@ -383,7 +325,7 @@ async def test_serve_answers_with_the_chosen_model_and_says_a_battle_was_skipped
     served: str, arena: FakeArena, streaming: bool
 ) -> None:
     arena.battle_turns = {1}
-    api = _openai(served)
+    api = openai_client(served)
     messages = [{"role": "user", "content": "hi"}]
     if streaming:
         stream = await api.chat.completions.create(model=MODEL, messages=messages, stream=True)
@@ -422,7 +364,7 @@ async def test_serve_empty_skip_is_a_502_saying_so_and_the_next_turn_works(
 
     arena.battle_turns = {1}
     arena.skip_answer = "empty"
-    api = _openai(served)
+    api = openai_client(served)
     with pytest.raises(openai.APIStatusError) as caught:
         await api.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
     assert caught.value.status_code == 502

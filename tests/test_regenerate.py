@@ -23,6 +23,7 @@ from lmarena_cli.site.evaluation import latest_answer_id
 from lmarena_cli.state.store import ConversationStore
 from tests.fake_arena import FakeArena, Reply
 from tests.helpers.clients import ClientFactory, settings_for
+from tests.helpers.serving import openai_client, serving
 from tests.helpers.standin_cli import StandInCli, conversation
 
 pytestmark = pytest.mark.timeout(60)
@@ -269,24 +270,8 @@ async def test_cli_retry_with_no_conversation_exits_2_saying_so(
 
 @pytest.fixture
 async def served(client_factory: ClientFactory) -> AsyncIterator[str]:
-    from lmarena_cli.server.app import make_app
-    from lmarena_cli.server.run import start, warm_up
-
-    client = client_factory(record=False)
-    await client.bootstrap()
-    app = make_app(client, client.settings)
-    running = await start(app, "127.0.0.1", 0)
-    await warm_up(app)
-    try:
-        yield f"{running.url}/v1"
-    finally:
-        await running.runner.cleanup()
-
-
-def _openai(url: str) -> Any:
-    import openai
-
-    return openai.AsyncOpenAI(base_url=url, api_key="unused", max_retries=0)
+    async with serving(client_factory(record=False)) as url:
+        yield url
 
 
 async def _ask(api: Any, messages: list[dict[str, str]], streaming: bool) -> tuple[str, str]:
@@ -306,7 +291,7 @@ async def _ask(api: Any, messages: list[dict[str, str]], streaming: bool) -> tup
 async def test_serve_answers_a_regenerate_with_the_retry_endpoint(
     served: str, arena: FakeArena, streaming: bool
 ) -> None:
-    api = _openai(served)
+    api = openai_client(served)
     history = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
     first, session_id = await _ask(api, history, streaming)
     assert first == "Echo (turn 1): [System]\nBe brief.\n\n[User]\nhi"
@@ -327,7 +312,7 @@ async def test_serve_answers_a_regenerate_with_the_retry_endpoint(
 
 
 async def test_serve_does_not_regenerate_for_another_model(served: str, arena: FakeArena) -> None:
-    api = _openai(served)
+    api = openai_client(served)
     history = [{"role": "user", "content": "hi"}]
     _, session_id = await _ask(api, history, False)
     other = await api.chat.completions.create(model="claude-opus-4-5", messages=history)
