@@ -15,7 +15,18 @@ measured is the transport:
 * ``throughput``: the answer's bytes over the whole request (call to last byte).
 
 Targets (issue 11): the page's first byte within 50 ms of aiohttp's; its throughput at least
-half of aiohttp's. Writes ``bench/results/transport.json``.
+half of aiohttp's.
+
+Two bounds on the page, measured in the same run, show how far the page can go on this machine
+whatever the transport does:
+
+* ``in-page fetch alone``: the page's own ``fetch`` of the same answer, its body read in the page
+  and handed to nobody (one ``Runtime.evaluate`` that returns only the byte count): the browser's
+  network stack with nothing to carry the bytes to Python;
+* ``DevTools channel``: one ``Runtime.evaluate`` returning a 1 MiB ASCII string by value: how fast
+  the browser hands text to Python over CDP at all, before any fetch.
+
+Writes ``bench/results/transport.json``.
 """
 
 from __future__ import annotations
@@ -36,6 +47,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lmarena_cli.browser.cdp import command, js  # noqa: E402
 from lmarena_cli.browser.options import find_browser  # noqa: E402
 from lmarena_cli.browser.session import Browser  # noqa: E402
 from lmarena_cli.client.client import Client  # noqa: E402
@@ -107,6 +119,37 @@ async def one(transport: Transport, state: SiteState) -> tuple[float, float, int
     return first - began, total / (end - began) / (1 << 20), total
 
 
+#: The page fetches the answer and reads its body to the end, keeping only the count.
+IN_PAGE_JS = """(async () => {
+  const r = await fetch(%s, {method: "POST", body: "{}", cache: "no-store"});
+  const reader = r.body.getReader();
+  let total = 0;
+  for (;;) { const {value, done} = await reader.read(); if (done) break; total += value.length; }
+  return total;
+})()"""
+
+
+async def evaluate(browser: Browser, expression: str) -> Any:
+    """``Runtime.evaluate`` in the browser's page, by value, through nodriver (as the product)."""
+    reply = await browser.tab.send(
+        command("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+    )
+    return reply["result"]["value"]
+
+
+async def bounds(browser: Browser, url: str, size: int) -> tuple[float, float]:
+    """(in-page fetch alone MiB/s, DevTools channel MiB/s), each measured from Python."""
+    began = time.perf_counter()
+    total = await evaluate(browser, IN_PAGE_JS % js(url + PATH))
+    in_page = time.perf_counter() - began
+    assert total == size, f"the page read {total} bytes"
+    began = time.perf_counter()
+    text = await evaluate(browser, f"'x'.repeat({1 << 20})")
+    channel = time.perf_counter() - began
+    assert len(text) == 1 << 20
+    return size / in_page / (1 << 20), 1 / channel
+
+
 async def main(runs: int, size: int) -> dict[str, Any]:
     BenchArena.size = size
     with tempfile.TemporaryDirectory(prefix="lmarena-bench-transport-") as folder:
@@ -114,18 +157,21 @@ async def main(runs: int, size: int) -> dict[str, Any]:
             settings = Settings(
                 base_url=arena.url, state_dir=Path(folder), browser_headless=True, timeout=30.0
             )
-            client = Client(settings, browser=Browser(settings))
-            client._owns_browser = True
+            browser = Browser(settings)
+            client = Client(settings, browser=browser, owns_browser=True)
             try:
                 state = await client.bootstrap()
                 ways: dict[str, Transport] = {"http": client.http.aiohttp, "page": client.http.page}
                 answer(size)
                 for transport in ways.values():  # warm both: connections, the page's script
                     await one(transport, state)
+                await bounds(browser, arena.url, size)
                 figures: dict[str, list[tuple[float, float, int]]] = {"http": [], "page": []}
+                limits: list[tuple[float, float]] = []
                 for _ in range(runs):
                     for name, transport in ways.items():
                         figures[name].append(await one(transport, state))
+                    limits.append(await bounds(browser, arena.url, size))
             finally:
                 await client.close()
     result: dict[str, Any] = {
@@ -143,6 +189,14 @@ async def main(runs: int, size: int) -> dict[str, Any]:
     http, page = result["http"], result["page"]
     result["page_first_byte_extra_ms"] = round(page["first_byte_ms"] - http["first_byte_ms"], 2)
     result["page_throughput_ratio"] = round(page["throughput_mib_s"] / http["throughput_mib_s"], 3)
+    in_page = statistics.median(r[0] for r in limits)
+    channel = statistics.median(r[1] for r in limits)
+    result["bounds"] = {
+        "in_page_fetch_alone_mib_s": round(in_page, 1),
+        "in_page_fetch_alone_ratio": round(in_page / http["throughput_mib_s"], 3),
+        "devtools_channel_mib_s": round(channel, 1),
+        "devtools_channel_ratio": round(channel / http["throughput_mib_s"], 3),
+    }
     result["targets"] = {
         "first_byte_within_50_ms": result["page_first_byte_extra_ms"] <= 50,
         "throughput_at_least_half": result["page_throughput_ratio"] >= 0.5,
@@ -162,6 +216,13 @@ if __name__ == "__main__":
             f"{name:>5}: first byte {row['first_byte_ms']:8.2f} ms (median), "
             f"throughput {row['throughput_mib_s']:8.1f} MiB/s (median of {args.runs})"
         )
+    bound = result["bounds"]
+    print(
+        f"bounds on the page: in-page fetch alone {bound['in_page_fetch_alone_mib_s']:.1f} MiB/s "
+        f"({bound['in_page_fetch_alone_ratio']:.3f} of http), DevTools channel "
+        f"{bound['devtools_channel_mib_s']:.1f} MiB/s "
+        f"({bound['devtools_channel_ratio']:.3f} of http)"
+    )
     print(
         f"page - http first byte: {result['page_first_byte_extra_ms']:+.2f} ms; "
         f"page / http throughput: {result['page_throughput_ratio']:.3f}; targets: "
