@@ -338,6 +338,21 @@ async def test_models_refresh_uses_a_running_server_and_starts_none(cli: Cli) ->
     assert after is not None and after["requests"] == before["requests"] + 1
 
 
+async def test_doctor_names_the_kept_server_that_ask_would_use(cli: Cli) -> None:
+    alone = await cli("doctor")
+    assert alone.returncode == 0, alone.stderr
+    assert "kept server" not in alone.stderr
+    await cli("ask", "--no-stdin", "start one")
+    pid = cli.server()
+    assert pid is not None
+    with_server = await cli("doctor")
+    assert with_server.returncode == 0, with_server.stderr
+    assert f"ask and chat answer through a kept server (pid {pid})" in with_server.stderr
+    assert "`lmarena server stop`" in with_server.stderr
+    assert with_server.stdout.splitlines()[0].startswith("ok    browser")  # stdout unchanged
+    assert cli.server() == pid  # doctor neither stops nor replaces it
+
+
 async def test_a_server_exits_after_the_keep_alive_without_requests(cli: Cli) -> None:
     done = await cli("ask", "--no-stdin", "brief", keep=1)
     assert done.returncode == 0

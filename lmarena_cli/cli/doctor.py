@@ -5,6 +5,10 @@ one JSON object per step with ``--json``; it stops at the first failure and exit
 failure's status (0 when every step passed). The checks themselves are the library's
 (:mod:`lmarena_cli.client.doctor`); nothing they say is secret, so the output can be pasted into
 a bug report.
+
+When a kept server serves the same state folder (``ask`` and ``chat`` answer through it), a notice
+on stderr names it: the checks run with a browser of their own, so a kept server that went bad is
+the one thing they cannot see, and ``lmarena server stop`` is the cure to try.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from .terminal import Terminal
 
 if TYPE_CHECKING:
     from ..client.doctor import Check
+    from ..settings import Settings
 
 #: Width of the step column of the text output.
 _STEP_WIDTH = 9
@@ -28,6 +33,26 @@ def render(check: Check) -> str:
     """One text line: ``ok    site       expected ...; got ...``."""
     mark = "ok" if check.ok else "FAIL"
     return f"{mark:<4}  {check.step:<{_STEP_WIDTH}}  expected {check.expected}; got {check.got}\n"
+
+
+def kept_server_notice(settings: Settings) -> str | None:
+    """What to say about a kept server of this state folder (None when none answers)."""
+    from ..client.wire import fingerprint
+    from ..state.kept import KeptPaths
+    from .keep import probe
+
+    hello = probe(KeptPaths.of(settings.state_dir).socket, wait=1.0)
+    if hello is None:
+        return None
+    if hello.get("fingerprint") != fingerprint(settings):
+        return (
+            f"a kept server (pid {hello.get('pid')}) holds this state folder with other "
+            "settings: ask and chat run without it until it exits (`lmarena server stop`)"
+        )
+    return (
+        f"ask and chat answer through a kept server (pid {hello.get('pid')}); these checks use "
+        "a browser of their own: if they pass and ask fails, `lmarena server stop` and try again"
+    )
 
 
 def doctor(
@@ -56,6 +81,9 @@ def doctor(
     """
     term = Terminal(quiet=quiet, no_color=no_color)
     settings = load_settings(term)
+    kept = kept_server_notice(settings)
+    if kept:
+        term.info(kept)
 
     async def work() -> Check | None:
         import orjson

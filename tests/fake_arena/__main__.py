@@ -3,7 +3,9 @@
 ``--site 2026-10`` serves the site as of Oct 2026 (``FakeArena.as_of_2026_10``: Terms-of-Use
 consent, no model list in anonymous pages, the 2026 catalog, a bare auth cookie, soft 404s, the
 login gate); ``--clock-skew SECONDS`` puts the fake's clock (its ``Date`` header, its id check)
-that far ahead of the real one.
+that far ahead of the real one; ``--browser-only`` refuses the site's API to requests that lack a
+browser's client hints and fetch metadata (a stand-in for Cloudflare's TLS fingerprint check: only
+the page transport gets through).
 
 Prints ``fake arena listening on <url>`` (flushed) and serves until SIGINT/SIGTERM, then exits 0.
 """
@@ -44,6 +46,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="SECONDS",
         help="the fake's clock is this far ahead of the real one",
     )
+    p.add_argument(
+        "--browser-only",
+        action="store_true",
+        help="refuse API requests that did not come from a browser page (Cloudflare's 403)",
+    )
     return p.parse_args(argv)
 
 
@@ -55,6 +62,7 @@ async def _serve(args: argparse.Namespace) -> None:
         "lmarena_redirect": args.lmarena_redirect,
         "recaptcha_delay": args.recaptcha_delay,
         "clock_skew": args.clock_skew,
+        "browser_only": args.browser_only,
     }
     if args.site == "2026-10":
         arena = FakeArena.as_of_2026_10(**options)
