@@ -34,6 +34,7 @@ from lmarena_cli.settings import Settings
 from lmarena_cli.site import facts
 from lmarena_cli.state.cache import SiteCache
 from tests.fake_arena import CHALLENGE_ENDPOINT, FakeArena
+from tests.fake_arena import facts as facts_fake
 from tests.helpers.clients import settings_for
 from tests.helpers.processes import pids_with
 
@@ -409,6 +410,44 @@ async def test_login_waits_for_the_user_and_keeps_split_auth_cookies(
     assert token in arena.recaptcha_tokens
 
 
+# --- minting side by side -------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+async def test_tokens_for_requests_at_once_are_minted_side_by_side(tmp_path: Path) -> None:
+    async with FakeArena(recaptcha_delay=0.05, mint_delay=1.0) as arena:
+        instance = Browser(_settings(tmp_path, arena))
+        try:
+            await instance.bootstrap()
+            tokens = await asyncio.wait_for(
+                asyncio.gather(instance.mint_token(), instance.mint_token("chat_retry")), 20
+            )
+        finally:
+            await instance.close()
+    assert len(set(tokens)) == 2 and all(token in arena.recaptcha_tokens for token in tokens)
+    (_, first_end), (second_start, _) = sorted(arena.mint_spans)
+    assert second_start < first_end  # the second began before the first was done
+
+
+@pytest.mark.browser
+async def test_a_reload_waits_for_the_token_being_minted(tmp_path: Path) -> None:
+    async with FakeArena(recaptcha_delay=0.05, mint_delay=1.5) as arena:
+        instance = Browser(_settings(tmp_path, arena))
+        try:
+            await instance.bootstrap()
+            minting = asyncio.create_task(instance.mint_token())
+            while arena.count(facts_fake.MINT_ENDPOINT) == 0:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+            await asyncio.wait_for(instance.refresh_session(), 20)
+            token = await asyncio.wait_for(minting, 20)
+        finally:
+            await instance.close()
+    assert token in arena.recaptcha_tokens  # not thrown away by a reload under it
+    ((_, minted),) = arena.mint_spans
+    reload = [r for r in arena.received if r.method == "GET" and r.path == facts.CHAT_PAGE][-1]
+    assert reload.time >= minted
+
+
 # --- lifecycle ------------------------------------------------------------------------------------
 
 
@@ -423,15 +462,16 @@ async def test_killed_chromium_fails_the_running_call_and_is_relaunched_next(
             await instance.bootstrap()
             first_pid = instance.pid
             assert first_pid is not None
-            running = asyncio.create_task(instance.mint_token())  # waits for grecaptcha
-            queued = asyncio.create_task(instance.mint_token())  # waits for the lock
+            # Two calls in flight (tokens are minted side by side), both waiting for grecaptcha.
+            running = [asyncio.create_task(instance.mint_token()) for _ in range(2)]
             await asyncio.sleep(0.5)
             os.killpg(first_pid, signal.SIGKILL)
             started = time.monotonic()
-            with pytest.raises(BrowserUnavailable, match="exited"):
-                await running
+            for call in running:
+                with pytest.raises(BrowserUnavailable, match="exited"):
+                    await call
             assert time.monotonic() - started < 3
-            token = await asyncio.wait_for(queued, 30)
+            token = await asyncio.wait_for(instance.mint_token(), 30)  # the next one relaunches
             assert token in arena.recaptcha_tokens
             assert instance.pid not in (None, first_pid)
             assert any("starting it again" in line for line in notices(caplog))

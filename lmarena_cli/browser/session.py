@@ -12,11 +12,14 @@ It composes the browser's parts, each in its own module: the tab and its Chromiu
 account's consent to the Terms of Use and the site's clock (:mod:`.account`) and minting tokens
 (:mod:`.recaptcha`).
 
-All browser work is serialized behind one :class:`asyncio.Lock` (FIFO). Every wait is bounded
-and watches the process: if Chromium dies mid-call the caller gets
-:class:`~lmarena_cli.errors.BrowserUnavailable`, and the next call starts a new Chromium (with
-the cookies put back), so waiting callers never hang. Notices (a throwaway profile copy, an
-ignored cache, a relaunch) are INFO records of the ``lmarena`` logger.
+Loading the site (launching, reloading, signing in) is serialized behind one
+:class:`asyncio.Lock` (FIFO); minting tokens and the page's requests take it only to make sure
+the site is loaded, then run side by side, and a reload waits for the tokens being minted (a
+reload under a mint would throw its token away). Every wait is bounded and watches the process:
+if Chromium dies mid-call the caller gets :class:`~lmarena_cli.errors.BrowserUnavailable`, and
+the next call starts a new Chromium (with the cookies put back), so waiting callers never hang.
+Notices (a throwaway profile copy, an ignored cache, a relaunch) are INFO records of the
+``lmarena`` logger.
 """
 
 from __future__ import annotations
@@ -59,7 +62,14 @@ class Browser:
         self.settings = settings
         self.cache = cache if cache is not None else SiteCache(settings.cache_path)
         self.challenge_timeout = challenge_timeout or min(settings.timeout, 60.0)
+        #: Held while the page is (re)loaded or relaunched; minting and requests take it only
+        #: to make sure the site is loaded, then run side by side.
         self._lock = asyncio.Lock()
+        #: Set while no token is being minted: a reload waits for it (a reload under a mint
+        #: would fail the mint and throw its token away).
+        self._no_mints = asyncio.Event()
+        self._no_mints.set()
+        self._minting = 0
         self._page = Page(settings)
         self._state: SiteState | None = None
         self._cache_read = False
@@ -140,7 +150,9 @@ class Browser:
     async def mint_token(self, action: str = facts.ACTION_CHAT_SUBMIT) -> str:
         """A fresh reCAPTCHA Enterprise token for ``action``, minted in the page's main world.
 
-        Tokens are single-use and short-lived: one is never cached or handed out twice.
+        Tokens are single-use and short-lived: one is never cached or handed out twice. Tokens
+        for several requests are minted side by side (the site's script allows it); a reload of
+        the page waits until they are done.
         """
         async with self._lock:
             if not (self._page.loaded and self.running and self._state is not None):
@@ -154,7 +166,14 @@ class Browser:
                     'grecaptcha.enterprise.execute("<key>")); the site has changed',
                     kind=ErrorKind.NO_SITE_KEY,
                 )
+            self._minting += 1
+            self._no_mints.clear()
+        try:
             return await mint(self._page, state.site_key, action)
+        finally:
+            self._minting -= 1
+            if not self._minting:
+                self._no_mints.set()
 
     async def open_fetch(self, request: FetchRequest, *, wait: float) -> PageFetch:
         """Make ``request`` from inside the site's page (the page transport; see :mod:`.fetch`),
@@ -177,6 +196,7 @@ class Browser:
         """
         headless = require_display(self.settings)
         async with self._lock:
+            await self._no_mints.wait()
             if self._page.headless not in (None, headless):
                 await self._page.teardown()
             await self._page.ensure_started(headless=headless)
@@ -213,6 +233,7 @@ class Browser:
         if fresh_start or not page.loaded:
             await self._put_cookies_back(previous)
         if fresh_start or reload or not page.loaded:
+            await self._no_mints.wait()  # bounded: a mint has a time limit of its own
             page.forget()
             await page.navigate(facts.CHAT_PAGE)
             began = time.monotonic()

@@ -16,7 +16,8 @@ Facts a client writer needs (everything else follows the protocol document):
   Outside the gate: ``/cdn-cgi/``, ``/recaptcha/`` (Google's host on the real site) and ``/r2/``
   (the R2 bucket, another host on the real site).
 * reCAPTCHA: pages load ``/recaptcha/enterprise.js?render=<key>`` from the fake's own origin;
-  ``grecaptcha.enterprise`` appears after ``recaptcha_delay``. Tokens are single-use, live
+  ``grecaptcha.enterprise`` appears after ``recaptcha_delay``; each ``execute`` takes
+  ``mint_delay`` s (default 0; ``mint_spans`` records when each ran). Tokens are single-use, live
   ``token_ttl`` s, and are bound to the User-Agent and ``cf_clearance`` of the minting browser.
 * Sign-in: ``GET /login`` (email + password form) -> ``POST /nextjs-api/sign-in/email``; the
   accounts are ``FakeArena.accounts`` (default ``user@example.com`` / ``arena-test``). Signed-in

@@ -57,6 +57,7 @@ class ArenaCore:
         bare_auth_cookie: bool = False,
         soft_404: bool = False,
         browser_only: bool = False,
+        mint_delay: float = 0.0,
     ) -> None:
         if models_in_page not in MODELS_IN_PAGE:
             raise ValueError(f"models_in_page must be one of {MODELS_IN_PAGE}: {models_in_page!r}")
@@ -100,6 +101,10 @@ class ArenaCore:
         #: :attr:`not_a_browser`.
         self.browser_only = browser_only
         self.not_a_browser = 0
+        #: Seconds ``grecaptcha.enterprise.execute`` takes (Google's takes a few hundred ms);
+        #: :attr:`mint_spans` records (start, end) of each, Unix seconds.
+        self.mint_delay = mint_delay
+        self.mint_spans: list[tuple[float, float]] = []
         #: What GET /api/billing/balance and GET /api/me/pulse answer.
         self.credits_remaining = 100.0
         self.daily_free_credits = 100.0

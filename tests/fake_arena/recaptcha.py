@@ -8,6 +8,7 @@ browser.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from typing import Any
@@ -65,6 +66,10 @@ class RecaptchaMixin(ArenaCore):
             data = None
         if not isinstance(data, dict) or not isinstance(data.get("key"), str):
             return json_response({"error": "bad request"}, status=400)
+        began = time.time()
+        if self.mint_delay:
+            await asyncio.sleep(self.mint_delay)
+        self.mint_spans.append((began, time.time()))
         token = self._mint(
             data["key"],
             str(data.get("action") or ""),
