@@ -5,6 +5,7 @@ actions, sign-in, close and reaping) at least once. Finding and configuring a br
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -413,17 +414,24 @@ async def test_login_waits_for_the_user_and_keeps_split_auth_cookies(
 # --- minting side by side -------------------------------------------------------------------------
 
 
-@pytest.mark.browser
-async def test_tokens_for_requests_at_once_are_minted_side_by_side(tmp_path: Path) -> None:
-    async with FakeArena(recaptcha_delay=0.05, mint_delay=1.0) as arena:
+@contextlib.asynccontextmanager
+async def _slow_mints(tmp_path: Path, seconds: float) -> AsyncIterator[tuple[FakeArena, Browser]]:
+    """A fake whose reCAPTCHA takes ``seconds`` to mint, and a browser that loaded it."""
+    async with FakeArena(recaptcha_delay=0.05, mint_delay=seconds) as arena:
         instance = Browser(_settings(tmp_path, arena))
         try:
             await instance.bootstrap()
-            tokens = await asyncio.wait_for(
-                asyncio.gather(instance.mint_token(), instance.mint_token("chat_retry")), 20
-            )
+            yield arena, instance
         finally:
             await instance.close()
+
+
+@pytest.mark.browser
+async def test_tokens_for_requests_at_once_are_minted_side_by_side(tmp_path: Path) -> None:
+    async with _slow_mints(tmp_path, 1.0) as (arena, instance):
+        tokens = await asyncio.wait_for(
+            asyncio.gather(instance.mint_token(), instance.mint_token("chat_retry")), 20
+        )
     assert len(set(tokens)) == 2 and all(token in arena.recaptcha_tokens for token in tokens)
     (_, first_end), (second_start, _) = sorted(arena.mint_spans)
     assert second_start < first_end  # the second began before the first was done
@@ -431,17 +439,12 @@ async def test_tokens_for_requests_at_once_are_minted_side_by_side(tmp_path: Pat
 
 @pytest.mark.browser
 async def test_a_reload_waits_for_the_token_being_minted(tmp_path: Path) -> None:
-    async with FakeArena(recaptcha_delay=0.05, mint_delay=1.5) as arena:
-        instance = Browser(_settings(tmp_path, arena))
-        try:
-            await instance.bootstrap()
-            minting = asyncio.create_task(instance.mint_token())
-            while arena.count(facts_fake.MINT_ENDPOINT) == 0:  # noqa: ASYNC110
-                await asyncio.sleep(0.02)
-            await asyncio.wait_for(instance.refresh_session(), 20)
-            token = await asyncio.wait_for(minting, 20)
-        finally:
-            await instance.close()
+    async with _slow_mints(tmp_path, 1.5) as (arena, instance):
+        minting = asyncio.create_task(instance.mint_token())
+        while arena.count(facts_fake.MINT_ENDPOINT) == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        await asyncio.wait_for(instance.refresh_session(), 20)
+        token = await asyncio.wait_for(minting, 20)
     assert token in arena.recaptcha_tokens  # not thrown away by a reload under it
     ((_, minted),) = arena.mint_spans
     reload = [r for r in arena.received if r.method == "GET" and r.path == facts.CHAT_PAGE][-1]
