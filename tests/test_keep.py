@@ -552,3 +552,20 @@ async def test_one_chromium_answers_twenty_asks_at_once_and_ends_with_its_server
     assert idle.returncode == 0 and third not in (None, pid, second)
     assert await asyncio.to_thread(wait_gone, third, 20)
     assert chromium_of(cli.state) == []
+
+
+@pytest.mark.browser
+async def test_what_the_start_up_says_reaches_the_command_that_waited_for_it(
+    cli: Cli, arena: FakeArena
+) -> None:
+    arena.tou_required = True  # the start-up accepts the Terms of Use, and says so
+    cli.stand_in = False
+    here = await cli("ask", "--no-stdin", "in-process", keep=0, state=cli.tmp / "alone")
+    assert here.returncode == 0, here.stderr
+    assert "accepted the site's Terms of Use for this account" in here.stderr
+    first = await cli("ask", "--no-stdin", "through a new server")
+    assert (first.returncode, first.stdout) == (0, "Echo (turn 1): through a new server\n")
+    assert "accepted the site's Terms of Use for this account" in first.stderr
+    assert "ready" not in first.stderr.split()  # the server's own log lines stay in its log
+    second = await cli("ask", "--no-stdin", "through the same server")
+    assert second.returncode == 0 and "Terms of Use" not in second.stderr  # said once

@@ -156,7 +156,7 @@ async def run_kept(settings: Settings) -> int:
         private.paths.socket,
         settings.keep_alive,
     )
-    warm = asyncio.ensure_future(_warm_up(client))
+    warm = asyncio.ensure_future(_warm_up(client, endpoint))
     try:
         tick = min(TICK, max(0.05, settings.keep_alive / 4))
         while not stopped.is_set():
@@ -211,10 +211,13 @@ async def _gone(groups: set[int], *, seconds: float) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _warm_up(client: Client) -> None:
-    """Start the browser and keep a token minted ahead, before the first request wants them."""
+async def _warm_up(client: Client, endpoint: PrivateEndpoint) -> None:
+    """Start the browser and keep a token minted ahead, before the first request wants them.
+    What the start-up says (a profile copy, the Terms of Use accepted) goes to the commands
+    waiting for it, as it would on their stderr in-process."""
     try:
-        await client.bootstrap()
+        with endpoint.shared_notices():
+            await client.bootstrap()
     except LmArenaError as error:  # each request tries again, and says why it failed
         logger.info("the browser could not be started ahead: %s", error)
         return

@@ -5,8 +5,9 @@ until the connection closes. ``hello`` says who serves (pid, settings fingerprin
 ``stop`` ends the server; ``open`` starts or resumes a conversation; ``send`` and ``retry`` run a
 turn and stream the library's events, then the reply (or the failure); ``models`` and
 ``download`` do what ``Client`` does. The notices the library logs while it works for a request
-travel on that request's connection, in order with its events. A command that closes its
-connection stops its send (Ctrl-C).
+travel on that request's connection, in order with its events; those of work done for every
+request (:meth:`PrivateEndpoint.shared_notices`: the kept server's start-up) go to each request
+open then, or to the next one. A command that closes its connection stops its send (Ctrl-C).
 
 Only this user: the socket is 0600 in a 0700 folder, and each connection's peer is checked
 (``SO_PEERCRED``) by :func:`peer_allowed`.
@@ -24,7 +25,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ _SINK: contextvars.ContextVar[Callable[[dict[str, Any]], None] | None] = context
 )
 #: Seconds a connection gets to send its request line.
 REQUEST_WAIT = 10.0
+#: Shared notices kept for the next request when none is open (the rest are only logged).
+UNSENT_LIMIT = 50
 
 
 def peer_allowed(peer_uid: int | None, own_uid: int | None = None) -> bool:
@@ -115,6 +118,27 @@ class PrivateEndpoint:
         self._relay = RelayHandler()
         self._quiet = asyncio.Event()  # set while no request is open
         self._quiet.set()
+        #: The open requests' sinks, and the shared notices no request was open to take.
+        self._sinks: set[Callable[[dict[str, Any]], None]] = set()
+        self._unsent: list[dict[str, Any]] = []
+
+    @contextlib.contextmanager
+    def shared_notices(self) -> Iterator[None]:
+        """Inside the block (and in tasks it starts), the library's notices go to every request
+        open at the time, or to the next request when none is: for work that all requests wait
+        on, such as starting the browser, whose notices a command run in-process would show."""
+        token = _SINK.set(self._to_all)
+        try:
+            yield
+        finally:
+            _SINK.reset(token)
+
+    def _to_all(self, message: dict[str, Any]) -> None:
+        if self._sinks:
+            for sink in list(self._sinks):
+                sink(message)
+        elif len(self._unsent) < UNSENT_LIMIT:
+            self._unsent.append(message)
 
     async def listen(self, path: Path) -> None:
         """Listen on ``path`` (anything left there must be removed first), mode 0600."""
@@ -226,6 +250,10 @@ class PrivateEndpoint:
             else:  # a notice logged in a worker thread
                 loop.call_soon_threadsafe(writer.write, wire.line(message))
 
+        unsent, self._unsent = self._unsent, []
+        for message in unsent:
+            send(message)
+        self._sinks.add(send)
         try:
             work = asyncio.ensure_future(self._run(op, request, send, writer))
             gone = asyncio.ensure_future(reader.read(1))  # b"" once the command closes
@@ -241,6 +269,7 @@ class PrivateEndpoint:
                     send({"t": "error", "error": wire.error_to_json(ShuttingDown(STOPPED))})
         finally:
             finished = True
+            self._sinks.discard(send)
             activity.active -= 1
             activity.last = time.monotonic()
             if not activity.active:
