@@ -79,6 +79,8 @@ class Cli:
         self.pids: set[int] = set()
         #: The browser's stand-in in the server (False: real Chromium, for `browser` tests).
         self.stand_in = True
+        #: More of the environment of every command.
+        self.extra_env: dict[str, str] = {}
 
     def env(self, state: Path, keep: float, **extra: str) -> dict[str, str]:
         stand_in = {"LMARENA_TEST_BROWSER": "tests.fakes:HttpBrowser"} if self.stand_in else {}
@@ -90,6 +92,7 @@ class Cli:
             "LM_ARENA_KEEP_ALIVE": str(keep),
             "PYTHONPATH": ROOT,
             **stand_in,
+            **self.extra_env,
             **extra,
         }
 
@@ -351,6 +354,19 @@ async def test_doctor_names_the_kept_server_that_ask_would_use(cli: Cli) -> None
     assert "`lmarena server stop`" in with_server.stderr
     assert with_server.stdout.splitlines()[0].startswith("ok    browser")  # stdout unchanged
     assert cli.server() == pid  # doctor neither stops nor replaces it
+
+
+async def test_status_says_why_the_servers_browser_is_not_ready(cli: Cli) -> None:
+    cli.stand_in = False
+    cli.extra_env = {"LM_ARENA_BROWSER_EXECUTABLE_PATH": str(cli.tmp / "no-such-chromium")}
+    failed = await cli("ask", "--no-stdin", "x")
+    assert failed.returncode == 9, failed.stderr
+    assert cli.server() is not None
+    status = await cli("server", "status")
+    assert status.returncode == 0
+    browser = next(line for line in status.stdout.splitlines() if line.startswith("browser: "))
+    assert browser.startswith("browser: not ready: ") and "no-such-chromium" in browser
+    assert browser.endswith("(each request tries again)")
 
 
 async def test_a_server_exits_after_the_keep_alive_without_requests(cli: Cli) -> None:

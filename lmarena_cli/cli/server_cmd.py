@@ -63,7 +63,7 @@ def describe(hello: dict[str, Any]) -> list[tuple[str, str]]:
     ]
     if hello.get("keep_alive"):
         rows.append(("exits after", f"{_duration(float(hello['keep_alive']))} without a request"))
-    rows.append(("browser", "ready (headless)" if hello.get("ready") else "not started yet"))
+    rows.append(("browser", _browser(hello)))
     if hello.get("rss_kb"):
         rows.append(("memory", f"{int(hello['rss_kb']) // 1024} MiB (the server; not Chromium)"))
     rows.append(("site", str(hello.get("base_url"))))
@@ -71,6 +71,17 @@ def describe(hello: dict[str, Any]) -> list[tuple[str, str]]:
     if hello.get("log"):
         rows.append(("log", str(hello["log"])))
     return rows
+
+
+def _browser(hello: dict[str, Any]) -> str:
+    """The browser's line: ready, starting, or why its start failed."""
+    if hello.get("ready"):
+        return "ready (headless)"
+    if hello.get("starting"):
+        return "starting"
+    if hello.get("start_error"):
+        return f"not ready: {hello['start_error']} (each request tries again)"
+    return "not started yet"
 
 
 def _duration(seconds: float) -> str:

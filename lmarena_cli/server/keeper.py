@@ -20,7 +20,7 @@ import logging
 import os
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..client.client import Client
@@ -40,12 +40,22 @@ TICK = 5.0
 
 
 @dataclass
+class WarmUp:
+    """How the kept server's start of the browser went, for ``lmarena server status``."""
+
+    #: None until the warm-up ran; then None when it worked, else what failed.
+    error: str | None = None
+    running: bool = False
+
+
+@dataclass
 class Private:
     """A listening private endpoint and the lock that makes its socket this process's."""
 
     endpoint: PrivateEndpoint
     paths: KeptPaths
     lock_fd: int
+    warm_up: WarmUp = field(default_factory=WarmUp)
 
     async def close(
         self, *, grace: float = GRACE, client: bool = False, groups: set[int] | None = None
@@ -75,20 +85,21 @@ async def open_private(
     if not try_lock(lock_fd):
         os.close(lock_fd)
         return None
+    warm_up = WarmUp()
     try:
         remove_stale(paths.socket)  # a killed server's socket, or anything else left there
         endpoint = PrivateEndpoint(
             client,
             fingerprint=fingerprint(settings),
             on_stop=on_stop,
-            info=lambda: _info(client, settings, paths, kept),
+            info=lambda: _info(client, settings, paths, kept, warm_up),
         )
         await endpoint.listen(paths.socket)
         write_pid(paths.pid, os.getpid())
     except BaseException:
         os.close(lock_fd)
         raise
-    return Private(endpoint, paths, lock_fd)
+    return Private(endpoint, paths, lock_fd, warm_up)
 
 
 async def private_for_serve(settings: Settings, browser: Any, on_stop: Any) -> Private | None:
@@ -111,11 +122,16 @@ async def private_for_serve(settings: Settings, browser: Any, on_stop: Any) -> P
     return private
 
 
-def _info(client: Client, settings: Settings, paths: KeptPaths, kept: bool) -> dict[str, Any]:
+def _info(
+    client: Client, settings: Settings, paths: KeptPaths, kept: bool, warm_up: WarmUp
+) -> dict[str, Any]:
+    ready = client.state is not None
     return {
         "kept": kept,
         "keep_alive": settings.keep_alive if kept else None,
-        "ready": client.state is not None,
+        "ready": ready,
+        "starting": warm_up.running and not ready,
+        "start_error": None if ready else warm_up.error,
         "socket": str(paths.socket),
         "log": str(paths.log) if kept else None,
         "base_url": settings.base_url,
@@ -156,7 +172,7 @@ async def run_kept(settings: Settings) -> int:
         private.paths.socket,
         settings.keep_alive,
     )
-    warm = asyncio.ensure_future(_warm_up(client, endpoint))
+    warm = asyncio.ensure_future(_warm_up(client, endpoint, private.warm_up))
     try:
         tick = min(TICK, max(0.05, settings.keep_alive / 4))
         while not stopped.is_set():
@@ -211,16 +227,20 @@ async def _gone(groups: set[int], *, seconds: float) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _warm_up(client: Client, endpoint: PrivateEndpoint) -> None:
+async def _warm_up(client: Client, endpoint: PrivateEndpoint, warm_up: WarmUp) -> None:
     """Start the browser and keep a token minted ahead, before the first request wants them.
     What the start-up says (a profile copy, the Terms of Use accepted) goes to the commands
     waiting for it, as it would on their stderr in-process."""
+    warm_up.running = True
     try:
         with endpoint.shared_notices():
             await client.bootstrap()
     except LmArenaError as error:  # each request tries again, and says why it failed
+        warm_up.error = str(error)
         logger.info("the browser could not be started ahead: %s", error)
         return
+    finally:
+        warm_up.running = False
     client.keep_token_ready()
     logger.info("ready")
 
