@@ -169,7 +169,9 @@ async def test_a_battle_seen_after_the_hold_is_said_and_kept_out_of_the_reply(
 async def test_an_ordinary_answer_is_held_at_most_the_hold(
     client: Client, arena: FakeArena
 ) -> None:
-    arena.enqueue(Reply(text=["first ", "second ", "third"], delay_between=0.8, heartbeats=0))
+    # Parts further apart than the hold: the first one leaves alone, when the hold ends.
+    gap = battles.BATTLE_HOLD + 1.0
+    arena.enqueue(Reply(text=["first ", "second ", "third"], delay_between=gap, heartbeats=0))
     chat = await client.chats.create(MODEL)
     stream = await chat.send("slow", stream=True)
     loop = asyncio.get_running_loop()
@@ -179,8 +181,8 @@ async def test_an_ordinary_answer_is_held_at_most_the_hold(
         times.append((loop.time() - start, text))
     assert [t for _, t in times] == ["first ", "second ", "third"]
     # The first text came before the last chunk was even sent (incremental), held <= the hold.
-    assert times[0][0] < times[-1][0] - 0.5
-    assert times[0][0] < 0.8 + battles.BATTLE_HOLD + 0.5
+    assert times[0][0] < times[1][0] - 0.2 < times[-1][0] - 0.5
+    assert times[0][0] < gap + battles.BATTLE_HOLD + 0.5
 
 
 async def test_a_turn_left_unskipped_by_an_earlier_run_is_skipped_then_sent(

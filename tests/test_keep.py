@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from lmarena_cli.cli.keep import probe, stop_server
+from lmarena_cli.client.battles import BATTLE_HOLD
 from lmarena_cli.client.uploads import MAX_IMAGE_BYTES as UPLOADS_MAX
 from lmarena_cli.client.wire_images import MAX_IMAGE_BYTES
 from lmarena_cli.server.private import peer_allowed, peer_uid
@@ -407,7 +408,10 @@ async def test_a_server_killed_mid_answer_fails_that_ask_with_exit_3_and_the_nex
     await cli("ask", "--no-stdin", "warm")
     pid = cli.server()
     assert pid is not None
-    arena.queue.append(Reply(text=["first ", "second ", "third"], delay_between=1.0))
+    # A single-model answer's first text is held up to BATTLE_HOLD s (a battle may show itself):
+    # the next part comes well after, so that the kill falls between the two.
+    gap = BATTLE_HOLD + 2.0
+    arena.queue.append(Reply(text=["first ", "second ", "third"], delay_between=gap))
     process = cli.popen("ask", "--no-stdin", "slow")
     assert process.stdout is not None
     first = await asyncio.to_thread(process.stdout.read, 6)
