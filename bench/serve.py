@@ -14,6 +14,10 @@ Measured, each N times, interleaved so drift touches all alike:
 4. ``8 concurrent``: eight streamed requests at once, each answered over ~0.5 s by the fake,
    wall time against one such request alone.
 
+``--mint-delay SECONDS`` makes each reCAPTCHA ``execute`` of the fake take that long (Google's
+takes a few hundred milliseconds; the fake's default is instant), which shows what the tokens of
+requests at once cost: each request mints its own but the first, which takes the one minted ahead.
+
 Then memory: this process's RSS (the server runs in it) before and after, and Chromium's (all
 processes whose command line names the benchmark's state directory). Writes
 ``bench/results/serve.json``.
@@ -186,7 +190,7 @@ def summary(times: list[float]) -> dict[str, Any]:
     }
 
 
-async def measure(runs: int, state_dir: Path) -> dict[str, Any]:
+async def measure(runs: int, state_dir: Path, mint_delay: float = 0.0) -> dict[str, Any]:
     memory: dict[str, Any] = {"bench_process_rss_mib_at_start": round(self_rss_mib(), 1)}
     timed: dict[str, list[float]] = {
         name: []
@@ -199,7 +203,7 @@ async def measure(runs: int, state_dir: Path) -> dict[str, Any]:
             "eight_slow_streams",
         )
     }
-    async with FakeArena(recaptcha_delay=0.05) as arena:
+    async with FakeArena(recaptcha_delay=0.05, mint_delay=mint_delay) as arena:
         settings = Settings(base_url=arena.url, state_dir=state_dir, browser_headless=True)
         client = Client(settings, record=False)  # the server records exchanges itself
         app = make_app(client, settings)
@@ -290,14 +294,22 @@ def print_table(report: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--runs", type=int, default=15)
+    parser.add_argument(
+        "--mint-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="how long each reCAPTCHA execute of the fake takes (default 0)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lmarena-bench-serve-") as tmp:
-        report = asyncio.run(measure(args.runs, Path(tmp) / "state"))
+        report = asyncio.run(measure(args.runs, Path(tmp) / "state", args.mint_delay))
     report.update(
         runs=args.runs,
         model=MODEL,
         slow_reply=f"{len(SLOW_DELTAS)} deltas, {SLOW_GAP * 1000:.0f} ms apart",
+        mint_delay_s=args.mint_delay,
         wall_s=round(time.perf_counter() - started, 1),
         browser=find_browser(Settings()),
         python=platform.python_version(),
