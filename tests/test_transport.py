@@ -23,7 +23,9 @@ from typing import Any
 import aiohttp
 import openai
 import pytest
+from aiohttp import web
 
+from lmarena_cli.browser.cdp import command
 from lmarena_cli.browser.session import Browser
 from lmarena_cli.client.client import Client
 from lmarena_cli.client.doctor import Doctor
@@ -270,6 +272,65 @@ async def test_the_page_streams_each_part_as_the_fake_writes_it(tmp_path: Path) 
         assert len(seen) == len(deltas)  # part by part
         assert seen[-1][0] - first_at > 1.0  # and the rest as it came, not all at the end
         assert await settled(arena) == [(True, 200)] and arena.not_a_browser == 0
+
+
+#: A body as a site might write it: characters split between writes, bytes that are not UTF-8,
+#: and more than one batch of the page's of each kind (ASCII, and not).
+RAW_WRITES = [
+    b'a0:"caf\xc3',
+    b"\xa9 \xe2\x80",
+    b'\x94 done"\n',
+    b"\xff\xfe not UTF-8\n",
+    b'a0:"' + b"ascii " * 60_000 + b'"\n',
+    b'a0:"' + "é—".encode() * 60_000 + b'"\n',
+]
+RAW_PATH = "/nextjs-api/stream/raw-bytes"
+
+
+class RawArena(FakeArena):
+    """The fake with one more stream endpoint, which writes :data:`RAW_WRITES` as they are."""
+
+    def _add_routes(self, app: web.Application) -> None:
+        super()._add_routes(app)
+        app.router.add_post(RAW_PATH, self._raw)
+
+    async def _raw(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+        await response.prepare(request)
+        for chunk in RAW_WRITES:
+            await response.write(chunk)
+            await asyncio.sleep(0.01)
+        await response.write_eof()
+        return response
+
+
+async def _raw_body(client: Client) -> bytes:
+    state = await client.bootstrap()
+    body = await client.http.page.post_stream(
+        state, RAW_PATH, referer="/", body={}, wait=30, timeout=30
+    )
+    data = bytearray()
+    try:
+        while chunk := await body.read(30):
+            data += chunk
+    finally:
+        await body.aclose()
+    return bytes(data)
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+async def test_the_page_hands_over_the_bodys_exact_bytes(tmp_path: Path) -> None:
+    async with RawArena(browser_only=True, recaptcha_delay=0.05) as arena:
+        settings = settings_for(arena.url, tmp_path / "state", transport="page", timeout=30.0)
+        browser = Browser(settings)
+        async with Client(settings, browser=browser, owns_browser=True) as client:
+            assert await _raw_body(client) == b"".join(RAW_WRITES)
+            # A browser older than Uint8Array.prototype.toBase64 (Chrome 140) takes the other way.
+            await browser.tab.send(
+                command("Runtime.evaluate", expression="delete Uint8Array.prototype.toBase64")
+            )
+            assert await _raw_body(client) == b"".join(RAW_WRITES)
 
 
 @pytest.mark.browser

@@ -9,8 +9,9 @@ Python has not taken yet; each :meth:`PageFetch.read` is one ``Runtime.evaluate`
 the page for the next text (a long poll) and takes all that has come since the last one. While
 Python is busy, chunks pile up in the page and leave together in one message (fewer round trips
 the faster the stream), and the pump stops reading ahead past a few MiB, so neither side ever
-holds a whole long answer. The body is decoded as UTF-8 in the page by a streaming decoder and
-re-encoded here, so the bytes handed on are the answer's (the site's streams are UTF-8 text).
+holds a whole long answer. A batch travels as text when it is ASCII and as base64 otherwise
+(DevTools escapes every other character as six), so the bytes handed on are exactly the body's,
+as aiohttp would have read them.
 
 Every wait is bounded and watches Chromium (:meth:`.cdp.Connection.guard`): if it dies
 mid-answer, :meth:`PageFetch.read` raises :class:`~lmarena_cli.errors.BrowserUnavailable` saying
@@ -59,6 +60,13 @@ def _init(request: FetchRequest) -> dict[str, Any]:
     if request.referrer:
         init["referrer"] = request.referrer
     return init
+
+
+def _batch(reply: dict[str, Any]) -> bytes:
+    """The bytes of one batch: ASCII text as it is, anything else as base64."""
+    if "b64" in reply:
+        return base64.b64decode(str(reply["b64"]))
+    return str(reply.get("text") or "").encode()
 
 
 def _died(error: BrowserUnavailable, what: str) -> BrowserUnavailable:
@@ -115,7 +123,7 @@ class PageFetch:
             raise self._cut("the page was reloaded or closed")
         if reply.get("timeout"):
             raise TimeoutError
-        data = str(reply.get("data") or "").encode()
+        data = _batch(reply)
         if reply.get("error"):
             self._ended = True
             self._error = self._cut(f"the connection broke in the browser ({reply['error']})")

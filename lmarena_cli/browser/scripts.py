@@ -118,46 +118,68 @@ SIGN_UP_JS = """(async () => {
 
 #: The page transport's streaming fetch (see :mod:`.fetch`): installs ``window.__lmarenaFetch``
 #: once per page load and starts request ``%s`` (id) with url, init (a fetch init object), body
-#: (base64 or null) and the wait for headers (ms). The body is read by a pump as it arrives,
-#: decoded as UTF-8 text (a streaming decoder: a character split between chunks is kept whole),
-#: and handed over in batches by ``next``; the pump stops reading ahead past READ_AHEAD characters
-#: not taken, so a slow reader never makes the page hold a whole answer; one batch is at most
-#: BATCH characters, so that the first bytes never wait for a large backlog to be serialized over
-#: DevTools (about 20 ns a byte, the cost that bounds this path). ``abort`` aborts the
-#: fetch (the server sees the connection close).
+#: (base64 or null) and the wait for headers (ms). The body is read by a pump as it arrives, its
+#: bytes kept as they came, and handed over in batches by ``next``: a batch of ASCII bytes as
+#: ``text`` (DevTools carries it as it is), any other as ``b64`` (base64: DevTools would escape
+#: every other character as six), so that Python gets the body's exact bytes whatever they are.
+#: The pump stops reading ahead past READ_AHEAD bytes not taken, so a slow reader never makes the
+#: page hold a whole answer; one batch is at most BATCH bytes, so that the first bytes never wait
+#: for a large backlog to be serialized over DevTools (about 30 ns a byte, the cost that bounds
+#: this path). ``abort`` aborts the fetch (the server sees the connection close).
 FETCH_START_JS = """(() => {
   const lm = window.__lmarenaFetch || (window.__lmarenaFetch = (() => {
-    const live = new Map(), READ_AHEAD = 4194304, BATCH = 131072;
+    const live = new Map(), READ_AHEAD = 4194304, BATCH = 262144;
+    const ascii = new TextDecoder();
     const wake = (s) => { const w = s.waiter; s.waiter = null; if (w) w(); };
     const pump = async (s) => {
-      const decoder = new TextDecoder();
       try {
         for (;;) {
           while (s.size > READ_AHEAD && live.has(s.id)) {
             await new Promise((r) => { s.drained = r; });
           }
           const {value, done} = await s.reader.read();
-          const text = done ? decoder.decode() : decoder.decode(value, {stream: true});
-          if (text) { s.parts.push(text); s.size += text.length; }
           if (done) { s.done = true; break; }
-          if (text) wake(s);
+          if (value && value.length) { s.parts.push(value); s.size += value.length; wake(s); }
         }
       } catch (e) {
         s.error = (e && e.name === "AbortError") ? "aborted" : String((e && e.message) || e);
       }
       wake(s);
     };
-    const take = (s) => {
-      let data = s.parts.length === 1 ? s.parts[0] : s.parts.join("");
-      s.parts = []; s.size = 0;
-      const d = s.drained; s.drained = null; if (d) d();
-      if (data.length > BATCH) {  // the first part leaves at once, the rest with the next read
-        s.parts = [data.slice(BATCH)]; s.size = data.length - BATCH; data = data.slice(0, BATCH);
-        return {data, done: false, error: null};
+    const base64 = (bytes) => {
+      if (bytes.toBase64) return bytes.toBase64();
+      let text = "";
+      for (let i = 0; i < bytes.length; i += 32768) {
+        text += String.fromCharCode.apply(null, bytes.subarray(i, i + 32768));
       }
-      const end = s.done || s.error !== null;
+      return btoa(text);
+    };
+    const encode = (bytes) => {
+      for (let i = 0; i < bytes.length; i++) {
+        if (bytes[i] > 127) return {b64: base64(bytes)};
+      }
+      return {text: ascii.decode(bytes)};
+    };
+    const take = (s) => {  // at most BATCH bytes; the rest leaves with the next read
+      let n = 0, k = 0;
+      while (k < s.parts.length && n + s.parts[k].length <= BATCH) { n += s.parts[k].length; k++; }
+      let bytes;
+      if (k === 0 && s.parts.length) {  // the first part alone is larger than a batch
+        bytes = s.parts[0].subarray(0, BATCH); s.parts[0] = s.parts[0].subarray(BATCH);
+      } else if (k === 1) {
+        bytes = s.parts.shift();
+      } else {
+        bytes = new Uint8Array(n);
+        let at = 0;
+        for (const part of s.parts.splice(0, k)) { bytes.set(part, at); at += part.length; }
+      }
+      s.size -= bytes.length;
+      const d = s.drained; s.drained = null; if (d) d();
+      const more = s.parts.length > 0;
+      const end = !more && (s.done || s.error !== null);
       if (end) live.delete(s.id);
-      return {data, done: s.done, error: s.error};
+      return {...encode(bytes), done: !more && s.done,
+              error: more ? null : s.error};
     };
     return {
       async start(id, url, init, body, waitMs) {
