@@ -323,6 +323,23 @@ async def test_commands_started_at_once_start_one_server(cli: Cli) -> None:
     assert cli.server() is not None
 
 
+async def test_an_idle_kept_server_of_other_settings_is_replaced(cli: Cli) -> None:
+    first = await cli("ask", "--no-stdin", "one")
+    old = cli.server()
+    assert first.returncode == 0 and old is not None
+    cli.extra_env = {"LM_ARENA_MIN_INTERVAL": "0.001"}  # other settings: another fingerprint
+    second = await cli("ask", "--no-stdin", "two")
+    assert (second.returncode, second.stdout) == (0, "Echo (turn 1): two\n"), second.stderr
+    new = cli.server()
+    assert new not in (None, old)
+    assert await asyncio.to_thread(wait_gone, old, 10)
+    cli.extra_env = {}  # the first settings again, for a command that never starts a server
+    models = await cli("models", "--refresh")
+    assert models.returncode == 0 and cli.server() == new
+    log = KeptPaths.of(cli.state).log.read_text()
+    assert log.count("listening on") == 2, log
+
+
 async def test_keep_alive_0_runs_in_process_and_starts_nothing(cli: Cli) -> None:
     done = await cli("ask", "--no-stdin", "plain", keep=0)
     assert (done.returncode, done.stdout) == (0, "Echo (turn 1): plain\n")
@@ -355,6 +372,11 @@ async def test_doctor_names_the_kept_server_that_ask_would_use(cli: Cli) -> None
     assert "`lmarena server stop`" in with_server.stderr
     assert with_server.stdout.splitlines()[0].startswith("ok    browser")  # stdout unchanged
     assert cli.server() == pid  # doctor neither stops nor replaces it
+    cli.extra_env = {"LM_ARENA_MIN_INTERVAL": "0.001"}  # other settings
+    other = await cli("doctor")
+    assert other.returncode == 0, other.stderr
+    assert f"a kept server (pid {pid}) holds this state folder with other settings" in other.stderr
+    assert cli.server() == pid
 
 
 async def test_status_says_why_the_servers_browser_is_not_ready(cli: Cli) -> None:

@@ -47,7 +47,7 @@ def kept_server_notice(settings: Settings) -> str | None:
     if hello.get("fingerprint") != fingerprint(settings):
         return (
             f"a kept server (pid {hello.get('pid')}) holds this state folder with other "
-            "settings: ask and chat run without it until it exits (`lmarena server stop`)"
+            "settings: the next ask or chat replaces it once it is idle"
         )
     return (
         f"ask and chat answer through a kept server (pid {hello.get('pid')}); these checks use "

@@ -6,11 +6,13 @@ serves this state directory with the same settings (:func:`~lmarena_cli.client.w
 ``start.lock``, so that two commands started at once start one server; the server is fully
 detached (its own session, no descriptor of ours but its log, working directory its folder),
 and the command waits for its socket (bounded), then uses it. A socket no server answers (a
-killed server's, or any file at that path) is replaced by the new server.
+killed server's, or any file at that path) is replaced by the new server, and so is an idle
+kept server of other settings (the user changed them: it would hold the browser profile).
 
 Whenever a server cannot be found or started (the folder is not private, the server fails to
-start, another server of other settings owns the socket), the command runs in-process as it
-would with ``LM_ARENA_KEEP_ALIVE=0``: the kept server is a speed-up, never a new way to fail.
+start, a busy server or ``lmarena serve`` of other settings owns the socket), the command runs
+in-process as it would with ``LM_ARENA_KEEP_ALIVE=0``: the kept server is a speed-up, never a
+new way to fail.
 Nothing here imports aiohttp or nodriver.
 """
 
@@ -97,8 +99,9 @@ def kept_client(settings: Settings, *, start: bool) -> RemoteClient | None:
     if hello is None:
         return None
     if hello.get("fingerprint") != wanted:
-        _log.debug("the kept server %s serves other settings; running in-process", hello["pid"])
-        return None
+        hello = _replaced(settings, paths, hello) if start else None
+        if hello is None or hello.get("fingerprint") != wanted:
+            return None
 
     def restart() -> Path | None:
         again = ensure_server(settings, paths)
@@ -106,6 +109,18 @@ def kept_client(settings: Settings, *, start: bool) -> RemoteClient | None:
         return paths.socket if ok else None
 
     return RemoteClient(settings, paths.socket, pid=hello.get("pid"), restart=restart)
+
+
+def _replaced(settings: Settings, paths: KeptPaths, hello: dict[str, Any]) -> dict[str, Any] | None:
+    """A kept server of other settings (the user changed them) is stopped and one of these
+    started, unless it is busy or is ``lmarena serve``'s: then None (run in-process)."""
+    pid = hello.get("pid")
+    if not hello.get("kept") or hello.get("active"):
+        _log.debug("the server %s serves other settings and is in use; running in-process", pid)
+        return None
+    _log.debug("the kept server %s serves other settings; replacing it", pid)
+    stop_server(paths)
+    return ensure_server(settings, paths)
 
 
 def ensure_server(settings: Settings, paths: KeptPaths) -> dict[str, Any] | None:
