@@ -88,15 +88,8 @@ async def post_skip(
 async def find_unskipped(connection: Connection, session_id: str) -> tuple[str, str] | None:
     """The (side A, side B) message ids of the battle that ends the conversation, as the site's
     conversation JSON says; None when it cannot be read or shows no battle."""
-    state = await connection.current_state()
-    try:
-        status, data = await connection.http.get_api(
-            state, facts.EVALUATION_JSON.format(session_id=session_id)
-        )
-    except LmArenaError as error:
-        _log.info(f"could not read the conversation to find its battle: {error}")
-        return None
-    return unskipped_battle(data) if status == 200 else None
+    data = await connection.conversation_json(session_id, wanted="its battle")
+    return unskipped_battle(data) if data is not None else None
 
 
 def stuck_error(session_id: str, base_url: str, cause: LmArenaError) -> UpstreamError:

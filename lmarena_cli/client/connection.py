@@ -215,6 +215,20 @@ class Connection:
 
     # -- requests --------------------------------------------------------------------------------
 
+    async def conversation_json(self, session_id: str, *, wanted: str) -> Any:
+        """The site's JSON of a conversation (``GET /api/evaluation/{id}``, only a fallback: the
+        protocol notes mark it doubtful); None when it cannot be read, which is logged saying
+        what it was ``wanted`` for."""
+        state = await self.current_state()
+        try:
+            status, data = await self.http.get_api(
+                state, facts.EVALUATION_JSON.format(session_id=session_id)
+            )
+        except LmArenaError as error:
+            _log.info(f"could not read the conversation to find {wanted}: {error}")
+            return None
+        return data if status == 200 else None
+
     async def server_action(self, name: str, args: list[Any]) -> Any:
         """Call one of the site's Next.js server actions, with the retries of
         :class:`~.retry.RetryPolicy` for actions (a stale id, Cloudflare, an expired sign-in)."""

@@ -10,12 +10,10 @@ text, the end checks, the lock of one turn at a time) is :class:`~.exchange.Repl
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
-from ..errors import LmArenaError
 from ..site import facts
 from ..site.bodies import retry_body
 from ..site.evaluation import latest_answer_id
@@ -26,8 +24,6 @@ from .reply import Reply
 if TYPE_CHECKING:
     from ..site.events import Event
     from .transport import AnswerBody
-
-_log = logging.getLogger("lmarena")
 
 
 class RetryStream(ReplyStream):
@@ -98,15 +94,8 @@ class RetryStream(ReplyStream):
 async def find_latest_answer(connection: Connection, session_id: str) -> str | None:
     """The id of the conversation's latest answer as the site's conversation JSON says; None
     when it cannot be read or shows none."""
-    state = await connection.current_state()
-    try:
-        status, data = await connection.http.get_api(
-            state, facts.EVALUATION_JSON.format(session_id=session_id)
-        )
-    except LmArenaError as error:
-        _log.info(f"could not read the conversation to find its latest answer: {error}")
-        return None
-    return latest_answer_id(data) if status == 200 else None
+    data = await connection.conversation_json(session_id, wanted="its latest answer")
+    return latest_answer_id(data) if data is not None else None
 
 
 __all__ = ["RetryStream", "find_latest_answer"]
