@@ -14,13 +14,11 @@ from typing import TYPE_CHECKING
 from ..errors import ErrorKind, IncompleteAnswer, Timeout
 from ..site.classify import error_from_stream
 from ..site.events import (
-    Citation,
     Event,
     Finish,
     Heartbeat,
     ImageOutput,
     RawEvent,
-    ReasoningDelta,
     StreamError,
     TextDelta,
 )
@@ -143,15 +141,9 @@ class AnswerReading:
             return
         if isinstance(event, TextDelta | ImageOutput) and self.first_token is None:
             self.first_token = time.monotonic()
-        if isinstance(event, TextDelta):
-            answer.text += event.text
-        elif isinstance(event, ReasoningDelta):
-            answer.reasoning += event.text
-        elif isinstance(event, ImageOutput):
-            answer.images.append(event.url)
-        elif isinstance(event, Citation):
-            answer.citations.append({"url": event.url, "title": event.title})
-        elif isinstance(event, Finish):
+        if answer.add(event):
+            return
+        if isinstance(event, Finish):
             answer.finish_reason = event.finish_reason
             answer.usage = event.usage
             finished.add(event.side)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ErrorKind, LmArenaError, ProtocolError, UpstreamUnavailable
 from ..settings import Settings
 from ..site import facts
-from ..site.events import ImageOutput, ReasoningDelta, TextDelta
+from ..site.events import TextDelta
 from ..site.models import Model
 from . import wire
 from .reply import Answer, Reply
@@ -368,17 +368,11 @@ class RemoteStream:
         raise error
 
     def _note(self, event: Any) -> None:
-        """Keep the reply so far (its text, reasoning, images) as the events come."""
+        """Keep the reply so far (its text, reasoning, images, citations) as the events come."""
         answers = {answer.side: answer for answer in self.reply.answers}
         answer = answers.get(getattr(event, "side", ""))
-        if answer is None or self._final:
-            return
-        if isinstance(event, TextDelta):
-            answer.text += event.text
-        elif isinstance(event, ReasoningDelta):
-            answer.reasoning += event.text
-        elif isinstance(event, ImageOutput):
-            answer.images.append(event.url)
+        if answer is not None and not self._final:
+            answer.add(event)
 
     async def aclose(self) -> None:
         """Stop reading: the closed connection tells the server to stop the send."""

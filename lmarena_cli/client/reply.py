@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..site.events import Citation, Event, ImageOutput, ReasoningDelta, TextDelta
+
 
 @dataclass
 class Answer:
@@ -25,6 +27,21 @@ class Answer:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     error: str | None = None
+
+    def add(self, event: Event) -> bool:
+        """Add what a content event says (text, reasoning, an image, a citation) to this answer;
+        False for any other event."""
+        if isinstance(event, TextDelta):
+            self.text += event.text
+        elif isinstance(event, ReasoningDelta):
+            self.reasoning += event.text
+        elif isinstance(event, ImageOutput):
+            self.images.append(event.url)
+        elif isinstance(event, Citation):
+            self.citations.append({"url": event.url, "title": event.title})
+        else:
+            return False
+        return True
 
     def to_dict(self) -> dict[str, Any]:
         """This answer as JSON: the ``answers`` items of :meth:`Reply.to_dict`."""
