@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from lmarena_cli.settings import Settings  # noqa: E402
 from tests.fake_arena import FakeArena  # noqa: E402
+from tests.helpers.processes import chromium_browsers, chromium_with  # noqa: E402
 
 LMARENA = str(Path(sys.executable).with_name("lmarena"))
 
@@ -120,34 +121,6 @@ def p95(values: list[float]) -> float:
     return ordered[max(0, round(0.95 * len(ordered)) - 1)]
 
 
-def processes_of(state: Path) -> list[int]:
-    """Processes whose command line names ``state`` (the kept server's Chromium)."""
-    needle = str(state).encode()
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if needle in cmdline and b"chrom" in cmdline.lower():
-                found.append(int(entry))
-    return found
-
-
-def chromium_browsers(state: Path) -> int:
-    """Chromium browser processes (not their renderers/helpers) of ``state``'s profile."""
-    count = 0
-    for pid in processes_of(state):
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"--type=" not in cmdline:
-            count += 1
-    return count
-
-
 def pss_kb(pid: int) -> int:
     """Proportional set size: shared pages counted once across the processes that share them
     (a sum of resident sizes would count Chromium's shared libraries nine times)."""
@@ -217,10 +190,10 @@ async def bench(runs: int, tmp: Path) -> dict[str, Any]:
             starts.append(run.wall)
             start_first.append(run.first_byte or run.wall)
             pid = server_pid(state)
-            server_cpu.append(cpu_s(pid) + sum(cpu_s(p) for p in processes_of(state)))
-            held_kb.append(pss_kb(pid) + sum(pss_kb(p) for p in processes_of(state)))
+            server_cpu.append(cpu_s(pid) + sum(cpu_s(p) for p in chromium_with(state)))
+            held_kb.append(pss_kb(pid) + sum(pss_kb(p) for p in chromium_with(state)))
             await stop_server(env)
-            if processes_of(state):
+            if chromium_with(state):
                 raise SystemExit(f"Chromium left behind after `lmarena server stop`: {state}")
         results["kept_first_ask"] = {**summary(starts), "first_byte": summary(start_first)}
         print(f"first ask, starting a server {statistics.median(starts):.3f} s")
@@ -250,7 +223,7 @@ async def bench(runs: int, tmp: Path) -> dict[str, Any]:
         # Idle: what the kept server and its Chromium burn while nobody asks (a token is
         # minted ahead every 100 s).
         pid = server_pid(state)
-        group = [pid, *processes_of(state)]
+        group = [pid, *chromium_with(state)]
         before = sum(cpu_s(p) for p in group)
         await asyncio.sleep(10.0)
         idle_cpu = (sum(cpu_s(p) for p in group) - before) / 10.0
@@ -288,7 +261,7 @@ async def bench(runs: int, tmp: Path) -> dict[str, Any]:
             "in_server_p95_over_lone": round(p95(in_server) / lone_in_server, 2),
             "floor_20_help_p95_over_lone_help": round(help_floor, 2),
             "chromium_browsers_peak": peak,
-            "chromium_processes_after": len(processes_of(state)),
+            "chromium_processes_after": len(chromium_with(state)),
         }
         print(
             f"20 at once: {answered}/20 answered, p95 first byte {p95(firsts):.3f} s "
@@ -297,10 +270,10 @@ async def bench(runs: int, tmp: Path) -> dict[str, Any]:
         )
         pid = server_pid(state)
         results["kept_server_memory_mb_pss"] = round(
-            (pss_kb(pid) + sum(pss_kb(p) for p in processes_of(state))) / 1024, 1
+            (pss_kb(pid) + sum(pss_kb(p) for p in chromium_with(state))) / 1024, 1
         )
         await stop_server(env)
-        results["chromium_left_after_stop"] = len(processes_of(state))
+        results["chromium_left_after_stop"] = len(chromium_with(state))
 
         cold_med, warm_kept = statistics.median(cold), statistics.median(kept)
         results["keep_alive"] = {

@@ -30,6 +30,7 @@ from lmarena_cli.client.wire_images import MAX_IMAGE_BYTES
 from lmarena_cli.server.private import peer_allowed, peer_uid
 from lmarena_cli.state.kept import KeptPaths, read_pid
 from tests.fake_arena import FakeArena, Fault, Reply
+from tests.helpers.processes import chromium_browsers, chromium_with, cmdline
 
 MODEL = "gemini-3-pro"
 ROOT = str(Path(__file__).resolve().parent.parent)
@@ -532,32 +533,6 @@ def test_the_image_limit_is_the_librarys() -> None:
 # --- real Chromium --------------------------------------------------------------------------------
 
 
-def chromium_of(state: Path) -> list[int]:
-    """Chromium processes (browser and helpers) whose command line names ``state``."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if str(state).encode() in cmdline and b"chrom" in cmdline.lower() and alive(int(entry)):
-                found.append(int(entry))
-    return found
-
-
-def cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""
-
-
-def browsers_of(state: Path) -> int:
-    """Chromium browser processes (not renderers or other helpers) of ``state``'s profile."""
-    return sum(1 for pid in chromium_of(state) if b"--type=" not in cmdline(pid))
-
-
 @pytest.mark.browser
 async def test_one_chromium_answers_twenty_asks_at_once_and_ends_with_its_server(
     cli: Cli,
@@ -566,34 +541,34 @@ async def test_one_chromium_answers_twenty_asks_at_once_and_ends_with_its_server
     first = await cli("ask", "--no-stdin", "warm up")
     assert (first.returncode, first.stdout) == (0, "Echo (turn 1): warm up\n"), first.stderr
     pid = cli.server()
-    assert pid is not None and browsers_of(cli.state) == 1
-    headless = [p for p in chromium_of(cli.state) if b"--headless" in cmdline(p)]
+    assert pid is not None and chromium_browsers(cli.state) == 1
+    headless = [p for p in chromium_with(cli.state) if b"--headless" in cmdline(p)]
     assert headless, "the kept server's Chromium runs headless"
     processes = [cli.popen("ask", "--no-stdin", f"n{n}") for n in range(20)]
     peak = 0
     while any(p.poll() is None for p in processes):
-        peak = max(peak, browsers_of(cli.state))
+        peak = max(peak, chromium_browsers(cli.state))
         await asyncio.sleep(0.05)
     outs = [p.communicate() for p in processes]
     assert [p.returncode for p in processes] == [0] * 20, [err for _, err in outs]
     assert sorted(out for out, _ in outs) == sorted(f"Echo (turn 1): n{n}\n" for n in range(20))
-    assert peak == 1 and browsers_of(cli.state) == 1
+    assert peak == 1 and chromium_browsers(cli.state) == 1
     assert cli.server() == pid
     stopped = await cli("server", "stop")
     assert stopped.returncode == 0
-    assert chromium_of(cli.state) == []  # no Chromium left once `server stop` returns
+    assert chromium_with(cli.state) == []  # no Chromium left once `server stop` returns
     # SIGTERM, and the idle timeout, end a server and its Chromium the same way.
     again = await cli("ask", "--no-stdin", "again")
     second = cli.server()
     assert again.returncode == 0 and second not in (None, pid)
     os.kill(second, signal.SIGTERM)
     assert await asyncio.to_thread(wait_gone, second, 15)
-    assert chromium_of(cli.state) == []
+    assert chromium_with(cli.state) == []
     idle = await cli("ask", "--no-stdin", "brief", keep=2)
     third = cli.remember(cli.state)
     assert idle.returncode == 0 and third not in (None, pid, second)
     assert await asyncio.to_thread(wait_gone, third, 20)
-    assert chromium_of(cli.state) == []
+    assert chromium_with(cli.state) == []
 
 
 @pytest.mark.browser

@@ -29,4 +29,23 @@ def pids_with(marker: str | os.PathLike[str]) -> list[int]:
     return pids
 
 
-__all__ = ["pids_with"]
+def cmdline(pid: int) -> bytes:
+    """The command line of ``pid`` (NUL-separated; empty once it is gone)."""
+    try:
+        return (PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def chromium_with(marker: str | os.PathLike[str]) -> list[int]:
+    """Live Chromium processes (the browser and its helpers) whose command line contains
+    ``marker`` (a state directory, a profile)."""
+    return [pid for pid in pids_with(marker) if b"chrom" in cmdline(pid).lower()]
+
+
+def chromium_browsers(marker: str | os.PathLike[str]) -> int:
+    """How many Chromium browsers (not their renderers or other helpers) ``marker`` names."""
+    return sum(1 for pid in chromium_with(marker) if b"--type=" not in cmdline(pid))
+
+
+__all__ = ["chromium_browsers", "chromium_with", "cmdline", "pids_with"]
