@@ -8,11 +8,10 @@ import codecs
 import os
 import re
 import secrets
-import signal
-import subprocess
-import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from tests.fake_arena import (
     Reply,
 )
 from tests.fake_arena.auth import decode_cookie_value
+from tests.helpers.arena_command import fake_arena_command
 from tests.helpers.processes import pids_with
 
 UA = (
@@ -1000,33 +1000,23 @@ async def test_legacy_host_redirects() -> None:
 
 
 def test_module_runs_prints_url_and_stops_cleanly() -> None:
-    root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_arena", "--port", "0", "--login-gate"],
-        cwd=root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        first = proc.stdout.readline()
-        m = re.fullmatch(r"fake arena listening on (http://127\.0\.0\.1:\d+)\n", first)
-        assert m, first
-        import urllib.request
+    with fake_arena_command("--login-gate") as url:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "/", timeout=5)  # the Cloudflare gate, by default
+        refused.value.close()
+        assert refused.value.code == 403
 
-        try:
-            urllib.request.urlopen(m.group(1) + "/", timeout=5)
-        except urllib.error.HTTPError as exc:
-            assert exc.code == 403
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
-        assert proc.returncode == 0, err
-        assert "Traceback" not in err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+
+def test_module_browser_only_refuses_requests_without_a_browsers_headers() -> None:
+    with fake_arena_command("--no-challenge", "--browser-only") as url:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "/", timeout=5)
+        refused.value.close()
+        assert refused.value.code == 403
+        assert refused.value.headers["cf-mitigated"] == "challenge"
+        hints = {"Sec-CH-UA": '"Chromium";v="156"', "Sec-Fetch-Mode": "navigate"}
+        with urllib.request.urlopen(urllib.request.Request(url + "/", headers=hints)) as page:
+            assert page.status == 200
 
 
 # --------------------------------------------------------------------------------------------------

@@ -10,9 +10,6 @@ import json
 import os
 import re
 import secrets
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -28,6 +25,7 @@ from tests.fake_arena import MODELS_2026, FakeArena, Fault
 from tests.fake_arena.auth import decode_cookie_value
 from tests.fake_arena.models import VIDEO_ONLY, WEBDEV_ONLY
 from tests.fakes import HttpBrowser
+from tests.helpers.arena_command import fake_arena_command
 from tests.helpers.clients import settings_for
 from tests.helpers.processes import pids_with
 
@@ -587,25 +585,7 @@ async def test_the_stand_in_on_the_classic_site_reads_models_from_the_page(tmp_p
 
 
 def test_the_command_serves_the_2026_site_with_a_skewed_clock() -> None:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.fake_arena",
-            "--port=0",
-            "--site=2026-10",
-            "--clock-skew=120",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        url = line.strip().rsplit(" ", 1)[-1]
-        assert line.startswith("fake arena listening on http://127.0.0.1:")
+    with fake_arena_command("--site=2026-10", "--clock-skew=120") as url:
 
         async def probe() -> None:
             async with aiohttp.ClientSession(headers={"User-Agent": UA}) as http:
@@ -620,14 +600,6 @@ def test_the_command_serves_the_2026_site_with_a_skewed_clock() -> None:
                     assert "arenas" in await r.json()
 
         asyncio.run(probe())
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=10)
-        assert proc.returncode == 0, err
-        assert "Traceback" not in err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 # --------------------------------------------------------------------------------------------------
