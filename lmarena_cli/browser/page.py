@@ -21,7 +21,7 @@ from .cdp import Connection, command, cookie_params, js
 from .chromium import start, wait_for_port
 from .options import decide_headless, find_browser
 from .profile import choose_profile
-from .scripts import FETCH_JS, REQUEST_JS
+from .scripts import REQUEST_JS
 
 logger = logging.getLogger("lmarena.browser")
 
@@ -164,25 +164,22 @@ class Page:
         return await self._connection(what).send(request, what=what, timeout=timeout)
 
     async def fetch(self, path: str, *, accept: str) -> tuple[int, str]:
-        """GET a same-origin path from inside the page (its cookies, UA and TLS)."""
-        url = urllib.parse.urljoin(self.base_url + "/", path)
-        try:
-            reply = await self.eval(
-                FETCH_JS % (js(url), js(accept)),
-                what=f"fetching {path}",
-                timeout=self.settings.timeout,
-                await_promise=True,
-            )
-        except PageError as exc:
-            raise UpstreamUnavailable(f"fetching {path} in the browser failed: {exc}") from None
-        if not isinstance(reply, dict):
-            return 0, ""
-        return int(reply.get("status") or 0), str(reply.get("text") or "")
+        """GET a same-origin path from inside the page, as :meth:`request` does but letting the
+        browser's cache answer (the site's script chunks): the status and the text."""
+        reply = await self.request(path, accept=accept, cache="default")
+        return reply.status, reply.text
 
     async def request(
-        self, path: str, *, method: str = "GET", accept: str, body: str | None = None
+        self,
+        path: str,
+        *,
+        method: str = "GET",
+        accept: str,
+        body: str | None = None,
+        cache: str = "no-store",
     ) -> PageReply:
-        """A same-origin request from inside the page (its cookies, UA and TLS), uncached.
+        """A same-origin request from inside the page (its cookies, UA and TLS); uncached unless
+        ``cache`` (a fetch cache mode) says otherwise.
 
         A GET carries no ``Origin`` header (Chromium sends none for same-origin GETs); a
         ``body`` is sent as JSON.
@@ -190,7 +187,7 @@ class Page:
         url = urllib.parse.urljoin(self.base_url + "/", path)
         try:
             reply = await self.eval(
-                REQUEST_JS % (js(method), js(accept), js(body), js(url)),
+                REQUEST_JS % (js(method), js(cache), js(accept), js(body), js(url)),
                 what=f"requesting {method} {path}",
                 timeout=self.settings.timeout,
                 await_promise=True,

@@ -21,18 +21,12 @@ STATE_JS = """(() => {
           box: rect};
 })()"""
 
-#: A same-origin GET from inside the page (its cookies, UA and TLS); ``%s`` url, accept.
-FETCH_JS = """(async () => {
-  const r = await fetch(%s, {credentials: "include", headers: {accept: %s}});
-  return {status: r.status, text: await r.text()};
-})()"""
-
-#: A same-origin request from inside the page, with what it answered and when; ``%s`` url,
-#: method, accept, body (a string, or null for none). A same-origin GET carries no Origin header
-#: in Chromium (the model catalog refuses requests that do). ``at`` is the page's clock (ms) when
-#: the headers came, to compare with the site's ``Date`` header.
+#: A same-origin request from inside the page, with what it answered and when; ``%s`` method,
+#: cache mode, accept, body (a string, or null for none), url. A same-origin GET carries no
+#: Origin header in Chromium (the model catalog refuses requests that do). ``at`` is the page's
+#: clock (ms) when the headers came, to compare with the site's ``Date`` header.
 REQUEST_JS = """(async () => {
-  const init = {method: %s, credentials: "include", cache: "no-store", headers: {accept: %s}};
+  const init = {method: %s, credentials: "include", cache: %s, headers: {accept: %s}};
   const body = %s;
   if (body !== null) { init.body = body; init.headers["content-type"] = "application/json"; }
   const r = await fetch(%s, init);
@@ -239,7 +233,6 @@ FETCH_ABORT_JS = "window.__lmarenaFetch ? window.__lmarenaFetch.abort(%s) : fals
 __all__ = [
     "ACTION_JS",
     "FETCH_ABORT_JS",
-    "FETCH_JS",
     "FETCH_NEXT_JS",
     "FETCH_START_JS",
     "FIND_BUTTON_JS",
