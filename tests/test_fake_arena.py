@@ -31,12 +31,9 @@ from tests.fake_arena import (
 )
 from tests.fake_arena.auth import decode_cookie_value
 from tests.helpers.arena_command import fake_arena_command
+from tests.helpers.http_visitor import UA, HttpVisitor
 from tests.helpers.processes import pids_with
 
-UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
 GEMINI = "019a98f7-afcd-779f-8dcb-856cc3b3f078"
 CLAUDE = "019ab4c2-5e61-7a3c-9b0e-2f6d81c4a901"
 THINKING = "019ab4c2-9d10-7e44-8f3a-6c1be2d90a77"
@@ -75,21 +72,8 @@ def text_of(lines: list[tuple[str, Any]], code: str = "a0") -> str:
     return "".join(v for p, v in lines if p == code)
 
 
-class Browserless:
+class Browserless(HttpVisitor):
     """Does over HTTP what the site's JavaScript would do in a browser."""
-
-    def __init__(self, arena: FakeArena, user_agent: str = UA) -> None:
-        self.arena = arena
-        self.ua = user_agent
-        self.http = aiohttp.ClientSession(
-            cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"User-Agent": user_agent}
-        )
-
-    async def close(self) -> None:
-        await self.http.close()
-
-    def cookies(self) -> dict[str, str]:
-        return {c.key: c.value for c in self.http.cookie_jar}
 
     async def pass_challenge(self) -> None:
         body = {"ray": "x", "ua": self.ua, "webdriver": False, "cookies": True}

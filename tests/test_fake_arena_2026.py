@@ -27,12 +27,9 @@ from tests.fake_arena.models import VIDEO_ONLY, WEBDEV_ONLY
 from tests.fakes import HttpBrowser
 from tests.helpers.arena_command import fake_arena_command
 from tests.helpers.clients import settings_for
+from tests.helpers.http_visitor import UA, HttpVisitor
 from tests.helpers.processes import pids_with
 
-UA = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
 GEMINI = "019a98f7-afcd-779f-8dcb-856cc3b3f078"
 CREATE = "/nextjs-api/stream/create-evaluation"
 POST_TO = "/nextjs-api/stream/post-to-evaluation/"
@@ -68,20 +65,8 @@ def flight(html: str) -> str:
     )
 
 
-class Visitor:
+class Visitor(HttpVisitor):
     """What the site's JavaScript would do in a browser, over plain HTTP."""
-
-    def __init__(self, arena: FakeArena) -> None:
-        self.arena = arena
-        self.http = aiohttp.ClientSession(
-            cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"User-Agent": UA}
-        )
-
-    async def close(self) -> None:
-        await self.http.close()
-
-    def cookies(self) -> dict[str, str]:
-        return {c.key: c.value for c in self.http.cookie_jar}
 
     async def enter(self, *, sign_in: bool = False) -> Visitor:
         body = {"ray": "x", "ua": UA, "webdriver": False, "cookies": True}
