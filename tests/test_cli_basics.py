@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -63,6 +64,24 @@ def test_ask_with_no_prompt_and_nothing_piped_prints_usage_and_exits_2() -> None
     assert done.returncode == 2
     assert "usage: lmarena ask" in done.stderr
     assert done.stdout == ""
+
+
+def test_an_image_file_that_cannot_be_read_exits_2_before_any_browser_starts(
+    tmp_path: Path,
+) -> None:
+    # No browser could start and no site answers: only a check made first can say this.
+    nowhere = {
+        "LM_ARENA_BROWSER_EXECUTABLE_PATH": str(tmp_path / "no-chromium"),
+        "LM_ARENA_BASE_URL": "http://127.0.0.1:9",
+        "LM_ARENA_KEEP_ALIVE": "0",
+    }
+    missing = tmp_path / "cat.png"
+    done = lmarena("ask", "--no-stdin", "--image", str(missing), "what is it?", env=nowhere)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"lmarena: cannot read {missing}: No such file or directory\n"
+    folder = lmarena("ask", "--no-stdin", "--image", str(tmp_path), "what is it?", env=nowhere)
+    assert folder.returncode == 2
+    assert folder.stderr == f"lmarena: cannot read {tmp_path}: Is a directory\n"
 
 
 def test_an_unknown_command_is_a_usage_error() -> None:

@@ -52,6 +52,11 @@ def prompt_input(
         term.err("usage: lmarena ask [OPTIONS] PROMPT   (or pipe the prompt on stdin)")
         term.err("Try 'lmarena ask --help' for help.")
         raise typer.Exit(2)
+    for image in images:
+        unreadable = _unreadable(image)
+        if unreadable:  # before stdin is read and before any browser starts
+            term.err(f"lmarena: {unreadable}")
+            raise typer.Exit(2)
     raw = read_stdin(term, no_stdin)
     stdin_image: bytes | None = None
     if image_from_stdin:
@@ -64,6 +69,18 @@ def prompt_input(
         term.err("lmarena: the prompt is empty")
         raise typer.Exit(2)
     return PromptInput(text, stdin_image)
+
+
+def _unreadable(image: str) -> str | None:
+    """Why a local image file of ``--image`` cannot be read (None for one that can, for stdin,
+    URLs and data URIs, which are read and checked when sent), in the words of the send."""
+    if image == "-" or "://" in image or image[:5].lower() == "data:":
+        return None
+    try:
+        with open(image, "rb"):
+            return None
+    except OSError as exc:
+        return f"cannot read {image}: {exc.strerror or exc}"
 
 
 __all__ = ["PromptInput", "compose_prompt", "prompt_input", "read_stdin"]
