@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from lmarena_cli.state.cache import (
     SiteState,
 )
 from lmarena_cli.state.files import atomic_write
+from lmarena_cli.state.kept import pid_alive
 from tests.fake_arena import auth
 
 BASE = "https://arena.ai"
@@ -223,3 +226,23 @@ def test_auth_session_of_a_signed_in_user_from_chunks() -> None:
 def test_unreadable_auth_cookie_never_raises(value: str) -> None:
     session = decode_auth_session(value)
     assert session is None or session.is_anonymous is None
+
+
+def test_a_process_is_alive_while_it_runs_and_not_once_it_has_exited_unreaped() -> None:
+    # ``server stop`` waits on this: a server that has exited counts as gone even while its
+    # parent has not reaped it yet (a zombie).
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    try:
+        assert pid_alive(child.pid)
+        assert child.stdin is not None
+        child.stdin.close()
+        deadline = time.monotonic() + 10
+        while pid_alive(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not pid_alive(child.pid)
+        assert Path(f"/proc/{child.pid}").exists()  # exited, not reaped: a zombie
+    finally:
+        child.wait(timeout=10)
+    assert not pid_alive(child.pid)

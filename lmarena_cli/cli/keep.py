@@ -31,7 +31,7 @@ from typing import Any
 from ..client.remote import RemoteClient
 from ..client.wire import fingerprint, line, parse
 from ..settings import Settings
-from ..state.kept import KeptPaths, lock_held, waiting_lock
+from ..state.kept import KeptPaths, lock_held, pid_alive, waiting_lock
 
 _log = logging.getLogger("lmarena.keep")
 
@@ -196,16 +196,17 @@ def _wait_for(paths: KeptPaths, pid: int) -> dict[str, Any] | None:
 
 
 def stop_server(paths: KeptPaths, *, wait: float = 15.0) -> int | None:
-    """Ask the running server to stop and wait until it has (its browser closed); its pid, or
-    None when none ran."""
+    """Ask the running server to stop and wait (up to ``wait`` s) until its process has ended,
+    its browser closed before it; its pid, or None when none ran."""
     hello = probe(paths.socket)
     if hello is None:
         return None
     pid = int(hello["pid"])
     request(paths.socket, {"op": "stop"})
     deadline = time.monotonic() + wait
-    while lock_held(paths.lock) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    # The lock is let go as the server's last act; its process ends a moment later.
+    while (lock_held(paths.lock) or pid_alive(pid)) and time.monotonic() < deadline:
+        time.sleep(0.02)
     return pid
 
 

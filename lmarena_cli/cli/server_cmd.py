@@ -122,14 +122,18 @@ def stop(quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """Stop the kept server (answers in progress get a few seconds to finish); its Chromium
     ends with it."""
     term = Terminal(quiet=quiet, no_color=no_color)
-    from ..state.kept import KeptPaths
+    from ..state.kept import KeptPaths, pid_alive
     from .keep import stop_server
 
     settings = load_settings(term)
-    pid = stop_server(KeptPaths.of(settings.state_dir))
+    paths = KeptPaths.of(settings.state_dir)
+    pid = stop_server(paths)
     if pid is None:
         term.info("no kept server is running")
         return
+    if pid_alive(pid):
+        term.err(f"lmarena: the kept server (pid {pid}) has not ended yet; its log: {paths.log}")
+        raise typer.Exit(1)
     term.info(f"stopped the kept server (pid {pid})")
 
 

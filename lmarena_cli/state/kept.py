@@ -100,17 +100,6 @@ def write_pid(path: Path, pid: int) -> None:
     atomic_write(path, f"{pid}\n".encode(), mode=0o600)
 
 
-def pid_alive(pid: int) -> bool:
-    """True when a process of this id exists (it may be another user's)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def open_lock(path: Path) -> int:
     """A descriptor of the lock file ``path`` (created 0600), for :func:`try_lock`."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
@@ -158,6 +147,24 @@ def waiting_lock(path: Path, *, wait: float, poll: float = 0.02) -> Iterator[boo
         yield taken
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` runs; one that has exited (a zombie not yet reaped by its
+    parent included) has not."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (not Linux): ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return bool(fields) and fields[0] not in ("Z", "X")
 
 
 def remove_stale(path: Path) -> None:
