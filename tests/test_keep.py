@@ -422,6 +422,42 @@ async def test_server_stop_and_sigterm_end_the_server(cli: Cli) -> None:
     assert not KeptPaths.of(cli.state).socket.exists()
 
 
+#: A server that answers every line with its hello and never ends (it ignores ``stop``), holding
+#: the lock as a kept server does: argv is its socket and its lock.
+STUBBORN = """
+import fcntl, os, socket, sys
+lock = os.open(sys.argv[2], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(lock, fcntl.LOCK_EX)
+server = socket.socket(socket.AF_UNIX)
+server.bind(sys.argv[1])
+server.listen()
+print("listening", flush=True)
+while True:
+    connection, _ = server.accept()
+    with connection:
+        connection.recv(65536)
+        connection.sendall(b'{"t": "hello", "pid": %d}\\n' % os.getpid())
+"""
+
+
+async def test_server_stop_says_so_when_the_server_does_not_end(cli: Cli) -> None:
+    paths = KeptPaths.of(cli.state)
+    paths.prepare()
+    stubborn = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", STUBBORN, str(paths.socket), str(paths.lock), stdout=subprocess.PIPE
+    )
+    try:
+        assert stubborn.stdout is not None
+        assert await stubborn.stdout.readline() == b"listening\n"
+        stopped = await cli("server", "stop")
+        assert stopped.returncode == 1, stopped.stderr
+        assert f"the kept server (pid {stubborn.pid}) has not ended yet" in stopped.stderr
+        assert str(paths.log) in stopped.stderr and "stopped the kept" not in stopped.stderr
+    finally:
+        stubborn.kill()
+        await stubborn.wait()
+
+
 # --- reliability ----------------------------------------------------------------------------------
 
 
