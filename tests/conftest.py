@@ -116,6 +116,15 @@ async def client_factory(arena: Any, tmp_path: Path) -> AsyncIterator[ClientFact
         await browser.close()
 
 
+@pytest.fixture
+async def client(client_factory: ClientFactory) -> Client:
+    """A bootstrapped Client of this test's fake arena, on an HttpBrowser (a module may define a
+    ``client`` of its own)."""
+    made = client_factory()
+    await made.bootstrap()
+    return made
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if CHROMIUM:
         return

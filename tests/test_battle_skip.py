@@ -45,13 +45,6 @@ def posts(arena: FakeArena) -> list[Any]:
     return [r for r in arena.received if "/post-to-evaluation/" in r.path]
 
 
-@pytest.fixture
-async def client(client_factory: ClientFactory) -> Client:
-    made = client_factory()
-    await made.bootstrap()
-    return made
-
-
 # --- the fake -------------------------------------------------------------------------------------
 
 

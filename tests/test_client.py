@@ -39,14 +39,6 @@ from tests.helpers.images import png
 from tests.helpers.servers import loopback_server
 
 
-@pytest.fixture
-async def client(client_factory: ClientFactory) -> Client:
-    """A bootstrapped Client of this test's fake arena, on an HttpBrowser."""
-    made = client_factory()
-    await made.bootstrap()
-    return made
-
-
 def stand_in(client: Client) -> HttpBrowser:
     browser = client.browser
     assert isinstance(browser, HttpBrowser)

@@ -53,13 +53,6 @@ def assert_one_retry(arena: FakeArena, session_id: str, answer_id: str) -> None:
     assert ("chat_retry", "ok") in arena.recaptcha_log
 
 
-@pytest.fixture
-async def client(client_factory: ClientFactory) -> Client:
-    made = client_factory()
-    await made.bootstrap()
-    return made
-
-
 # --- the library ----------------------------------------------------------------------------------
 
 
