@@ -31,7 +31,7 @@ from . import battles
 from .battles import BattleSeen
 from .connection import Connection
 from .reading import AnswerReading, reply_has_content
-from .reply import Answer, Reply, SkippedBattle
+from .reply import Answer, Reply, SkippedBattle, TextStream
 
 if TYPE_CHECKING:
     from .transport import AnswerBody
@@ -83,7 +83,7 @@ class _BodyFields(TypedDict):
     recaptcha_token: str
 
 
-class ReplyStream:
+class ReplyStream(TextStream):
     """An answer as it arrives. Iterate for model A's text deltas; :meth:`events` for all.
 
     Made by ``ChatSession.send``, which passes the conversation's ``lock`` (held from
@@ -163,14 +163,6 @@ class ReplyStream:
         except BaseException:
             self._lock.release()
             raise
-
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self._text_deltas()
-
-    async def _text_deltas(self) -> AsyncIterator[str]:
-        async for event in self.events():
-            if isinstance(event, TextDelta) and event.side == "a":
-                yield event.text
 
     async def events(self) -> AsyncGenerator[Event | SkippedBattle, None]:
         """Every typed event (text, reasoning, image, citation, finish, error, raw) as it comes;

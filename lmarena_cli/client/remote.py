@@ -20,17 +20,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorKind, LmArenaError, ProtocolError, UpstreamUnavailable
 from ..settings import Settings
 from ..site import facts
-from ..site.events import TextDelta
 from ..site.models import Model
 from . import wire
-from .reply import Answer, Reply
+from .reply import Answer, Reply, TextStream
 from .wire_images import image_to_json
 
 if TYPE_CHECKING:
@@ -292,7 +291,7 @@ class RemoteChatSession:
         return reply_stream.reply
 
 
-class RemoteStream:
+class RemoteStream(TextStream):
     """An answer as the server streams it (see :class:`~.exchange.ReplyStream`)."""
 
     def __init__(self, chat: RemoteChatSession, exchange: Exchange) -> None:
@@ -326,14 +325,6 @@ class RemoteStream:
         except BaseException:
             await self.aclose()
             raise
-
-    def __aiter__(self) -> AsyncIterator[str]:
-        return self._text_deltas()
-
-    async def _text_deltas(self) -> AsyncIterator[str]:
-        async for event in self.events():
-            if isinstance(event, TextDelta) and event.side == "a":
-                yield event.text
 
     async def events(self) -> AsyncGenerator[Any, None]:
         """Every event of the library, as the server's stream yielded it."""

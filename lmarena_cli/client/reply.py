@@ -1,11 +1,14 @@
 """What one exchange answered: :class:`Reply` (the whole exchange) and :class:`Answer` (one side).
 
 Plain data, no I/O: the CLI's ``--json``, the server's OpenAI shapes and library users all read the
-same fields, and ``to_dict`` is the one JSON shape of them.
+same fields, and ``to_dict`` is the one JSON shape of them. :class:`TextStream` is what the two
+streamed answers (in-process and through the kept server) share.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,4 +179,20 @@ class Reply:
         return data
 
 
-__all__ = ["Answer", "Reply", "SkippedBattle"]
+class TextStream(ABC):
+    """An answer as it arrives: iterating yields model A's text deltas, :meth:`events` all."""
+
+    @abstractmethod
+    def events(self) -> AsyncIterator[Any]:
+        """Every event of the answer, in order."""
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._text_deltas()
+
+    async def _text_deltas(self) -> AsyncIterator[str]:
+        async for event in self.events():
+            if isinstance(event, TextDelta) and event.side == "a":
+                yield event.text
+
+
+__all__ = ["Answer", "Reply", "SkippedBattle", "TextStream"]
