@@ -539,6 +539,8 @@ _SCRIPT = textwrap.dedent(
                                    browser_headless=True, timeout=30.0))
         await browser.bootstrap()
         print("ready", browser.pid, flush=True)
+        if mode != "wait":
+            sys.stdin.readline()  # the test has seen this Chromium running: go on
         if mode == "raise":
             raise RuntimeError("boom")
         if mode == "wait":
@@ -578,15 +580,20 @@ async def test_no_chromium_outlives_the_program(
         arena.url,
         mode,
         cwd=REPO,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    assert proc.stdout is not None
+    assert proc.stdin is not None and proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 60)
     assert line.startswith(b"ready"), line
     assert chromium_pids(profile), "the script's Chromium should be running"
     if send is not None:
         proc.send_signal(send)
+    else:
+        proc.stdin.write(b"go\n")  # exit, or raise, now that its Chromium was seen
+        await proc.stdin.drain()
+    proc.stdin.close()
     await asyncio.wait_for(proc.wait(), 30)
     stderr = (await proc.stderr.read()).decode() if proc.stderr else ""
     if send is signal.SIGINT:
