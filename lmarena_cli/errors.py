@@ -9,7 +9,8 @@ The tree, with the exit code of the CLI and the HTTP status of ``lmarena serve``
     │   ├── ModelNotOffered       2   404  the site does not offer that model for that modality
     │   ├── NotAllowed            2   403  a route or field this account may not use (no retry)
     │   ├── ConversationNotFound  2   404  unknown conversation id, or nothing to continue
-    │   └── InputError            2   400  an image or prompt that cannot be sent
+    │   ├── InputError            2   400  an image, file or prompt that cannot be sent
+    │   └── PromptTooLong         2   400  the prompt is over LM_ARENA_MAX_PROMPT_CHARS (not sent)
     ├── UpstreamUnavailable       3   502  the site cannot be reached, or answered 5xx
     │   ├── UpstreamError         3   502  the site or model reported a failure (a3, hasArenaError),
     │   │                                  or refused our ids as far from its clock twice
@@ -25,6 +26,8 @@ The tree, with the exit code of the CLI and the HTTP status of ``lmarena serve``
     ├── Timeout                   8   504  no answer in time (connect, first token, idle stream)
     ├── BrowserUnavailable        9   503  no usable Chromium, or it could not be started
     │   └── CdpError              9   503  Chromium refused a DevTools command
+    ├── SchemaMismatch           11   502  the answer holds no JSON value matching the asked schema
+    │                                      (the model's text kept in ``partial``)
     ├── StoreError                1   500  the conversation store is corrupt, locked or unwritable
     └── ShuttingDown              1   503  `lmarena serve` stopped before the answer was complete
     (InputError also has FieldError: 2, 400, a request field of `serve`, named in ``param``)
@@ -35,7 +38,8 @@ The tree, with the exit code of the CLI and the HTTP status of ``lmarena serve``
 
 Ctrl-C is not in the tree: the CLI exits 130 on ``KeyboardInterrupt``. Nor is exit 10
 (``ExitStatus.NO_CODE_BLOCK``): ``lmarena ask -x`` got a whole answer without a fenced code block,
-which is no failure of the library.
+which is no failure of the library. Exit 11 is :class:`SchemaMismatch`'s: the site answered, but
+not with the JSON that was asked for.
 
 Each error also carries a :class:`ErrorKind`, the short machine-readable reason that the retry
 policy decides on and that ``lmarena serve`` sends as OpenAI's ``error.code``.
@@ -67,6 +71,8 @@ class ExitStatus(IntEnum):
     NO_BROWSER = 9
     #: ``lmarena ask -x``: the answer came, but holds no fenced code block (nothing printed).
     NO_CODE_BLOCK = 10
+    #: ``lmarena ask --schema``: the answer came, but its JSON does not match the schema.
+    SCHEMA_MISMATCH = 11
     #: Ctrl-C / SIGINT, as shells expect (128 + SIGINT).
     INTERRUPTED = 130
 
@@ -88,6 +94,7 @@ _MEANINGS = {
     ExitStatus.TIMEOUT: "timeout",
     ExitStatus.NO_BROWSER: "no usable browser",
     ExitStatus.NO_CODE_BLOCK: "no code block (-x)",
+    ExitStatus.SCHEMA_MISMATCH: "the answer did not match the schema",
     ExitStatus.INTERRUPTED: "interrupted",
 }
 
@@ -140,6 +147,8 @@ class ErrorKind(StrEnum):
     PAGE = "page"  # the page could not be read
     # this tool's own side
     INVALID_FIELD = "invalid_field"  # a request field of `serve` is missing or malformed
+    CONTEXT_LENGTH = "context_length_exceeded"  # the prompt is over LM_ARENA_MAX_PROMPT_CHARS
+    SCHEMA_MISMATCH = "output_schema_mismatch"  # the answer's JSON does not match the schema
     ADDRESS_REFUSED = "address_refused"  # a URL that points at a private or local address
     STORE_CORRUPT = "store_corrupt"  # the conversation store cannot be read
     STORE_BUSY = "store_busy"  # the conversation store stayed locked too long
@@ -226,6 +235,21 @@ class InputError(UsageError):
     pass
 
 
+class PromptTooLong(UsageError):
+    """The prompt as it would be sent (system prompt, folded history, files and instructions
+    included) is longer than ``max_prompt_chars``: it was not sent, since the site counts an
+    oversized prompt against the account. ``size`` and ``limit`` are in characters."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"the prompt is {size:,} characters, over the limit of {limit:,} "
+            "(LM_ARENA_MAX_PROMPT_CHARS); nothing was sent",
+            kind=ErrorKind.CONTEXT_LENGTH,
+        )
+        self.size = size
+        self.limit = limit
+
+
 class UpstreamUnavailable(LmArenaError):
     exit_code = ExitStatus.UPSTREAM
     http_status = 502
@@ -294,6 +318,29 @@ class BrowserUnavailable(LmArenaError):
 
 class CdpError(BrowserUnavailable):
     """Chromium refused a DevTools command (nodriver's ProtocolException)."""
+
+
+class SchemaMismatch(LmArenaError):
+    """An answer asked for as JSON matching a schema does not match it (or holds no JSON value).
+
+    ``mismatch`` names the first mismatch (``"$.age: 'x' is not of type 'integer'"``); the
+    model's whole text is kept in ``partial`` and ``detail``: it is never lost."""
+
+    exit_code = ExitStatus.SCHEMA_MISMATCH
+    http_status = 502
+    error_type = "invalid_response_error"
+
+    def __init__(self, mismatch: str, text: str) -> None:
+        super().__init__(
+            f"the answer did not match the schema: {mismatch}",
+            detail=text,
+            partial=text,
+            kind=ErrorKind.SCHEMA_MISMATCH,
+        )
+        self.mismatch = mismatch
+
+    def __str__(self) -> str:
+        return self.message  # the model's text is in ``partial``, not in the one-line message
 
 
 class StoreError(LmArenaError):

@@ -106,6 +106,10 @@ class Settings:
     #: Seconds a kept server (started by `ask` and `chat`, see `lmarena server`) stays up
     #: without a request; 0 turns the kept server off (every command runs in-process).
     keep_alive: float = 600.0
+    #: The longest prompt sent to the site, in characters, as it is sent (system prompt, folded
+    #: history, files and instructions included); a longer one is refused unsent (PromptTooLong).
+    #: A little under the 50,000 characters the site's own clients limit a message to.
+    max_prompt_chars: int = 48_000
     #: The config file's ``[roles.NAME]`` tables, in file order (config file only).
     roles: tuple[Role, ...] = ()
 
@@ -203,6 +207,8 @@ def _convert(name: str, raw: Any, source: str) -> Any:
             raise ConfigError(f"{source} must be a whole number, not {raw!r}") from None
         if name == "port" and not 0 <= number <= 65535:
             raise ConfigError(f"{source} must be a port number from 0 to 65535, not {number}")
+        if name == "max_prompt_chars" and number < 1:
+            raise ConfigError(f"{source} must be a number of characters above 0, not {number}")
         return number
     if kind.startswith("float"):
         try:

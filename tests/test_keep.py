@@ -271,6 +271,25 @@ async def test_failures_through_the_kept_server_exit_and_say_what_in_process_doe
     assert "Traceback" not in "".join(kept.stderr for _, kept in pairs)
 
 
+async def test_a_prompt_over_the_budget_is_refused_unsent_through_the_kept_server_too(
+    cli: Cli, arena: FakeArena
+) -> None:
+    # The check runs in the server's library; its refusal crosses the wire as the same error.
+    steps: list[Step] = [
+        (["ask", "--no-stdin", "warm up"], "", []),
+        (["ask", "too long"], "z" * 48_000, []),
+    ]
+    pairs = await both_ways(cli, arena, steps)
+    refused = pairs[1][1]
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr.splitlines() == [
+        "lmarena: the prompt is 48,010 characters, over the limit of 48,000 "
+        "(LM_ARENA_MAX_PROMPT_CHARS); nothing was sent"
+    ]
+    assert cli.server() is not None
+    assert len(arena.stream_requests()) == 2  # the two warm-ups, in-process and kept
+
+
 async def test_images_go_in_from_this_folder_and_come_out_to_it(cli: Cli, arena: FakeArena) -> None:
     work = cli.tmp / "work"
     work.mkdir()

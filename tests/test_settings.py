@@ -16,6 +16,12 @@ def test_defaults_when_nothing_is_set(tmp_path: Path) -> None:
     assert (settings.host, settings.port) == ("127.0.0.1", 1337)
     assert settings.browser_headless is None
     assert settings.browser_incognito is False
+    assert settings.max_prompt_chars == 48_000  # under the site's clients' 50,000
+
+
+def test_the_prompt_budget_is_a_setting(tmp_path: Path) -> None:
+    env = {"LM_ARENA_MAX_PROMPT_CHARS": "1200"}
+    assert Settings.load(environ=env, config_path=tmp_path / "none.toml").max_prompt_chars == 1200
 
 
 def test_environment_overrides_config_file_and_flags_override_environment(tmp_path: Path) -> None:
@@ -51,6 +57,8 @@ def test_a_bad_boolean_names_the_variable(tmp_path: Path) -> None:
         ("LM_ARENA_PORT", "70000", "port number"),
         ("LM_ARENA_TIMEOUT", "-3", "more than 0"),
         ("LM_ARENA_BASE_URL", "arena.ai", "http(s) URL"),
+        ("LM_ARENA_MAX_PROMPT_CHARS", "0", "above 0"),
+        ("LM_ARENA_MAX_PROMPT_CHARS", "lots", "whole number"),
     ],
 )
 def test_bad_values_are_refused_with_the_reason(

@@ -52,7 +52,8 @@ def _main(
 
     Exit codes: 0 ok, 1 unexpected, 2 usage, 3 site unavailable, 4 sign-in required,
     5 blocked by anti-bot checks, 6 rate-limited, 7 content rejected, 8 timeout,
-    9 no usable browser, 10 no code block (-x), 130 interrupted.
+    9 no usable browser, 10 no code block (-x), 11 the answer did not match the schema,
+    130 interrupted.
     """
 
 

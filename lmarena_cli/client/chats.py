@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Literal, overload
 
-from ..errors import ConversationNotFound, InputError, UsageError
+from ..errors import ConversationNotFound, InputError, PromptTooLong, UsageError
 from ..site import facts
 from ..site.ids import is_uuid
 from ..site.models import Model
@@ -188,6 +188,8 @@ class ChatSession:
     ) -> Reply | ReplyStream:
         """Send one user turn. Returns a :class:`Reply`, or a :class:`ReplyStream` with ``stream``.
 
+        A prompt longer than the settings' ``max_prompt_chars`` once the system prompt is folded
+        in raises :class:`~lmarena_cli.errors.PromptTooLong` (nothing is sent).
         ``timeout`` bounds the wait for the first answer text (default: the settings' timeout).
         ``rate_limit_wait`` is how many seconds you accept to wait out a 429 in total; by
         default a 429 raises ``RateLimited`` at once, with ``retry_after`` when the site said.
@@ -196,15 +198,21 @@ class ChatSession:
         """
         if not prompt.strip() and not images:
             raise InputError("the prompt is empty")
-        self.client.pacing.check()  # before any upload
-        attachments = await self._attachments(images or [])
         # Only a new conversation's first prompt carries the system prompt: afterwards the site
         # has it in the conversation's history.
         system = self.system if self.id is None else None
+        content = fold_system(system, prompt)
+        # The prompt as it will be sent, measured before anything leaves: the site counts an
+        # oversized prompt against the account.
+        limit = self.client.settings.max_prompt_chars
+        if len(content) > limit:
+            raise PromptTooLong(len(content), limit)
+        self.client.pacing.check()  # before any upload
+        attachments = await self._attachments(images or [])
         reply_stream = ReplyStream(
             self.client,
             self,
-            fold_system(system, prompt),
+            content,
             attachments,
             lock=self._lock,
             on_finish=self._on_finish(prompt, system),

@@ -63,7 +63,7 @@ _EVENT_TYPES: dict[str, type[Any]] = {
     )
 }
 #: Attributes some errors carry besides the common ones.
-_ERROR_EXTRAS = ("retry_after", "name", "suggestions", "param")
+_ERROR_EXTRAS = ("retry_after", "name", "suggestions", "param", "size", "limit", "mismatch")
 
 
 def fingerprint(settings: Settings) -> str:
