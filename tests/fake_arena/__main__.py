@@ -3,7 +3,8 @@
 ``--site 2026-10`` serves the site as of Oct 2026 (``FakeArena.as_of_2026_10``: Terms-of-Use
 consent, no model list in anonymous pages, the 2026 catalog, a bare auth cookie, soft 404s, the
 login gate); ``--clock-skew SECONDS`` puts the fake's clock (its ``Date`` header, its id check)
-that far ahead of the real one; ``--browser-only`` refuses the site's API to requests that lack a
+that far ahead of the real one; ``--script FILE`` scripts answers for prompts that match;
+``--browser-only`` refuses the site's API to requests that lack a
 browser's client hints and fetch metadata (a stand-in for Cloudflare's TLS fingerprint check: only
 the page transport gets through).
 
@@ -14,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from .app import FakeArena
+from .replies import Reply
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -51,7 +55,21 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="refuse API requests that did not come from a browser page (Cloudflare's 403)",
     )
+    p.add_argument(
+        "--script",
+        metavar="FILE",
+        help='scripted answers: a JSON list of {"match": REGEX, "text": ANSWER, "repeat": BOOL}',
+    )
     return p.parse_args(argv)
+
+
+def _load_script(arena: FakeArena, path: str) -> None:
+    """``--script FILE``: each entry answers the prompts its ``match`` is found in."""
+    entries = json.loads(Path(path).read_text())
+    for entry in entries:
+        texts = entry["text"] if isinstance(entry["text"], list) else [entry["text"]]
+        replies = [Reply(text=text) for text in texts]
+        arena.script(entry["match"], *replies, repeat=bool(entry.get("repeat")))
 
 
 async def _serve(args: argparse.Namespace) -> None:
@@ -68,6 +86,8 @@ async def _serve(args: argparse.Namespace) -> None:
         arena = FakeArena.as_of_2026_10(**options)
     else:
         arena = FakeArena(login_gate=args.login_gate, **options)
+    if args.script:
+        _load_script(arena, args.script)
     await arena.start(host=args.host, port=args.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -57,7 +57,10 @@ class AnswersMixin(GateMixin):
         new_session: bool,
         retry: Message | None = None,
     ) -> web.StreamResponse:
-        item: Reply | Fault = self.queue.popleft() if self.queue else Reply()
+        prompt_seen = body["userMessage"]["content"] if retry is None else ""
+        item: Reply | Fault = self.scripted(prompt_seen) or (
+            self.queue.popleft() if self.queue else Reply()
+        )
         if isinstance(item, Fault) and item.kind in HTTP_FAULTS:
             if item.kind == "cloudflare":
                 return self._challenge_response(item.status)

@@ -6,6 +6,7 @@ then sees every attribute and method a handler touches, and ``FakeArena`` puts t
 
 from __future__ import annotations
 
+import re
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -113,6 +114,8 @@ class ArenaCore:
         self.deploy = Deploy()
         self.received: list[Received] = []
         self.queue: deque[Reply | Fault] = deque()
+        #: Answers for prompts that match (``script``): (pattern, answers, repeat).
+        self.scripts: list[tuple[re.Pattern[str], deque[Reply | Fault], bool]] = []
         # Cloudflare
         self.clearances: dict[str, str] = {}  # cf_clearance value -> User-Agent it was issued to
         self.challenges_served = 0
@@ -156,3 +159,16 @@ class ArenaCore:
                 return m
         named = [m for m in self.models if m.public_name == ref]
         return max(named, key=lambda m: m.id) if named else None
+
+    def script(self, pattern: str, *items: Reply | Fault, repeat: bool = False) -> None:
+        """Answer prompts in which the regular expression ``pattern`` is found with ``items``,
+        in order (the last one again and again with ``repeat``); such prompts skip the queue.
+        A scripted model "calls" a tool or answers JSON when the prompt asks for it."""
+        self.scripts.append((re.compile(pattern, re.DOTALL), deque(items), repeat))
+
+    def scripted(self, prompt: str) -> Reply | Fault | None:
+        """The scripted answer for ``prompt``, if a script matches it and has one left."""
+        for pattern, items, repeat in self.scripts:
+            if items and pattern.search(prompt):
+                return items[0] if repeat and len(items) == 1 else items.popleft()
+        return None
