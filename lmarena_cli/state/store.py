@@ -23,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,13 +223,16 @@ class ConversationStore:
             deleted = db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
             return deleted.rowcount > 0
 
-    def find_by_transcript(self, messages: list[dict[str, Any]]) -> Conversation | None:
+    def find_by_transcript(
+        self, messages: list[dict[str, Any]], *, among: Callable[[str], bool] | None = None
+    ) -> Conversation | None:
         """The stored conversation whose transcript is the history before ``messages``' new turn.
 
         The new turn is the run of user messages at the end of ``messages``; a conversation
         matches when its transcript equals ``messages`` up to one of those user messages
         (normally the last). The longest match wins, then the most recently updated. An empty
-        history matches nothing: it starts a new conversation.
+        history matches nothing: it starts a new conversation. ``among`` limits the candidates
+        (by conversation id): ``serve`` matches within a client's session key.
         """
         turns = normalise_turns(messages)
         cuts = candidate_cuts(turns)
@@ -246,7 +249,9 @@ class ConversationStore:
         for row in rows:
             found = _conversation(row)
             # The hash finds candidates; equality decides (no trust in the absence of collisions).
-            if found.transcript == turns[: len(found.transcript)]:
+            if found.transcript == turns[: len(found.transcript)] and (
+                among is None or among(found.id)
+            ):
                 return found
         return None
 

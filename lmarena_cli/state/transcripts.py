@@ -60,18 +60,19 @@ def head_hash(turns: list[Turn]) -> str:
 
 
 def new_turn_start(messages: Sequence[Mapping[str, Any]]) -> int:
-    """Index where the new turn (the trailing run of user messages) begins.
+    """Index where the new turn (the trailing run of user and tool messages) begins: a tool's
+    result is new input just like a user's words.
 
     Used by :meth:`.store.ConversationStore.find_by_transcript` and by ``lmarena serve``'s requests.
     """
     start = len(messages)
-    while start > 0 and messages[start - 1].get("role") == "user":
+    while start > 0 and messages[start - 1].get("role") in ("user", "tool"):
         start -= 1
     return start
 
 
 def candidate_cuts(turns: list[Turn]) -> list[int]:
-    """Lengths of history that may precede the new turn: before each trailing user message."""
+    """Lengths of history that may precede the new turn: before each of its messages."""
     return [cut for cut in range(len(turns) - 1, new_turn_start(turns) - 1, -1) if cut > 0]
 
 
