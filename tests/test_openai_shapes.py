@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from lmarena_cli.client.client import Answer, Reply
 from lmarena_cli.errors import ErrorKind, FieldError, ModelNotFound, RateLimited, UpstreamError
-from lmarena_cli.server import requests, responses
+from lmarena_cli.server import chat_codec, engine, requests, responses, tools
 from lmarena_cli.site.models import model_from_row
 
 
@@ -54,11 +53,21 @@ def test_arena_field_selects_side_by_side_or_battle() -> None:
         ({"model": "m", "messages": []}, "messages", "non-empty array"),
         ({"model": "m", "messages": ["hi"]}, "messages[0]", "must be an object, not a string"),
         (body(messages=[{"role": "user", "content": [{"type": "audio"}]}]),
-         "messages[0].content[0].type", "'text' or 'image_url'"),
+         "messages[0].content[0].type", "'text', 'image_url' or 'file'"),
         (body(messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]),
          "messages[0].content[0].image_url.url", "must be a URL"),
         (body(messages=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]),
          "messages[1].role", "the last message must come from the user"),
+        (body(n=2), "n", "n must be 1"),
+        (body(stop=["a", "b", "c", "d", "e"]), "stop", "at most 4"),
+        (body(max_tokens=0), "max_tokens", "at least 1"),
+        (body(tools=[{"type": "function", "function": {"description": "x"}}]),
+         "tools[0].function.name", "non-empty string"),
+        (body(tool_choice={"type": "function", "function": {"name": "nope"}}), "tool_choice",
+         "names no declared function"),
+        (body(response_format={"type": "xml"}), "response_format.type", "json_schema"),
+        (body(messages=[{"role": "user", "content": [{"type": "file", "file": {"file_id": "f"}}]}]),
+         "messages[0].content[0].file.file_data", "uploaded file ids are not supported"),
         (body(stream_options={"include_usage": 1}), "stream_options.include_usage",
          "true or false"),
         (body(model=""), "model", "non-empty string"),
@@ -109,65 +118,82 @@ def test_fold_writes_a_plain_transcript_ending_with_the_new_turn() -> None:
 
 
 def test_usage_is_converted_from_the_sites_words() -> None:
-    assert responses.usage({"promptTokens": 2, "completionTokens": 5}) == {
-        "prompt_tokens": 2,
-        "completion_tokens": 5,
-        "total_tokens": 7,
-    }
-    assert responses.usage(None) is None
-    assert responses.usage({"other": 1}) is None
+    outcome = engine.Outcome(prompt_tokens=2, completion_tokens=5)
+    assert engine._site_usage({"promptTokens": 2, "completionTokens": 5}) == (2, 5)
+    assert outcome.usage == {"prompt_tokens": 2, "completion_tokens": 5, "total_tokens": 7}
+    assert engine._site_usage(None) == (0, 0)  # unknown: the server's estimate is used
+    assert engine._site_usage({"other": 1}) == (0, 0)
 
 
 @pytest.mark.parametrize(
     ("site", "openai"),
     [("stop", "stop"), ("length", "length"), ("content-filter", "content_filter"),
-     ("tool-calls", "tool_calls"), ("unknown", "stop"), (None, "stop")],
+     # The site's own tool use (a search model's) is no call the client must answer: only an
+     # emulated call (server.tools) ends an answer with tool_calls.
+     ("tool-calls", "stop"), ("unknown", "stop"), (None, "stop")],
 )  # fmt: skip
 def test_finish_reasons_use_openai_words(site: str | None, openai: str) -> None:
-    assert responses.finish_reason(site) == openai
+    assert engine.finish_reason(site) == openai
+    assert responses.finish_reason is engine.finish_reason  # one mapping, used by the chunks
 
 
-def reply(*answers: Answer, mode: str = "direct-battle") -> Reply:
-    return Reply("sid-1", mode, list(answers), "user-1")
+def outcome(*sides: engine.Side, mode: str = "direct-battle") -> engine.Outcome:
+    return engine.Outcome("sid-1", list(sides), prompt_tokens=1, completion_tokens=2, mode=mode)
 
 
-def test_completion_has_content_images_reasoning_and_the_conversation() -> None:
-    answer = Answer(
-        "a",
-        model="m",
-        text="Here:",
-        reasoning="hmm",
-        images=["https://x/1.png"],
-        finish_reason="stop",
-        usage={"promptTokens": 1, "completionTokens": 2},
+MAKER = responses.ChunkMaker("chatcmpl-1", 5, "m")
+
+
+def test_completion_has_content_reasoning_usage_and_the_conversation() -> None:
+    side = engine.Side(
+        model="m", text="Here:\n\n![image](https://x/1.png)", reasoning="hmm", finish_reason="stop"
     )
-    out = responses.completion(reply(answer), completion_id="chatcmpl-1", created=5, model="m")
+    out = chat_codec.completion(outcome(side), MAKER)
     assert out["object"] == "chat.completion"
+    assert (out["id"], out["created"], out["model"]) == ("chatcmpl-1", 5, "m")
     message = out["choices"][0]["message"]
     assert message == {
         "role": "assistant",
         "content": "Here:\n\n![image](https://x/1.png)",
         "reasoning_content": "hmm",
     }
+    assert out["choices"][0]["logprobs"] is None
     assert out["usage"]["total_tokens"] == 3
     assert out["conversation_id"] == "sid-1"
     assert out["conversation"] == {"evaluationSessionId": "sid-1"}
     assert "arena" not in out
 
 
+def test_a_completion_that_calls_tools_has_tool_calls_and_null_content() -> None:
+    call = tools.ToolCall("call_1", "get_weather", '{"city":"Paris"}')
+    side = engine.Side(model="m", calls=[call], finish_reason="tool_calls")
+    out = chat_codec.completion(outcome(side), MAKER)
+    choice = out["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+            }
+        ],
+    }
+
+
 def test_side_by_side_completion_has_two_choices() -> None:
-    out = responses.completion(
-        reply(Answer("a", model="x", text="A"), Answer("b", model="y", text="B"), mode="battle"),
-        completion_id="chatcmpl-1",
-        created=5,
-        model="battle",
+    out = chat_codec.completion(
+        outcome(engine.Side(model="x", text="A"), engine.Side(model="y", text="B"), mode="battle"),
+        responses.ChunkMaker("chatcmpl-1", 5, "battle"),
     )
     assert [(c["index"], c["message"]["content"], c["model"]) for c in out["choices"]] == [
         (0, "A", "x"),
         (1, "B", "y"),
     ]
     assert out["arena"] == {"mode": "battle", "models": ["x", "y"]}
-    assert "usage" not in out
+    assert out["usage"] == {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}
 
 
 def test_chunks_have_the_openai_shape() -> None:
@@ -184,7 +210,7 @@ def test_chunks_have_the_openai_shape() -> None:
         "finish_reason": None,
     }
     assert maker.finish(0, "content-filter")["choices"][0]["finish_reason"] == "content_filter"
-    final = maker.usage({"promptTokens": 1, "completionTokens": 1})
+    final = maker.usage({"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2})
     assert final["choices"] == [] and final["usage"]["total_tokens"] == 2
     error = maker.error(UpstreamError("boom", kind=ErrorKind.STREAM_ERROR))
     assert error["error"] == {"message": "boom", "type": "upstream_error", "param": None,

@@ -46,7 +46,7 @@ from aiohttp import web
 from ..client.client import Client
 from ..errors import ConfigError, LmArenaError, RateLimited
 from ..settings import Settings
-from . import handlers, responses
+from . import chat_codec, handlers, responses
 from .context import STATE, Log, ServerState, json_response
 
 #: Request bodies larger than this are refused with 413 (base64 images make bodies big).
@@ -91,7 +91,7 @@ def make_app(
     app.router.add_get("/health", handlers.health)
     app.router.add_get("/v1/models", handlers.list_models)
     app.router.add_get("/v1/models/{name:.+}", handlers.get_model)
-    app.router.add_post("/v1/chat/completions", handlers.chat_completions)
+    app.router.add_post("/v1/chat/completions", chat_codec.chat_completions)
     app.router.add_post("/v1/images/generations", handlers.image_generations)
     return app
 

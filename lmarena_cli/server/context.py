@@ -18,6 +18,7 @@ from aiohttp import web
 from ..client.client import Client
 from ..errors import FieldError
 from ..settings import Settings
+from ..state.served import ServedStore
 
 #: Where one-line notices go (the access log, internal errors).
 Log = Callable[[str], None]
@@ -39,6 +40,14 @@ class ServerState:
     closing: asyncio.Event = field(default_factory=asyncio.Event)
     active: int = 0
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    _served: ServedStore | None = None
+
+    @property
+    def served(self) -> ServedStore:
+        """The server's own tables (session keys, contracts, responses), opened on first use."""
+        if self._served is None:
+            self._served = ServedStore(self.settings.store_path)
+        return self._served
 
     @property
     def records(self) -> bool:

@@ -11,6 +11,12 @@ stored conversation to continue and the request carries earlier turns or system 
 folds them into the first prompt with :func:`fold_history` (``[Role]`` blocks, the transcript
 form drawn in :mod:`lmarena_cli.site.prompts`, the one code path that ``lmarena ask -s`` folds a
 system prompt through too). A request whose only message is the new turn is sent as it is.
+
+**Tools, formats, limits.** ``tools`` (and the legacy ``functions``), ``tool_choice``,
+``parallel_tool_calls``, ``response_format``, ``stop`` and ``max_tokens`` /
+``max_completion_tokens`` become the :class:`~.turn.Turn`'s (:meth:`ChatRequest.to_turn`); the
+messages are written in the turn's plain form first (:func:`plain_messages`): an assistant's
+``tool_calls`` as envelopes, a ``tool`` message as a result block, a ``file`` part as its text.
 """
 
 from __future__ import annotations
@@ -19,9 +25,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..client.structured import OutputFormat
 from ..errors import FieldError
 from ..site.prompts import fold_history, text_of
 from ..state.transcripts import new_turn_start
+from . import fields
+from .chat_fields import (
+    chat_max_tokens,
+    chat_output,
+    chat_tool_choice,
+    chat_tools,
+    file_part,
+    plain_messages,
+)
+from .tools import Tool, ToolChoice
+from .turn import Limits, Turn
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -39,12 +57,19 @@ class UserTurn:
 
 @dataclass(frozen=True)
 class ChatRequest:
-    """A checked ``POST /v1/chat/completions`` body."""
+    """A checked ``POST /v1/chat/completions`` body; ``messages`` in the plain form."""
 
     model: str
     messages: list[dict[str, Any]]
     stream: bool = False
     include_usage: bool = False
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice = field(default_factory=ToolChoice)
+    parallel_tool_calls: bool = True
+    output: OutputFormat | None = None
+    limits: Limits = field(default_factory=Limits)
+    #: Declared tools that are not functions (built-in tools), dropped; the server logs them.
+    dropped_tools: tuple[str, ...] = ()
     #: From ``conversation.evaluationSessionId`` or ``conversation_id`` (extension fields).
     conversation_id: str | None = None
     #: From ``arena.versus`` (side by side) and ``arena.battle`` (anonymous battle).
@@ -65,12 +90,32 @@ class ChatRequest:
     def turn(self) -> UserTurn:
         return user_turn(self.messages[self.turn_start :])
 
+    def to_turn(self, *, session_key: str | None = None) -> Turn:
+        return Turn(
+            model=self.model,
+            messages=self.messages,
+            stream=self.stream,
+            tools=self.tools,
+            tool_choice=self.tool_choice,
+            parallel_tool_calls=self.parallel_tool_calls,
+            output=self.output,
+            limits=self.limits,
+            conversation_id=self.conversation_id,
+            session_key=session_key,
+            versus=self.versus,
+            battle=self.battle,
+        )
+
 
 def parse_chat_request(body: Any) -> ChatRequest:
     """Check a chat completion body; :class:`FieldError` names the first bad field."""
     data = _object(body)
     model = _string(data, "model", required=True)
-    messages = _messages(data.get("messages"))
+    messages = plain_messages(_messages(data.get("messages")))
+    n = data.get("n")
+    if n is not None and n != 1:
+        raise FieldError("n", f"n must be 1: the site answers once per message (not {n!r})")
+    declared, dropped = chat_tools(data)
     stream = _bool(data, "stream")
     options = data.get("stream_options")
     if options is not None and not isinstance(options, Mapping):
@@ -86,6 +131,12 @@ def parse_chat_request(body: Any) -> ChatRequest:
         conversation_id=conversation_id,
         versus=versus,
         battle=battle,
+        tools=declared,
+        tool_choice=chat_tool_choice(data, declared),
+        parallel_tool_calls=data.get("parallel_tool_calls") is not False,
+        output=chat_output(data.get("response_format")),
+        limits=Limits(chat_max_tokens(data), fields.stops(data.get("stop"))),
+        dropped_tools=dropped,
     )
 
 
@@ -166,11 +217,11 @@ def _messages(value: Any) -> list[dict[str, Any]]:
                 f"{where}.role must be one of {', '.join(sorted(ROLES))}, not {role!r}",
             )
         _check_content(message.get("content"), f"{where}.content")
-    if value[-1].get("role") != "user":
+    if value[-1].get("role") not in ("user", "tool", "function"):
         raise FieldError(
             f"messages[{len(value) - 1}].role",
-            "the last message must come from the user (role 'user'), "
-            f"not {value[-1].get('role')!r}",
+            "the last message must come from the user (role 'user') or be a tool's result "
+            f"(role 'tool'), not {value[-1].get('role')!r}",
         )
     return value
 
@@ -191,9 +242,14 @@ def _check_content(content: Any, where: str) -> None:
             url = image.get("url") if isinstance(image, dict) else image
             if not isinstance(url, str) or not url:
                 raise FieldError(f"{spot}.image_url.url", f"{spot}.image_url.url must be a URL")
+        elif kind in ("file", "input_file"):
+            file_part(part, spot)
+        elif kind == "refusal":
+            continue
         else:
             raise FieldError(
-                f"{spot}.type", f"{spot}.type must be 'text' or 'image_url', not {kind!r}"
+                f"{spot}.type",
+                f"{spot}.type must be 'text', 'image_url' or 'file', not {kind!r}",
             )
 
 

@@ -1,8 +1,8 @@
-"""OpenAI's response shapes built from this package's objects: completions, chunks, errors.
+"""OpenAI's response shapes built from this package's objects: chunks, errors, models, images.
 
-Pure (no I/O): the handlers call the client and hand its replies, models and errors to these
-functions; :mod:`.requests` checks what came in. Side by side and battle answers become
-``choices[0]`` (model A) and ``choices[1]`` (model B), with an ``arena`` extension field.
+Pure (no I/O): the handlers call the client and hand its models and errors to these functions;
+:mod:`.requests` checks what came in, and :mod:`.chat_codec` writes a chat completion's answer
+with :class:`ChunkMaker`.
 """
 
 from __future__ import annotations
@@ -15,59 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConversationNotFound, LmArenaError, ModelNotFound, RateLimited
 from ..site.ids import uuid7_timestamp_ms
+from .engine import finish_reason as finish_reason
 
 if TYPE_CHECKING:
-    from ..client.reply import Answer, Reply, SkippedBattle
+    from ..client.reply import SkippedBattle
     from ..site.models import Model
-
-#: The site's finish reasons (Vercel AI SDK words) in OpenAI's words.
-_FINISH_REASONS = {
-    "stop": "stop",
-    "length": "length",
-    "content-filter": "content_filter",
-    "content_filter": "content_filter",
-    "tool-calls": "tool_calls",
-    "tool_calls": "tool_calls",
-}
 
 
 def completion_id() -> str:
     """A fresh ``chatcmpl-...`` id."""
     return "chatcmpl-" + secrets.token_hex(12)
-
-
-def finish_reason(reason: str | None) -> str:
-    """The site's finish reason in OpenAI's words (``stop`` for anything unknown)."""
-    return _FINISH_REASONS.get(reason or "stop", "stop")
-
-
-def usage(site_usage: Mapping[str, Any] | None) -> dict[str, int] | None:
-    """OpenAI usage from the site's ``{promptTokens, completionTokens}``; None when unknown."""
-    if not isinstance(site_usage, Mapping):
-        return None
-    prompt = site_usage.get("promptTokens", site_usage.get("prompt_tokens"))
-    completion = site_usage.get("completionTokens", site_usage.get("completion_tokens"))
-    if not isinstance(prompt, int) and not isinstance(completion, int):
-        return None
-    prompt = prompt if isinstance(prompt, int) else 0
-    completion = completion if isinstance(completion, int) else 0
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-
-
-def image_markdown(url: str) -> str:
-    """A generated image as markdown, the way chat front ends show images."""
-    return f"![image]({url})"
-
-
-def answer_content(answer: Answer) -> str:
-    """An answer's text followed by its images as markdown images (one per paragraph)."""
-    parts = [answer.text] if answer.text else []
-    parts.extend(image_markdown(url) for url in answer.images)
-    return "\n\n".join(parts)
 
 
 def conversation_fields(conversation_id: str) -> dict[str, Any]:
@@ -78,54 +35,10 @@ def conversation_fields(conversation_id: str) -> dict[str, Any]:
     }
 
 
-def completion(reply: Reply, *, completion_id: str, created: int, model: str) -> dict[str, Any]:
-    """A ``chat.completion``; side by side and battle answer in ``choices[0]`` and ``[1]``."""
-    choices = []
-    for index, answer in enumerate(reply.answers):
-        message: dict[str, Any] = {"role": "assistant", "content": answer_content(answer)}
-        if answer.reasoning:
-            message["reasoning_content"] = answer.reasoning
-        if answer.citations:
-            message["citations"] = list(answer.citations)
-        choice: dict[str, Any] = {
-            "index": index,
-            "message": message,
-            "finish_reason": finish_reason(answer.finish_reason),
-            "logprobs": None,
-        }
-        if len(reply.answers) > 1:
-            choice["model"] = answer.model
-        choices.append(choice)
-    body: dict[str, Any] = {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": choices,
-        **conversation_fields(reply.evaluation_session_id),
-    }
-    counted = usage(reply.usage)
-    if counted is not None:
-        body["usage"] = counted
-    if len(reply.answers) > 1:
-        body["arena"] = arena_fields(reply)
-    if reply.battle_skipped is not None:
-        body.update(battle_fields(reply.battle_skipped))
-    return body
-
-
 def battle_fields(skipped: SkippedBattle) -> dict[str, Any]:
     """The extension field saying that the site answered a single-model turn as an anonymous
     battle, which was skipped: the answer is the chosen model's (protocol §14.5)."""
     return {"battle_skipped": skipped.to_dict()}
-
-
-def arena_fields(reply: Reply) -> dict[str, Any]:
-    """The ``arena`` extension: the mode and each side's model (as far as the site revealed)."""
-    return {
-        "mode": reply.mode,
-        "models": [answer.model for answer in reply.answers],
-    }
 
 
 @dataclass
@@ -165,14 +78,10 @@ class ChunkMaker:
     def finish(self, index: int, reason: str | None) -> dict[str, Any]:
         return self.chunk([{"index": index, "delta": {}, "finish_reason": finish_reason(reason)}])
 
-    def usage(self, site_usage: Mapping[str, Any] | None) -> dict[str, Any]:
+    def usage(self, counted: Mapping[str, int]) -> dict[str, Any]:
         """The extra chunk ``stream_options.include_usage`` asks for: no choices, the usage."""
         body = self.chunk([])
-        body["usage"] = usage(site_usage) or {
-            "prompt_tokens": 0,
-            "completion_tokens": 0,
-            "total_tokens": 0,
-        }
+        body["usage"] = dict(counted)
         return body
 
     def error(self, error: LmArenaError, index: int = 0) -> dict[str, Any]:

@@ -1,34 +1,41 @@
-"""Server-sent events for ``lmarena serve``: one reply relayed as OpenAI chunks, kept alive.
+"""Server-sent events for ``lmarena serve``: one answer's event stream, kept alive.
 
 :class:`SSE` is the event stream of one response (prepared lazily, so that an error before
 anything was sent keeps its own HTTP status); :meth:`SSE.wait_for` waits for a step of the
-answer with a ``: keep-alive`` line every so often and gives up when the server shuts down;
-:func:`relay` turns a :class:`ReplyStream`'s events into chunks of ``chat.completion.chunk``.
-What to send and how to record it is decided by the handler in :mod:`.handlers`.
+answer with a keep-alive every so often and gives up when the server shuts down;
+:meth:`SSE.follow` does that for each event of an answer. Plain ``data:`` lines (chat
+completions) and named events (``event:`` + ``data:``, the Responses and Messages APIs) both.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 
-from ..client.exchange import ReplyStream
-from ..client.reply import SkippedBattle
-from ..errors import LmArenaError, ShuttingDown
-from ..site.events import Citation, Event, Finish, ImageOutput, ReasoningDelta, TextDelta
-from . import responses
+from ..errors import ShuttingDown
 from .tasks import abandon, race
+
+T = TypeVar("T")
 
 
 class SSE:
     """The event stream of one response; prepared lazily so early errors keep their status."""
 
-    def __init__(self, request: web.Request, *, keepalive: float, closing: asyncio.Event) -> None:
+    def __init__(
+        self,
+        request: web.Request,
+        *,
+        keepalive: float,
+        closing: asyncio.Event,
+        ping: bytes = b": keep-alive\n\n",
+    ) -> None:
         self.request = request
+        #: What a keep-alive writes (a comment line; Anthropic's clients get a ``ping`` event).
+        self.ping = ping
         self.response: web.StreamResponse | None = None
         #: Seconds of silence after which a ``: keep-alive`` line is sent.
         self.interval = keepalive
@@ -52,9 +59,35 @@ class SSE:
         response = await self.prepare()
         await response.write(b"data: " + orjson.dumps(body) + b"\n\n")
 
+    async def event(self, name: str, body: dict[str, Any]) -> None:
+        """One named event (``event:`` then ``data:``), as the Responses and Messages APIs send."""
+        response = await self.prepare()
+        await response.write(
+            b"event: " + name.encode() + b"\ndata: " + orjson.dumps(body) + b"\n\n"
+        )
+
     async def keepalive(self) -> None:
         response = await self.prepare()
-        await response.write(b": keep-alive\n\n")
+        await response.write(self.ping)
+
+    async def end(self) -> None:
+        """End the stream (no ``[DONE]``: the named-event APIs end with their last event)."""
+        response = await self.prepare()
+        await response.write_eof()
+
+    async def follow(self, events: AsyncIterator[T]) -> AsyncIterator[T]:
+        """``events`` with a keep-alive after each ``interval`` of silence between them;
+        :class:`ShuttingDown` when the server's shutdown comes first."""
+        iterator = aiter(events)
+        while True:
+            task = asyncio.ensure_future(anext(iterator))
+            if not await self.wait_for(task):
+                raise ShuttingDown()
+            try:
+                value = task.result()
+            except StopAsyncIteration:
+                return
+            yield value
 
     async def done(self) -> None:
         response = await self.prepare()
@@ -80,104 +113,4 @@ class SSE:
         return not task.cancelled()
 
 
-async def relay(stream: ReplyStream, sse: SSE, maker: responses.ChunkMaker) -> str | None:
-    """Turn the reply's events into chunks; return model A's content as sent.
-
-    None when shutdown cut the answer short (the stream then ends with an error chunk). The
-    first chunk waits for the first content (see :meth:`_Relay._start`).
-    """
-    await sse.prepare()
-    chunks = _Relay(stream, sse, maker)
-    events = stream.events()
-    try:
-        while True:
-            task = asyncio.ensure_future(anext(events))
-            if not await sse.wait_for(task):
-                await end_with_error(sse, maker, ShuttingDown())
-                return None
-            try:
-                event = task.result()
-            except StopAsyncIteration:
-                break
-            await chunks.event(event)
-    finally:
-        await events.aclose()
-    await chunks.finish()
-    if maker.include_usage:
-        await sse.data(maker.usage(stream.reply.usage))
-    await sse.done()
-    return chunks.content.get("a", "")
-
-
-class _Relay:
-    """State of one stream's chunks: which sides have started, spoken and finished."""
-
-    def __init__(self, stream: ReplyStream, sse: SSE, maker: responses.ChunkMaker) -> None:
-        self.stream, self.sse, self.maker = stream, sse, maker
-        self.sides = {answer.side: index for index, answer in enumerate(stream.reply.answers)}
-        self.started = False
-        #: The content sent so far per side, and the sides whose last content was an image.
-        self.content: dict[str, str] = {}
-        self.after_image: set[str] = set()
-        self.finished: set[str] = set()
-
-    async def event(self, event: Event | SkippedBattle) -> None:
-        if isinstance(event, SkippedBattle):
-            # The site answered a single-model turn as an anonymous battle, skipped: say so in
-            # a chunk of its own (no choices), before the chosen model's answer.
-            await self._start()
-            await self.sse.data(self.maker.chunk([], **responses.battle_fields(event)))
-            return
-        index = self.sides.get(event.side)
-        if index is None:
-            return
-        if isinstance(event, TextDelta | ReasoningDelta | ImageOutput | Finish | Citation):
-            await self._start()
-        if isinstance(event, TextDelta):
-            await self._content(event.side, index, event.text, image=False)
-        elif isinstance(event, ReasoningDelta):
-            await self.sse.data(self.maker.delta(index, reasoning_content=event.text))
-        elif isinstance(event, ImageOutput):
-            await self._content(event.side, index, responses.image_markdown(event.url), image=True)
-        elif isinstance(event, Citation):
-            citation = {"url": event.url, "title": event.title}
-            await self.sse.data(self.maker.delta(index, citations=[citation]))
-        elif isinstance(event, Finish):
-            self.finished.add(event.side)
-            await self.sse.data(self.maker.finish(index, event.finish_reason))
-
-    async def _content(self, side: str, index: int, piece: str, *, image: bool) -> None:
-        # Images stand in paragraphs of their own, as in the non-streamed answer_content().
-        if self.content.get(side) and (image or side in self.after_image):
-            piece = "\n\n" + piece
-        if image:
-            self.after_image.add(side)
-        else:
-            self.after_image.discard(side)
-        self.content[side] = self.content.get(side, "") + piece
-        await self.sse.data(self.maker.delta(index, content=piece))
-
-    async def _start(self) -> None:
-        # Sent at the first content, not at once: until then a retry may still pick a new
-        # conversation id, and the first chunk is what names it.
-        if not self.started:
-            self.started = True
-            first = self.maker.first(self.stream.evaluation_session_id, len(self.sides))
-            await self.sse.data(first)
-
-    async def finish(self) -> None:
-        await self._start()
-        for side, index in self.sides.items():
-            if side not in self.finished:
-                answer = self.stream.reply.answers[index]
-                await self.sse.data(self.maker.finish(index, answer.finish_reason))
-
-
-async def end_with_error(sse: SSE, maker: responses.ChunkMaker, error: LmArenaError) -> None:
-    """End a started stream with a chunk carrying ``error``, then ``data: [DONE]``."""
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        await sse.data(maker.error(error))
-        await sse.done()
-
-
-__all__ = ["SSE", "end_with_error", "relay"]
+__all__ = ["SSE"]
