@@ -131,12 +131,21 @@ async def test_llm_schema_prints_the_json_object(env: Env, llm_home: dict[str, s
 # --- LangChain ------------------------------------------------------------------------------------
 
 
-def chat_model(env: Env) -> Any:
+@pytest_asyncio.fixture(loop_scope="module")
+async def chat_model(env: Env) -> AsyncIterator[Any]:
+    """LangChain's ChatOpenAI on this server; its HTTP client closed after the test."""
+    import httpx
     from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(
-        model=MODEL, base_url=env.url, api_key=pydantic.SecretStr("unused"), max_retries=0
-    )
+    # Its own HTTP client: LangChain's default one is shared by the process and never closed.
+    async with httpx.AsyncClient() as http:
+        yield ChatOpenAI(
+            model=MODEL,
+            base_url=env.url,
+            api_key=pydantic.SecretStr("unused"),
+            max_retries=0,
+            http_async_client=http,
+        )
 
 
 class Weather(pydantic.BaseModel):
@@ -146,7 +155,7 @@ class Weather(pydantic.BaseModel):
     celsius: int
 
 
-async def test_langchain_bind_tools_loop(env: Env) -> None:
+async def test_langchain_bind_tools_loop(env: Env, chat_model: Any) -> None:
     from langchain_core.messages import HumanMessage, ToolMessage
     from langchain_core.tools import tool
 
@@ -158,7 +167,7 @@ async def test_langchain_bind_tools_loop(env: Env) -> None:
     call = '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>'
     env.arena.script(r"\[Tool result \S+ get_weather\]\nParis: 21 C", Reply("21 C in Paris."))
     env.arena.script("weather in Paris", Reply(call))
-    model = chat_model(env).bind_tools([get_weather])
+    model = chat_model.bind_tools([get_weather])
     messages: list[Any] = [HumanMessage("What is the weather in Paris?")]
     first = await model.ainvoke(messages)
     (tool_call,) = first.tool_calls
@@ -172,8 +181,8 @@ async def test_langchain_bind_tools_loop(env: Env) -> None:
     assert len(env.prompts()) == 2 and "<tool_call>" not in env.prompts()[1]
 
 
-async def test_langchain_with_structured_output(env: Env) -> None:
+async def test_langchain_with_structured_output(env: Env, chat_model: Any) -> None:
     env.arena.script("weather report", Reply('{"city": "Oslo", "celsius": -3}'))
-    model = chat_model(env).with_structured_output(Weather)
+    model = chat_model.with_structured_output(Weather)
     result = await model.ainvoke("A weather report for Oslo, please.")
     assert result == Weather(city="Oslo", celsius=-3)
