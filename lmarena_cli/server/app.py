@@ -6,6 +6,8 @@ Endpoints::
     GET  /v1/models/{name}          one model
     POST /v1/chat/completions       stream false or true (server-sent events)
     POST /v1/images/generations     image models; ``url`` items (or ``b64_json``)
+    POST /v1/responses              OpenAI's Responses API (:mod:`.responses_codec`)
+    GET|DELETE /v1/responses/{id}   a kept response
     GET  /health                    {"ready": bool, "status": ..., "reason": ...}; no API key needed
 
 Extension fields of a chat completion request (all optional):
@@ -46,7 +48,7 @@ from aiohttp import web
 from ..client.client import Client
 from ..errors import ConfigError, LmArenaError, RateLimited
 from ..settings import Settings
-from . import chat_codec, handlers, responses
+from . import chat_codec, handlers, responses, responses_codec
 from .context import STATE, Log, ServerState, json_response
 
 #: Request bodies larger than this are refused with 413 (base64 images make bodies big).
@@ -93,6 +95,9 @@ def make_app(
     app.router.add_get("/v1/models/{name:.+}", handlers.get_model)
     app.router.add_post("/v1/chat/completions", chat_codec.chat_completions)
     app.router.add_post("/v1/images/generations", handlers.image_generations)
+    app.router.add_post("/v1/responses", responses_codec.create_response)
+    app.router.add_get("/v1/responses/{id}", responses_codec.get_response)
+    app.router.add_delete("/v1/responses/{id}", responses_codec.delete_response)
     return app
 
 
@@ -194,7 +199,7 @@ def _http_error(exc: web.HTTPException) -> web.Response:
     if exc.status == 404:
         message = (
             "no such endpoint; this server offers /v1/models, /v1/chat/completions, "
-            "/v1/images/generations and /health"
+            "/v1/responses, /v1/images/generations and /health"
         )
     elif exc.status == 405:
         message = f"method not allowed: {exc.reason}"

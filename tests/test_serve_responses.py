@@ -1,0 +1,453 @@
+"""`lmarena serve`'s ``/v1/responses``, driven by the official `openai` package (and raw HTTP)
+against the server on the fake arena, all on loopback.
+
+One server, client, stand-in browser and fake arena serve the whole module, as in
+tests/test_server.py. The fake model "calls" a tool by answering with the envelope the tool
+contract asks for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import openai
+import orjson
+import pytest
+import pytest_asyncio
+
+from lmarena_cli.client.client import Client
+from lmarena_cli.errors import RateLimited, UpstreamError
+from lmarena_cli.server.app import make_app
+from lmarena_cli.server.responses_output import failure
+from lmarena_cli.server.run import start, warm_up
+from lmarena_cli.settings import Settings
+from tests.fake_arena import FakeArena, Fault, Reply
+from tests.fakes import HttpBrowser
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module")]
+
+MODEL = "gemini-3-pro"
+CREATE = "/nextjs-api/stream/create-evaluation"
+POST_TO = "/nextjs-api/stream/post-to-evaluation/"
+WEATHER: Any = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Current weather of a city. Use it for any weather question.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string", "description": "the city's name"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    },
+}
+CALL_PARIS = '<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>'
+CONTRACT = "You can call tools."
+
+
+@dataclass
+class Env:
+    arena: FakeArena
+    client: Client
+    url: str
+    log: list[str]
+    openai: openai.AsyncOpenAI
+
+    def sent(self, before: int) -> list[Any]:
+        """The stream requests the fake received since ``before`` of them."""
+        return self.arena.stream_requests()[before:]
+
+    def count(self) -> int:
+        return len(self.arena.stream_requests())
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
+    state_dir = tmp_path_factory.mktemp("serve-responses") / "state"
+    async with FakeArena(recaptcha_delay=0.05) as arena:
+        settings = Settings(base_url=arena.url, state_dir=state_dir, browser_headless=True)
+        browser = HttpBrowser(settings)
+        client = Client(settings, browser=browser, record=False)
+        log: list[str] = []
+        app = make_app(client, settings, access_log=log.append)
+        running = await start(app, "127.0.0.1", 0)
+        try:
+            await warm_up(app)
+            sdk = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="unused", max_retries=0)
+            yield Env(arena, client, running.url, log, sdk)
+            await sdk.close()
+        finally:
+            await running.runner.cleanup()
+            await client.close()
+            await browser.close()
+
+
+@pytest.fixture(autouse=True)
+def fresh_script(env: Env) -> Iterator[None]:
+    env.arena.queue.clear()
+    yield
+    env.arena.queue.clear()
+
+
+def prompt_of(received: Any) -> str:
+    content: str = received.json["userMessage"]["content"]
+    return content
+
+
+async def raw(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.request(method, url, json=body) as response,
+    ):
+        return response.status, orjson.loads(await response.read())
+
+
+async def raw_events(url: str, body: Any) -> list[tuple[str, Any]]:
+    """A streamed response's (event name, data) pairs, as they came."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url + "/v1/responses", json={**body, "stream": True}) as response,
+    ):
+        assert response.status == 200
+        text = (await response.read()).decode()
+    events = []
+    for block in text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line)
+        if "event" in lines:
+            events.append((lines["event"], orjson.loads(lines["data"])))
+    return events
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+async def test_create_answers_text_with_usage_and_an_id(env: Env) -> None:
+    env.arena.enqueue(Reply(text="Hello from the arena", usage={"promptTokens": 5}))
+    response = await env.openai.responses.create(
+        model=MODEL, input="say hello (responses)", instructions="Be brief."
+    )
+    assert response.id.startswith("resp_")
+    assert response.object == "response"
+    assert response.status == "completed"
+    assert response.output_text == "Hello from the arena"
+    assert [item.type for item in response.output] == ["message"]
+    assert response.instructions == "Be brief."
+    assert response.usage is not None
+    assert response.usage.input_tokens == 5
+    assert isinstance(response.usage.output_tokens, int) and response.usage.output_tokens > 0
+    assert response.usage.total_tokens == 5 + response.usage.output_tokens
+    assert response.usage.input_tokens_details.cached_tokens == 0
+    assert (response.model_extra or {})["conversation_id"] in env.arena.sessions
+
+
+async def test_stream_sends_the_events_in_order_and_a_final_response(env: Env) -> None:
+    env.arena.enqueue(Reply(text=["Four", " it is"], reasoning=["2+2", " is 4"]))
+    async with env.openai.responses.stream(model=MODEL, input="what is 2+2 (stream)") as stream:
+        events = [event async for event in stream]
+        final = await stream.get_final_response()
+    names = [event.type for event in events]
+    assert names == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.reasoning_summary_part.added",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.delta",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_summary_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert [event.sequence_number for event in events] == list(range(len(events)))
+    assert final.output_text == "Four it is"
+    reasoning = final.output[0]
+    assert reasoning.type == "reasoning"
+    assert reasoning.summary[0].text == "2+2 is 4"
+    assert final.usage is not None and final.usage.output_tokens_details.reasoning_tokens > 0
+    kept = await env.openai.responses.retrieve(final.id)
+    assert kept.output_text == "Four it is"
+
+
+async def test_max_output_tokens_makes_an_incomplete_response(env: Env) -> None:
+    env.arena.enqueue(Reply(text="word " * 200))
+    response = await env.openai.responses.create(
+        model=MODEL, input="a long answer please", max_output_tokens=16
+    )
+    assert response.status == "incomplete"
+    assert response.incomplete_details is not None
+    assert response.incomplete_details.reason == "max_output_tokens"
+    assert 0 < len(response.output_text) < len("word " * 200)
+    env.arena.enqueue(Reply(text="word " * 200))
+    events = await raw_events(
+        env.url, {"model": MODEL, "input": "a long stream please", "max_output_tokens": 16}
+    )
+    assert events[-1][0] == "response.incomplete"
+    assert events[-1][1]["response"]["incomplete_details"] == {"reason": "max_output_tokens"}
+
+
+async def test_search_citations_are_url_citation_annotations(env: Env) -> None:
+    sources = [{"url": "https://example.org/a", "title": "Source A"}]
+    env.arena.enqueue(Reply(text="Cited answer", citations=sources))
+    response = await env.openai.responses.create(model=MODEL, input="cite something")
+    message: Any = response.output[-1]
+    assert message.type == "message"
+    annotation = message.content[0].annotations[0]
+    assert (annotation.type, annotation.url, annotation.title) == (
+        "url_citation",
+        "https://example.org/a",
+        "Source A",
+    )
+
+
+async def test_json_schema_format_answers_json(env: Env) -> None:
+    schema: dict[str, object] = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "degrees": {"type": "integer"}},
+        "required": ["city", "degrees"],
+    }
+    env.arena.enqueue(Reply(text='Here: ```json\n{"city": "Oslo", "degrees": 4}\n```'))
+    before = env.count()
+    response = await env.openai.responses.create(
+        model=MODEL,
+        input="weather in Oslo as JSON",
+        text={"format": {"type": "json_schema", "name": "w", "schema": schema, "strict": True}},
+    )
+    assert orjson.loads(response.output_text) == {"city": "Oslo", "degrees": 4}
+    assert '"degrees"' in prompt_of(env.sent(before)[0])  # the schema went into the prompt
+    assert response.text is not None and response.text.format is not None
+    assert response.text.format.type == "json_schema"
+
+
+# --- tools -------------------------------------------------------------------------------------
+
+
+async def test_function_call_loop_with_previous_response_id(env: Env) -> None:
+    env.arena.enqueue(Reply(text=CALL_PARIS))
+    before = env.count()
+    first = await env.openai.responses.create(
+        model=MODEL,
+        input="weather in Paris? (loop by id)",
+        tools=[WEATHER],
+    )
+    call = first.output[-1]
+    assert call.type == "function_call"
+    assert (call.name, orjson.loads(call.arguments)) == ("get_weather", {"city": "Paris"})
+    assert call.call_id.startswith("call_") and (call.id or "").startswith("fc_")
+    assert first.output_text == ""
+    env.arena.enqueue(Reply(text="It is sunny in Paris."))
+    second = await env.openai.responses.create(
+        model=MODEL,
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny, 21C"}],
+        tools=[WEATHER],
+    )
+    assert second.output_text == "It is sunny in Paris."
+    assert second.previous_response_id == first.id
+    conversation = (first.model_extra or {})["conversation_id"]
+    assert (second.model_extra or {})["conversation_id"] == conversation
+    sent = env.sent(before)
+    assert [r.path for r in sent] == [CREATE, POST_TO + conversation]  # one send per turn
+    assert CONTRACT in prompt_of(sent[0])
+    assert CONTRACT not in prompt_of(sent[1])  # the conversation has seen this tool set
+    assert prompt_of(sent[1]) == f"[Tool result {call.call_id} get_weather]\nsunny, 21C"
+
+
+async def test_function_call_loop_with_the_full_history_and_store_false(env: Env) -> None:
+    question: Any = {"role": "user", "content": "weather in Paris? (full history)"}
+    env.arena.enqueue(Reply(text=["Let me check.\n", CALL_PARIS]))
+    before = env.count()
+    async with env.openai.responses.stream(
+        model=MODEL,
+        input=[question],
+        tools=[WEATHER],
+        store=False,
+    ) as stream:
+        events = [event.type async for event in stream]
+        first = await stream.get_final_response()
+    assert "response.function_call_arguments.delta" in events
+    assert [item.type for item in first.output] == ["message", "function_call"]
+    assert first.output_text == "Let me check.\n"
+    call = first.output[1]
+    assert call.type == "function_call"
+    history: list[Any] = [question, *(item.to_dict() for item in first.output)]
+    env.arena.enqueue(Reply(text="Sunny."))
+    second = await env.openai.responses.create(
+        model=MODEL,
+        input=[
+            *history,
+            {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"},
+        ],
+        tools=[WEATHER],
+        store=False,
+    )
+    assert second.output_text == "Sunny."
+    conversation = (first.model_extra or {})["conversation_id"]
+    sent = env.sent(before)
+    assert [r.path for r in sent] == [CREATE, POST_TO + conversation]
+    assert prompt_of(sent[1]) == f"[Tool result {call.call_id} get_weather]\nsunny"
+    # store: false keeps nothing to fetch or continue from.
+    with pytest.raises(openai.NotFoundError):
+        await env.openai.responses.retrieve(second.id)
+
+
+async def test_a_new_tool_set_sends_the_contract_again(env: Env) -> None:
+    first = await env.openai.responses.create(
+        model=MODEL,
+        input="hello (tools change)",
+        tools=[WEATHER],
+    )
+    time_tool: Any = {"type": "function", "name": "get_time", "parameters": {"type": "object"}}
+    before = env.count()
+    await env.openai.responses.create(
+        model=MODEL,
+        previous_response_id=first.id,
+        input="and the time?",
+        tools=[WEATHER, time_tool],
+    )
+    (sent,) = env.sent(before)
+    assert CONTRACT in prompt_of(sent) and "get_time" in prompt_of(sent)
+
+
+async def test_custom_tool_calls_are_custom_tool_call_items(env: Env) -> None:
+    patch: Any = {"type": "custom", "name": "apply_patch", "description": "Edit files."}
+    envelope = '<tool_call>{"name": "apply_patch", "arguments": "*** Begin Patch"}</tool_call>'
+    env.arena.enqueue(Reply(text=envelope))
+    first = await env.openai.responses.create(
+        model=MODEL,
+        input="patch it (custom)",
+        tools=[patch],
+    )
+    (call,) = first.output
+    assert call.type == "custom_tool_call"
+    assert (call.name, call.input) == ("apply_patch", "*** Begin Patch")
+    before = env.count()
+    env.arena.enqueue(Reply(text="Patched."))
+    output: Any = {"type": "custom_tool_call_output", "call_id": call.call_id, "output": "Done!"}
+    second = await env.openai.responses.create(
+        model=MODEL,
+        input=[{"role": "user", "content": "patch it (custom)"}, call.to_dict(), output],  # type: ignore[list-item]
+        tools=[patch],
+    )
+    assert second.output_text == "Patched."
+    (sent,) = env.sent(before)
+    assert sent.path.startswith(POST_TO)  # the full history matched the stored conversation
+    assert prompt_of(sent) == f"[Tool result {call.call_id} apply_patch]\nDone!"
+
+
+# --- previous_response_id, GET, DELETE ------------------------------------------------------------
+
+
+async def test_an_older_previous_response_id_is_409_and_an_unknown_one_404(env: Env) -> None:
+    first = await env.openai.responses.create(model=MODEL, input="first (branch)")
+    second = await env.openai.responses.create(
+        model=MODEL, input="second (branch)", previous_response_id=first.id
+    )
+    assert (second.model_extra or {})["conversation_id"] == (first.model_extra or {})[
+        "conversation_id"
+    ]
+    before = env.count()
+    with pytest.raises(openai.ConflictError) as conflict:
+        await env.openai.responses.create(
+            model=MODEL, input="third (branch)", previous_response_id=first.id
+        )
+    assert "cannot branch" in conflict.value.message
+    with pytest.raises(openai.NotFoundError) as unknown:
+        await env.openai.responses.create(
+            model=MODEL, input="hi", previous_response_id="resp_nothing"
+        )
+    assert unknown.value.code == "previous_response_not_found"
+    assert unknown.value.param == "previous_response_id"
+    assert env.count() == before  # nothing was sent
+
+
+async def test_get_and_delete_a_kept_response(env: Env) -> None:
+    made = await env.openai.responses.create(model=MODEL, input="keep me")
+    got = await env.openai.responses.retrieve(made.id)
+    assert (got.id, got.output_text) == (made.id, made.output_text)
+    status, body = await raw("DELETE", f"{env.url}/v1/responses/{made.id}")
+    assert (status, body) == (200, {"id": made.id, "object": "response.deleted", "deleted": True})
+    with pytest.raises(openai.NotFoundError):
+        await env.openai.responses.retrieve(made.id)
+    with pytest.raises(openai.NotFoundError):  # nor can it be continued from
+        await env.openai.responses.create(model=MODEL, input="hi", previous_response_id=made.id)
+    status, body = await raw("DELETE", f"{env.url}/v1/responses/{made.id}")
+    assert status == 404
+
+
+# --- errors ------------------------------------------------------------------------------------
+
+
+async def test_rate_limit_is_a_rate_limit_error(env: Env) -> None:
+    env.arena.enqueue(Fault.rate_limit(retry_after=3))
+    with pytest.raises(openai.RateLimitError) as caught:
+        await env.openai.responses.create(model=MODEL, input="too fast (responses)")
+    assert caught.value.response.headers["Retry-After"] == "3"
+    assert caught.value.code == "rate_limit_exceeded"
+    env.client.pacing.forget()
+
+
+async def test_a_failure_after_the_start_is_response_failed(env: Env) -> None:
+    env.arena.enqueue(Fault.cut(after_text="Partial ans"))
+    events = await raw_events(env.url, {"model": MODEL, "input": "cut me (responses)"})
+    names = [name for name, _ in events]
+    assert names[:2] == ["response.created", "response.in_progress"]
+    assert names[-1] == "response.failed"
+    failed = events[-1][1]["response"]
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "server_error" and failed["error"]["message"]
+    text = "".join(data["delta"] for name, data in events if name == "response.output_text.delta")
+    assert text == "Partial ans"
+    env.arena.enqueue(Fault.cut(after_text="Partial ans"))
+    async with env.openai.responses.stream(model=MODEL, input="cut me (sdk)") as stream:
+        seen = [event.type async for event in stream]
+        with pytest.raises(RuntimeError):
+            await stream.get_final_response()
+    assert seen[-1] == "response.failed"
+
+
+async def test_a_rate_limit_after_the_start_says_how_long_to_wait() -> None:
+    error = failure(RateLimited("the site is rate limiting this account", retry_after=3))
+    assert error["code"] == "rate_limit_exceeded"
+    assert error["message"].endswith("Please try again in 3s.")
+    assert failure(UpstreamError("the answer was cut"))["code"] == "server_error"
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"input": "hi"}, "model"),
+        ({"model": MODEL}, "input"),
+        ({"model": MODEL, "input": [{"type": "function_call_output"}]}, "input[0].call_id"),
+        ({"model": MODEL, "input": [{"role": "assistant", "content": "hi"}]}, "input"),
+        ({"model": MODEL, "input": [{"type": "bogus"}]}, "input[0].type"),
+        ({"model": MODEL, "input": "hi", "tool_choice": {"type": "function", "name": "x"}},
+         "tool_choice"),
+        ({"model": MODEL, "input": "hi", "text": {"format": {"type": "yaml"}}}, "text.format.type"),
+        ({"model": MODEL, "input": "hi", "max_output_tokens": 0}, "max_output_tokens"),
+    ],
+)  # fmt: skip
+async def test_bad_fields_are_400_naming_the_field(
+    env: Env, body: dict[str, Any], param: str
+) -> None:
+    status, answer = await raw("POST", f"{env.url}/v1/responses", body)
+    assert status == 400
+    assert answer["error"]["param"] == param
+
+
+async def test_other_tools_are_dropped_with_a_log_line(env: Env) -> None:
+    before = env.count()
+    response = await env.openai.responses.create(
+        model=MODEL, input="hello (web search)", tools=[{"type": "web_search"}]
+    )
+    assert response.status == "completed"
+    assert CONTRACT not in prompt_of(env.sent(before)[0])
+    assert any("'web_search' tool" in line for line in env.log)
