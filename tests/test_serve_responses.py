@@ -8,6 +8,8 @@ contract asks for.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +28,7 @@ from lmarena_cli.server.run import start, warm_up
 from lmarena_cli.settings import Settings
 from tests.fake_arena import FakeArena, Fault, Reply
 from tests.fakes import HttpBrowser
+from tests.helpers.images import png
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module")]
 
@@ -51,6 +54,7 @@ CONTRACT = "You can call tools."
 class Env:
     arena: FakeArena
     client: Client
+    settings: Settings
     url: str
     log: list[str]
     openai: openai.AsyncOpenAI
@@ -76,7 +80,7 @@ async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
         try:
             await warm_up(app)
             sdk = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="unused", max_retries=0)
-            yield Env(arena, client, running.url, log, sdk)
+            yield Env(arena, client, settings, running.url, log, sdk)
             await sdk.close()
         finally:
             await running.runner.cleanup()
@@ -94,6 +98,18 @@ def fresh_script(env: Env) -> Iterator[None]:
 def prompt_of(received: Any) -> str:
     content: str = received.json["userMessage"]["content"]
     return content
+
+
+@contextlib.asynccontextmanager
+async def extra_server(client: Client, settings: Settings, keepalive: float) -> AsyncIterator[str]:
+    """Another app on the same browser, with other settings."""
+    app = make_app(client, settings, keepalive=keepalive)
+    running = await start(app, "127.0.0.1", 0)
+    await warm_up(app)
+    try:
+        yield running.url
+    finally:
+        await running.runner.cleanup()
 
 
 async def raw(method: str, url: str, body: Any = None) -> tuple[int, Any]:
@@ -451,3 +467,171 @@ async def test_other_tools_are_dropped_with_a_log_line(env: Env) -> None:
     assert response.status == "completed"
     assert CONTRACT not in prompt_of(env.sent(before)[0])
     assert any("'web_search' tool" in line for line in env.log)
+
+
+# --- what Codex sends -----------------------------------------------------------------------------
+
+CODEX_TOOLS: Any = [
+    {
+        "type": "function",
+        "name": "shell",
+        "description": "Runs a shell command and returns its output.",
+        "strict": False,
+        "parameters": {
+            "type": "object",
+            "properties": {"command": {"type": "array", "items": {"type": "string"}}},
+            "required": ["command"],
+            "additionalProperties": False,
+        },
+    },
+    {"type": "custom", "name": "apply_patch", "description": "Edit files with a patch."},
+    {"type": "web_search"},
+]
+
+
+def codex_body(items: list[Any], *, stream: bool = True) -> dict[str, Any]:
+    return {
+        "model": MODEL,
+        "instructions": "You are a coding agent running in a terminal.",
+        "input": items,
+        "tools": CODEX_TOOLS,
+        "tool_choice": "auto",
+        "parallel_tool_calls": False,
+        "reasoning": {"effort": "medium", "summary": "auto"},
+        "store": False,
+        "stream": stream,
+        "include": ["reasoning.encrypted_content"],
+        "prompt_cache_key": "codex-session-1",
+    }
+
+
+def text_item(role: str, text: str) -> dict[str, Any]:
+    return {"type": "message", "role": role, "content": [{"type": "input_text", "text": text}]}
+
+
+def output_items(events: list[tuple[str, Any]]) -> list[Any]:
+    """The items a stream finished, as a client keeps them for the next request."""
+    return [data["item"] for name, data in events if name == "response.output_item.done"]
+
+
+async def test_a_codex_session_is_one_conversation_with_one_send_per_turn(env: Env) -> None:
+    items: list[Any] = [
+        text_item("developer", "<permissions>workspace-write</permissions>"),
+        text_item("user", "<environment_context>cwd=/w</environment_context>"),
+        text_item("user", "list the files"),
+    ]
+    shell = '<tool_call>{"name": "shell", "arguments": {"command": ["ls"]}}</tool_call>'
+    patch = '<tool_call>{"name": "apply_patch", "arguments": "*** Begin Patch"}</tool_call>'
+    env.arena.enqueue(
+        Reply(text=shell, reasoning="I should look."),
+        Reply(text=["Now I fix it.", patch]),
+        Reply(text="Done: README.md edited."),
+    )
+    before = env.count()
+    first = await raw_events(env.url, codex_body(items))
+    assert first[-1][0] == "response.completed"
+    done = output_items(first)
+    assert [item["type"] for item in done] == ["reasoning", "function_call"]
+    call = done[1]
+    items += [
+        *done,
+        {"type": "function_call_output", "call_id": call["call_id"], "output": "README.md"},
+    ]
+    second = await raw_events(env.url, codex_body(items))
+    done = output_items(second)
+    assert [item["type"] for item in done] == ["message", "custom_tool_call"]
+    assert done[1]["input"] == "*** Begin Patch"
+    custom = done[1]
+    items += [
+        *done,
+        {"type": "custom_tool_call_output", "call_id": custom["call_id"], "output": "ok"},
+    ]
+    third = await raw_events(env.url, codex_body(items))
+    assert third[-1][1]["response"]["output_text"] == "Done: README.md edited."
+    sent = env.sent(before)
+    conversation = first[-1][1]["response"]["conversation_id"]
+    assert [r.path for r in sent] == [CREATE, POST_TO + conversation, POST_TO + conversation]
+    opening = prompt_of(sent[0])
+    assert opening.count(CONTRACT) == 1 and "apply_patch string" in opening
+    assert "web_search" not in opening  # a built-in tool: dropped
+    assert "You are a coding agent" in opening and "list the files" in opening
+    assert prompt_of(sent[1]) == f"[Tool result {call['call_id']} shell]\nREADME.md"
+    assert prompt_of(sent[2]) == f"[Tool result {custom['call_id']} apply_patch]\nok"
+
+
+async def test_session_keys_keep_equal_histories_apart(env: Env) -> None:
+    question: Any = {"role": "user", "content": "same question (session keys)"}
+    first = await env.openai.responses.create(
+        model=MODEL,
+        input=[question],
+        prompt_cache_key="alpha",
+    )
+    answer = {"role": "assistant", "content": first.output_text}
+    history: Any = [question, answer, {"role": "user", "content": "and then?"}]
+    before = env.count()
+    await env.openai.responses.create(model=MODEL, input=history, prompt_cache_key="beta")
+    await env.openai.responses.create(model=MODEL, input=history, prompt_cache_key="alpha")
+    sent = env.sent(before)
+    conversation = (first.model_extra or {})["conversation_id"]
+    assert sent[0].path == CREATE  # another session: a new conversation, history folded
+    assert "same question (session keys)" in prompt_of(sent[0])
+    assert sent[1].path == POST_TO + conversation
+    assert prompt_of(sent[1]) == "and then?"
+
+
+async def test_session_id_header_is_a_session_key(env: Env) -> None:
+    question: Any = {"role": "user", "content": "same question (header)"}
+    header = {"session_id": "gamma"}
+    first = await env.openai.responses.create(
+        model=MODEL,
+        input=[question],
+        extra_headers=header,
+    )
+    history: Any = [
+        question,
+        {"role": "assistant", "content": first.output_text},
+        {"role": "user", "content": "more?"},
+    ]
+    before = env.count()
+    await env.openai.responses.create(model=MODEL, input=history, extra_headers={"session_id": "x"})
+    await env.openai.responses.create(model=MODEL, input=history, extra_headers=header)
+    assert [r.path.startswith(POST_TO) for r in env.sent(before)] == [False, True]
+
+
+async def test_images_are_attached_and_files_become_text(env: Env) -> None:
+    image = "data:image/png;base64," + base64.b64encode(png(1, 1)).decode()
+    notes = "data:text/plain;base64," + base64.b64encode(b"the launch is on Tuesday").decode()
+    before = env.count()
+    await env.openai.responses.create(
+        model=MODEL,
+        input=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "what do these say?"},
+                    {"type": "input_image", "image_url": image, "detail": "auto"},
+                    {"type": "input_file", "filename": "notes.txt", "file_data": notes},
+                ],
+            }
+        ],
+    )
+    (sent,) = env.sent(before)
+    message = sent.json["userMessage"]
+    assert message["content"].startswith("what do these say?")
+    assert "the launch is on Tuesday" in message["content"] and "notes.txt" in message["content"]
+    assert [a["contentType"] for a in message["experimental_attachments"]] == ["image/png"]
+
+
+async def test_a_failure_after_keep_alives_still_starts_the_response(env: Env) -> None:
+    settings = env.settings.replace(timeout=1.0)
+    client = Client(settings, browser=env.client.browser, record=False)
+    async with extra_server(client, settings, keepalive=0.1) as server:
+        env.arena.enqueue(Fault.hang_before_headers())
+        events = await raw_events(server, {"model": MODEL, "input": "slow site (responses)"})
+    await client.close()
+    assert [name for name, _ in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.failed",
+    ]
+    assert events[-1][1]["response"]["error"]["message"]
