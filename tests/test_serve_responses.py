@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import openai
 import orjson
+import pydantic
 import pytest
 import pytest_asyncio
 
@@ -241,6 +242,19 @@ async def test_json_schema_format_answers_json(env: Env) -> None:
     assert '"degrees"' in prompt_of(env.sent(before)[0])  # the schema went into the prompt
     assert response.text is not None and response.text.format is not None
     assert response.text.format.type == "json_schema"
+
+
+class Weather(pydantic.BaseModel):
+    city: str
+    degrees: int
+
+
+async def test_parse_with_a_pydantic_model(env: Env) -> None:
+    env.arena.enqueue(Reply(text='{"city": "Rome", "degrees": 18}'))
+    parsed = await env.openai.responses.parse(
+        model=MODEL, input="weather in Rome (parse)", text_format=Weather
+    )
+    assert parsed.output_parsed == Weather(city="Rome", degrees=18)
 
 
 # --- tools -------------------------------------------------------------------------------------
@@ -635,3 +649,39 @@ async def test_a_failure_after_keep_alives_still_starts_the_response(env: Env) -
         "response.failed",
     ]
     assert events[-1][1]["response"]["error"]["message"]
+
+
+async def test_item_references_stand_for_the_kept_items(env: Env) -> None:
+    """What the AI SDK sends with store: true: earlier answers as item_reference items."""
+    question: Any = {"role": "user", "content": "weather in Paris? (references)"}
+    env.arena.enqueue(Reply(text=CALL_PARIS, reasoning="A tool will know."))
+    first = await env.openai.responses.create(model=MODEL, input=[question], tools=[WEATHER])
+    reasoning, call = first.output
+    assert call.type == "function_call"
+    references: list[Any] = [
+        {"type": "item_reference", "id": reasoning.id},
+        {"type": "item_reference", "id": call.id},
+    ]
+    result: Any = {"type": "function_call_output", "call_id": call.call_id, "output": "rain"}
+    env.arena.enqueue(Reply(text="Rain in Paris."))
+    before = env.count()
+    second = await env.openai.responses.create(
+        model=MODEL, input=[question, *references, result], tools=[WEATHER]
+    )
+    reply: Any = {"type": "item_reference", "id": second.output[0].id}
+    await env.openai.responses.create(
+        model=MODEL,
+        input=[question, *references, result, reply, {"role": "user", "content": "and Rome?"}],
+        tools=[WEATHER],
+    )
+    conversation = (first.model_extra or {})["conversation_id"]
+    sent = env.sent(before)
+    assert [r.path for r in sent] == [POST_TO + conversation] * 2
+    assert prompt_of(sent[0]) == f"[Tool result {call.call_id} get_weather]\nrain"
+    assert prompt_of(sent[1]) == "and Rome?"
+    status, body = await raw(
+        "POST",
+        f"{env.url}/v1/responses",
+        {"model": MODEL, "input": [question, {"type": "item_reference", "id": "msg_gone_0"}]},
+    )
+    assert (status, body["error"]["param"]) == (400, "input[1].id")

@@ -12,9 +12,10 @@ when cut by ``max_output_tokens``) with the whole response; a failure after the 
 Every response is kept in the conversation store (:class:`~..state.served.ServedStore`) with the
 conversation it belongs to. ``previous_response_id`` naming a conversation's latest response
 continues that conversation with only the new input; an older one is 409 (the site cannot branch
-a conversation); an unknown one 404 ``previous_response_not_found``. With ``store: false`` only
-a marker is kept: the response cannot be fetched or continued from, but it still counts as its
-conversation's latest.
+a conversation); an unknown one 404 ``previous_response_not_found``. An ``item_reference``
+input item is replaced by the kept item it names (output item ids name their response). With
+``store: false`` only a marker is kept: the response cannot be fetched or continued from, but
+it still counts as its conversation's latest.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..errors import LmArenaError, StoreError
+from ..errors import FieldError, LmArenaError, StoreError
 from ..state.served import StoredResponse
 from . import engine, relay
 from . import responses_output as out
@@ -39,6 +40,8 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     """``POST /v1/responses``, with ``stream`` false (one body) or true (named events)."""
     state = request.app[STATE]
     data = await read_json(request)
+    if isinstance(data, Mapping) and isinstance(data.get("input"), list):
+        data = {**data, "input": resolve_references(state, data["input"])}
     previous: StoredResponse | None = None
     wanted = previous_response_id(data) if isinstance(data, Mapping) else None
     if wanted is not None:
@@ -91,6 +94,35 @@ async def delete_response(request: web.Request) -> web.Response:
     else:
         served.delete_response(response_id)
     return json_response({"id": response_id, "object": "response.deleted", "deleted": True})
+
+
+def resolve_references(state: ServerState, items: list[Any]) -> list[Any]:
+    """``item_reference`` items replaced by the kept output items they name: what the AI SDK
+    sends for earlier answers with ``store: true``."""
+    resolved: list[Any] = []
+    seen: dict[str, StoredResponse | None] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping) or item.get("type") != "item_reference":
+            resolved.append(item)
+            continue
+        item_id = item.get("id")
+        response_id = out.response_of_item(item_id) if isinstance(item_id, str) else None
+        if response_id is not None and response_id not in seen:
+            seen[response_id] = state.served.response(response_id)
+        stored = seen.get(response_id) if response_id is not None else None
+        found = [
+            kept_item
+            for kept_item in (stored.body.get("output") or [] if stored else [])
+            if kept_item.get("id") == item_id
+        ]
+        if not found:
+            raise FieldError(
+                f"input[{index}].id",
+                f"input[{index}] refers to {item_id!r}, which no response kept by this server "
+                "holds; send the item itself",
+            )
+        resolved.append(found[0])
+    return resolved
 
 
 def save(state: ServerState, body: dict[str, Any], conversation_id: str) -> None:
@@ -202,7 +234,8 @@ class EventWriter:
                 self.held += text
                 return
             await self._close(sse)
-            await self._open(sse, out.message_item(out.new_id("msg_"), "", [], "in_progress"))
+            item_id = self.shape.item_id("msg_", len(self.items))
+            await self._open(sse, out.message_item(item_id, "", [], "in_progress"))
             await self.send(
                 sse,
                 "response.content_part.added",
@@ -225,7 +258,8 @@ class EventWriter:
     async def _reasoning(self, sse: SSE, text: str) -> None:
         if self.open is None or self.open["type"] != "reasoning":
             await self._close(sse)
-            await self._open(sse, out.reasoning_item(out.new_id("rs_"), "", "in_progress"))
+            item_id = self.shape.item_id("rs_", len(self.items))
+            await self._open(sse, out.reasoning_item(item_id, "", "in_progress"))
             part = {"type": "summary_text", "text": ""}
             await self.send(
                 sse,
@@ -246,9 +280,9 @@ class EventWriter:
     async def _call(self, sse: SSE, call: Any) -> None:
         self.calls += 1
         shape, index = self.shape, len(self.items)
-        added = shape.call_item(call, "in_progress", arguments="")
+        added = shape.call_item(call, "in_progress", index, arguments="")
         await self.send(sse, "response.output_item.added", output_index=index, item=added)
-        done = shape.call_item(call, "completed")
+        done = shape.call_item(call, "completed", index)
         where = {"item_id": added["id"], "output_index": index}
         text = shape.call_text(call)
         if done["type"] == "custom_tool_call":

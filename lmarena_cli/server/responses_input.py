@@ -3,8 +3,9 @@
 ``input`` is a string (one user message) or a list of items: ``message`` (roles ``user``,
 ``system``, ``developer``, ``assistant``; parts ``input_text``, ``input_image``, ``input_file``,
 ``output_text``, ``refusal``), ``function_call`` / ``custom_tool_call`` (a call the model made),
-``function_call_output`` / ``custom_tool_call_output`` (its result); ``reasoning`` and
-``item_reference`` items are ignored. ``instructions`` become a system message first.
+``function_call_output`` / ``custom_tool_call_output`` (its result); ``reasoning`` items are
+ignored (the codec has replaced ``item_reference`` items by the items they name).
+``instructions`` become a system message first.
 
 Consecutive assistant ``message`` and call items are ONE assistant message in the plain form,
 its text then one envelope per call (:func:`.render_assistant`), exactly as the engine
@@ -195,8 +196,8 @@ def plain_input(value: Any, instructions: str | None, names: dict[str, str]) -> 
         elif kind == "message":
             flush()
             plain.append(_message(item, where))
-        elif kind in ("reasoning", "item_reference"):
-            continue  # the model's hidden reasoning and references: nothing the site takes
+        elif kind == "reasoning":
+            continue  # the model's reasoning: the site keeps its own
         else:
             raise FieldError(
                 f"{where}.type",

@@ -113,8 +113,13 @@ class Shape:
             body["battle_skipped"] = outcome.battle_skipped.to_dict()
         return body
 
+    def item_id(self, prefix: str, index: int) -> str:
+        """The id of output item ``index``: it names this response, so that an
+        ``item_reference`` to it can be resolved (:func:`response_of_item`)."""
+        return f"{prefix}{self.id.removeprefix('resp_')}_{index}"
+
     def call_item(
-        self, call: tools.ToolCall, status: str, *, arguments: str | None = None
+        self, call: tools.ToolCall, status: str, index: int, *, arguments: str | None = None
     ) -> dict[str, Any]:
         """A ``function_call`` item (``custom_tool_call`` for a custom tool: its ``input`` is
         the string the model gave). ``arguments``: what the item says so far ('' when added)."""
@@ -122,7 +127,7 @@ class Shape:
         if call.name in self.freeform:
             text = _freeform_input(call) if arguments is None else arguments
             return {
-                "id": "ctc_" + call.id.removeprefix("call_"),
+                "id": self.item_id("ctc_", index),
                 "type": "custom_tool_call",
                 "status": status,
                 "call_id": call.id,
@@ -130,7 +135,7 @@ class Shape:
                 "input": text,
             }
         return {
-            "id": "fc_" + call.id.removeprefix("call_"),
+            "id": self.item_id("fc_", index),
             "type": "function_call",
             "status": status,
             "call_id": call.id,
@@ -141,6 +146,13 @@ class Shape:
     def call_text(self, call: tools.ToolCall) -> str:
         """What a call item's deltas carry: the arguments' JSON, or a custom tool's input."""
         return _freeform_input(call) if call.name in self.freeform else call.arguments
+
+
+def response_of_item(item_id: str) -> str | None:
+    """The id of the response whose output holds the item ``item_id`` (None: not one of ours)."""
+    _, _, rest = item_id.partition("_")
+    head, _, index = rest.rpartition("_")
+    return f"resp_{head}" if head and index.isdigit() else None
 
 
 def _freeform_input(call: tools.ToolCall) -> str:
@@ -190,10 +202,12 @@ def items_of(shape: Shape, outcome: engine.Outcome) -> list[dict[str, Any]]:
     status = "incomplete" if status_of(a.finish_reason)[0] == "incomplete" else "completed"
     items: list[dict[str, Any]] = []
     if a.reasoning:
-        items.append(reasoning_item(new_id("rs_"), a.reasoning, "completed"))
+        items.append(reasoning_item(shape.item_id("rs_", len(items)), a.reasoning, "completed"))
     if a.text.strip() or not a.calls:
-        items.append(message_item(new_id("msg_"), a.text, cited(a.citations, a.text), status))
-    items.extend(shape.call_item(call, "completed") for call in a.calls)
+        item_id = shape.item_id("msg_", len(items))
+        items.append(message_item(item_id, a.text, cited(a.citations, a.text), status))
+    for call in a.calls:
+        items.append(shape.call_item(call, "completed", len(items)))
     return items
 
 
@@ -244,6 +258,7 @@ __all__ = [
     "new_id",
     "output_text",
     "reasoning_item",
+    "response_of_item",
     "status_of",
     "text_part",
     "usage",
