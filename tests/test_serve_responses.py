@@ -685,3 +685,19 @@ async def test_item_references_stand_for_the_kept_items(env: Env) -> None:
         {"model": MODEL, "input": [question, {"type": "item_reference", "id": "msg_gone_0"}]},
     )
     assert (status, body["error"]["param"]) == (400, "input[1].id")
+
+
+async def test_kept_responses_survive_a_restart_of_the_server(env: Env) -> None:
+    first = await env.openai.responses.create(model=MODEL, input="before the restart (kept)")
+    async with extra_server(env.client, env.settings, keepalive=10.0) as server:
+        sdk = openai.AsyncOpenAI(base_url=f"{server}/v1", api_key="unused", max_retries=0)
+        got = await sdk.responses.retrieve(first.id)
+        before = env.count()
+        second = await sdk.responses.create(
+            model=MODEL, input="after the restart", previous_response_id=first.id
+        )
+        await sdk.close()
+    assert got.output_text == first.output_text
+    conversation = (first.model_extra or {})["conversation_id"]
+    assert [r.path for r in env.sent(before)] == [POST_TO + conversation]
+    assert (second.model_extra or {})["conversation_id"] == conversation
