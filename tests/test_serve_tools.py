@@ -277,3 +277,39 @@ async def test_a_prompt_over_the_budget_is_refused_and_never_sent(env: Env) -> N
         await env.sdk.chat.completions.create(model=MODEL, messages=[user("x" * 7000)])
     assert "7,000" in str(caught.value) and "6,000" in str(caught.value)
     assert env.arena.stream_requests() == []
+
+
+async def test_legacy_functions_get_a_function_call_whole_and_streamed(env: Env) -> None:
+    function = WEATHER["function"]
+    env.arena.script("weather", Reply(CALL), repeat=True)
+    reply = await env.sdk.chat.completions.create(
+        model=MODEL, messages=[user("weather in Kyiv?")], functions=[function]
+    )
+    choice = reply.choices[0]
+    assert choice.finish_reason == "function_call" and not choice.message.tool_calls
+    assert choice.message.function_call.name == "get_weather"
+    assert json.loads(choice.message.function_call.arguments) == {"city": "Paris"}
+    stream = await env.sdk.chat.completions.create(
+        model=MODEL, messages=[user("weather in Riga?")], functions=[function], stream=True
+    )
+    names, arguments, finish = [], "", None
+    async for chunk in stream:
+        for part in chunk.choices:
+            if part.delta.function_call is not None:
+                names.append(part.delta.function_call.name)
+                arguments += part.delta.function_call.arguments or ""
+            finish = part.finish_reason or finish
+    assert (names[0], finish) == ("get_weather", "function_call")
+    assert json.loads(arguments) == {"city": "Paris"}
+    # The result comes back as a `function` message and continues the conversation.
+    messages = [
+        user("weather in Kyiv?"),
+        choice.message.model_dump(exclude_none=True),
+        {"role": "function", "name": "get_weather", "content": "cold"},
+    ]
+    env.arena.scripts.clear()
+    env.arena.script(r"^\[Tool result get_weather\]\ncold$", Reply("Cold in Kyiv."))
+    final = await env.sdk.chat.completions.create(
+        model=MODEL, messages=messages, functions=[function]
+    )
+    assert final.choices[0].message.content == "Cold in Kyiv."

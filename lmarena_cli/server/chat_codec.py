@@ -36,17 +36,29 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         )
         if not chat.stream:
             outcome = await relay.whole(state, run)
-            return json_response(completion(outcome, maker))
+            return json_response(completion(outcome, maker, legacy=chat.legacy_functions))
         sse = SSE(request, keepalive=state.keepalive, closing=state.closing)
-        return await relay.streamed(request, state, run, ChunkWriter(maker), sse)
+        writer = ChunkWriter(maker, legacy=chat.legacy_functions)
+        return await relay.streamed(request, state, run, writer, sse)
 
 
-def completion(outcome: engine.Outcome, maker: responses.ChunkMaker) -> dict[str, Any]:
-    """A ``chat.completion``; side by side and battle answer in ``choices[0]`` and ``[1]``."""
+def completion(
+    outcome: engine.Outcome, maker: responses.ChunkMaker, *, legacy: bool = False
+) -> dict[str, Any]:
+    """A ``chat.completion``; side by side and battle answer in ``choices[0]`` and ``[1]``.
+
+    ``legacy``: the request declared ``functions``, so a call is ``message.function_call``
+    (the first one) with ``finish_reason`` ``function_call``."""
     choices = []
     for index, side in enumerate(outcome.sides):
         message: dict[str, Any] = {"role": "assistant", "content": side.text}
-        if side.calls:
+        reason = side.finish_reason or "stop"
+        if side.calls and legacy:
+            first = side.calls[0]
+            message["content"] = side.text or None
+            message["function_call"] = {"name": first.name, "arguments": first.arguments}
+            reason = "function_call"
+        elif side.calls:
             message["content"] = side.text or None
             message["tool_calls"] = [_call(call) for call in side.calls]
         if side.reasoning:
@@ -56,7 +68,7 @@ def completion(outcome: engine.Outcome, maker: responses.ChunkMaker) -> dict[str
         choice: dict[str, Any] = {
             "index": index,
             "message": message,
-            "finish_reason": side.finish_reason or "stop",
+            "finish_reason": reason,
             "logprobs": None,
         }
         if len(outcome.sides) > 1:
@@ -89,8 +101,9 @@ def _call(call: Any) -> dict[str, Any]:
 class ChunkWriter:
     """A streamed answer as ``chat.completion.chunk`` events."""
 
-    def __init__(self, maker: responses.ChunkMaker) -> None:
+    def __init__(self, maker: responses.ChunkMaker, *, legacy: bool = False) -> None:
         self.maker = maker
+        self.legacy = legacy  # calls as the legacy ``function_call`` deltas
         self.calls: dict[int, int] = {}  # choice index -> tool calls sent
 
     async def event(self, sse: SSE, out: engine.Out) -> None:
@@ -104,10 +117,17 @@ class ChunkWriter:
         elif isinstance(out, engine.Cited):
             citation = {"url": out.url, "title": out.title}
             await sse.data(maker.delta(out.index, citations=[citation]))
+        elif isinstance(out, engine.Called) and self.legacy:
+            if self.calls.setdefault(out.index, 0) == 0:  # one function_call per answer
+                self.calls[out.index] = 1
+                named = {"name": out.call.name, "arguments": ""}
+                await sse.data(maker.delta(out.index, function_call=named))
+                rest = {"arguments": out.call.arguments}
+                await sse.data(maker.delta(out.index, function_call=rest))
         elif isinstance(out, engine.Called):
             number = self.calls.get(out.index, 0)
             self.calls[out.index] = number + 1
-            head = {
+            head: dict[str, Any] = {
                 "index": number,
                 "id": out.call.id,
                 "type": "function",
@@ -117,7 +137,9 @@ class ChunkWriter:
             arguments = {"index": number, "function": {"arguments": out.call.arguments}}
             await sse.data(maker.delta(out.index, tool_calls=[arguments]))
         elif isinstance(out, engine.Finished):
-            await sse.data(maker.finish(out.index, out.reason))
+            legacy_call = self.legacy and out.reason == "tool_calls"
+            reason = "function_call" if legacy_call else out.reason
+            await sse.data(maker.finish(out.index, reason))
         elif isinstance(out, engine.BattleSkipped):
             await sse.data(maker.chunk([], **responses.battle_fields(out.skipped)))
 

@@ -70,6 +70,8 @@ class ChatRequest:
     limits: Limits = field(default_factory=Limits)
     #: Declared tools that are not functions (built-in tools), dropped; the server logs them.
     dropped_tools: tuple[str, ...] = ()
+    #: Tools came as the legacy ``functions``: a call is answered as ``function_call``.
+    legacy_functions: bool = False
     #: From ``conversation.evaluationSessionId`` or ``conversation_id`` (extension fields).
     conversation_id: str | None = None
     #: From ``arena.versus`` (side by side) and ``arena.battle`` (anonymous battle).
@@ -137,6 +139,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
         output=chat_output(data.get("response_format")),
         limits=Limits(chat_max_tokens(data), fields.stops(data.get("stop"))),
         dropped_tools=dropped,
+        legacy_functions=data.get("functions") is not None and data.get("tools") is None,
     )
 
 

@@ -24,6 +24,7 @@ from .turn import Turn
 _FINISH_REASONS = {
     "length": "length",
     "tool_calls": "tool_calls",  # already OpenAI's word: an emulated call (never the site's)
+    "function_call": "function_call",  # the same, for a request with the legacy ``functions``
     "content-filter": "content_filter",
     "content_filter": "content_filter",
 }
