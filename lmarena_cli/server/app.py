@@ -8,6 +8,8 @@ Endpoints::
     POST /v1/images/generations     image models; ``url`` items (or ``b64_json``)
     POST /v1/responses              OpenAI's Responses API (:mod:`.responses_codec`)
     GET|DELETE /v1/responses/{id}   a kept response
+    POST /v1/messages               Anthropic's Messages API (:mod:`.messages_codec`)
+    POST /v1/messages/count_tokens  its prompt estimate; nothing is sent
     GET  /health                    {"ready": bool, "status": ..., "reason": ...}; no API key needed
 
 Extension fields of a chat completion request (all optional):
@@ -30,7 +32,9 @@ so the client it is given must be made with ``record=False``.
 
 Errors use OpenAI's envelope ``{"error": {"message", "type", "param", "code"}}`` with the HTTP
 status of :mod:`lmarena_cli.errors`; a stream that has started ends with a chunk carrying
-``error`` and then ``data: [DONE]``.
+``error`` and then ``data: [DONE]``. Under ``/v1/messages`` (401, 404 and 405 included) they use
+Anthropic's envelope instead (:mod:`.messages_codec`). The API key is sent as
+``Authorization: Bearer <key>`` or as ``x-api-key: <key>`` (Anthropic's clients).
 
 The handlers are in :mod:`.handlers`; starting, stopping and ``serve`` itself in :mod:`.run`.
 """
@@ -48,7 +52,7 @@ from aiohttp import web
 from ..client.client import Client
 from ..errors import ConfigError, LmArenaError, RateLimited
 from ..settings import Settings
-from . import chat_codec, handlers, responses, responses_codec
+from . import chat_codec, handlers, messages_codec, responses, responses_codec
 from .context import STATE, Log, ServerState, json_response
 
 #: Request bodies larger than this are refused with 413 (base64 images make bodies big).
@@ -98,6 +102,8 @@ def make_app(
     app.router.add_post("/v1/responses", responses_codec.create_response)
     app.router.add_get("/v1/responses/{id}", responses_codec.get_response)
     app.router.add_delete("/v1/responses/{id}", responses_codec.delete_response)
+    app.router.add_post(messages_codec.PATH, messages_codec.messages)
+    app.router.add_post(messages_codec.PATH + "/count_tokens", messages_codec.count_tokens)
     return app
 
 
@@ -172,41 +178,47 @@ def _cors_headers(origins: tuple[str, ...]) -> Any:
 def _error_middleware(log: Log) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        anthropic = messages_codec.is_messages_path(request.path)
         try:
             return await handler(request)
         except LmArenaError as error:
-            return error_response(error)
+            return messages_codec.error_response(error) if anthropic else error_response(error)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise
-            return _http_error(exc)
+            return _http_error(exc, anthropic=anthropic)
         except Exception as exc:  # the last resort: a JSON 500, never a traceback
             log(f"internal error on {request.method} {request.path}: {type(exc).__name__}: {exc}")
-            body = responses.plain_error(
-                f"internal server error ({type(exc).__name__})", error_type="server_error"
-            )
+            message = f"internal server error ({type(exc).__name__})"
+            if anthropic:
+                return messages_codec.http_error(500, message)
+            body = responses.plain_error(message, error_type="server_error")
             return json_response(body, status=500)
 
     return middleware
 
 
-def _http_error(exc: web.HTTPException) -> web.Response:
+def _http_error(exc: web.HTTPException, *, anthropic: bool = False) -> web.Response:
     if exc.status == 413:
         message = f"the request body is larger than {MAX_BODY // (1024 * 1024)} MiB"
-        return json_response(
-            responses.plain_error(message, error_type="invalid_request_error"), status=413
-        )
-    if exc.status == 404:
+    elif exc.status == 404:
         message = (
             "no such endpoint; this server offers /v1/models, /v1/chat/completions, "
-            "/v1/responses, /v1/images/generations and /health"
+            "/v1/responses, /v1/images/generations, /v1/messages, /v1/messages/count_tokens "
+            "and /health"
         )
     elif exc.status == 405:
         message = f"method not allowed: {exc.reason}"
     else:
         message = exc.reason
-    body = responses.plain_error(message, error_type="invalid_request_error")
-    response = json_response(body, status=exc.status)
+    if anthropic:
+        response = messages_codec.http_error(exc.status, message)
+    elif exc.status == 413:
+        body = responses.plain_error(message, error_type="invalid_request_error")
+        return json_response(body, status=413)
+    else:
+        body = responses.plain_error(message, error_type="invalid_request_error")
+        response = json_response(body, status=exc.status)
     if "Allow" in exc.headers:
         response.headers["Allow"] = exc.headers["Allow"]
     return response
@@ -219,18 +231,27 @@ def _auth_middleware(api_key: str | None) -> Any:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if expected is None or request.path == "/health" or request.method == "OPTIONS":
             return await handler(request)
+        anthropic = messages_codec.is_messages_path(request.path)
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
-            return _unauthorized("missing API key: send the header Authorization: Bearer <key>")
+            given = request.headers.get("x-api-key", "")  # Anthropic's clients send it so
+        if not given.strip():
+            message = (
+                "missing API key: send the header Authorization: Bearer <key> (or x-api-key: <key>)"
+            )
+            return _unauthorized(message, anthropic=anthropic)
         if not hmac.compare_digest(given.strip().encode(), expected):
-            return _unauthorized("wrong API key (the one in LM_ARENA_API_KEY is expected)")
+            message = "wrong API key (the one in LM_ARENA_API_KEY is expected)"
+            return _unauthorized(message, anthropic=anthropic)
         return await handler(request)
 
     return middleware
 
 
-def _unauthorized(message: str) -> web.Response:
+def _unauthorized(message: str, *, anthropic: bool = False) -> web.Response:
+    if anthropic:
+        return messages_codec.http_error(401, message)
     body = responses.plain_error(
         message, error_type="invalid_request_error", code="invalid_api_key"
     )

@@ -11,7 +11,8 @@ message first; an assistant's ``tool_use`` blocks the envelopes the model wrote
 ``tool`` message (:func:`.tools.render_result`, named after the ``tool_use`` of its id), and the
 other blocks of that user message one user message after them; an ``image`` block an
 ``image_url`` part; a ``document`` block its text; ``thinking`` blocks are left out (the site
-never sees them, and an answer's own reasoning is not part of the stored transcript).
+never sees them, and an answer's own reasoning is not part of the stored transcript), and so is
+Claude Code's billing block in ``system`` (:data:`BILLING_HEADER`).
 Errors are :class:`FieldError` naming the field as the client wrote it. Pure: no I/O.
 """
 
@@ -31,6 +32,10 @@ from .turn import Limits, Message, Turn
 IGNORED_BLOCKS = frozenset({"thinking", "redacted_thinking"})
 #: The prefix of the ids of the calls an answer makes, as Anthropic writes them.
 CALL_ID_PREFIX = "toolu_"
+#: How Claude Code's billing block starts: ``system[0]`` of each request, with a token that
+#: changes on every request (``cch=...``). It says nothing to a model, and kept in the system
+#: message it would make every request's history new, so no transcript would ever match.
+BILLING_HEADER = "x-anthropic-billing-header:"
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,9 @@ def _system(value: Any) -> list[Message]:
     for index, block in enumerate(value):
         if not isinstance(block, Mapping) or block.get("type") != "text":
             raise FieldError(f"system[{index}]", f"system[{index}] must be a text block")
-        texts.append(_text(block, f"system[{index}]"))
+        text = _text(block, f"system[{index}]")
+        if not text.lstrip().startswith(BILLING_HEADER):
+            texts.append(text)
     text = "\n".join(texts)
     return [{"role": "system", "content": text}] if text.strip() else []
 
