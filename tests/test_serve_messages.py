@@ -30,6 +30,7 @@ pytestmark = [pytest.mark.asyncio(loop_scope="module")]
 
 CHAT_MODEL = "gemini-3-pro"
 THINKING_MODEL = "claude-opus-4-5-thinking-32k"
+SEARCH_MODEL = "gemini-3-pro-grounding"
 CREATE = "/nextjs-api/stream/create-evaluation"
 POST_TO = "/nextjs-api/stream/post-to-evaluation/"
 WEATHER = {
@@ -240,6 +241,64 @@ async def test_reasoning_is_a_thinking_block_with_a_signature(env: Env) -> None:
     assert [block.type for block in final.content] == ["thinking", "text"]
     assert final.content[0].thinking == "Hmm, yes."  # type: ignore[union-attr]
     assert final.content[0].signature  # type: ignore[union-attr]
+
+
+async def test_search_sources_are_citations_of_the_text(env: Env) -> None:
+    sources = [{"url": "https://example.com/a", "title": "A"}]
+    env.arena.enqueue(Reply(text="Found it.", citations=sources))
+    message = await env.sdk.messages.create(
+        model=SEARCH_MODEL, max_tokens=100, messages=[{"role": "user", "content": "Search"}]
+    )
+    block = message.content[0]
+    assert block.type == "text" and block.citations
+    assert [(c.url, c.title) for c in block.citations] == [("https://example.com/a", "A")]  # type: ignore[union-attr]
+    env.arena.enqueue(Reply(text="Found again.", citations=sources))
+    async with env.sdk.messages.stream(
+        model=SEARCH_MODEL, max_tokens=100, messages=[{"role": "user", "content": "Search more"}]
+    ) as stream:
+        final = await stream.get_final_message()
+    block = final.content[0]
+    assert block.type == "text" and block.text == "Found again."
+    assert [c.url for c in block.citations or []] == ["https://example.com/a"]  # type: ignore[union-attr]
+
+
+async def test_output_config_format_gives_checked_json(env: Env) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}},
+        "required": ["n"],
+        "additionalProperties": False,
+    }
+    env.arena.enqueue(Reply(text='Sure: ```json\n{"n": 3}\n```'))
+    before = len(env.streams())
+    message = await env.sdk.messages.create(
+        model=CHAT_MODEL,
+        max_tokens=100,
+        output_config={"format": {"type": "json_schema", "schema": schema}},
+        messages=[{"role": "user", "content": "A number"}],
+    )
+    assert message.content[0].text == '{"n":3}'  # type: ignore[union-attr]
+    assert '"required":["n"]' in sent_text(env.streams()[before])
+    env.arena.enqueue(Reply(text='{"n": "three"}'))
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        await env.sdk.messages.create(
+            model=CHAT_MODEL,
+            max_tokens=100,
+            output_config={"format": {"type": "json_schema", "schema": schema}},
+            messages=[{"role": "user", "content": "A number, again"}],
+        )
+    assert caught.value.body["error"]["type"] == "api_error"  # type: ignore[index]
+
+
+async def test_beta_requests_are_served_too(env: Env) -> None:
+    env.arena.enqueue(Reply(text="Beta."))
+    message = await env.sdk.beta.messages.create(
+        model=CHAT_MODEL,
+        max_tokens=100,
+        betas=["interleaved-thinking-2025-05-14"],
+        messages=[{"role": "user", "content": "beta?"}],
+    )
+    assert message.content[0].text == "Beta."  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------------------------------
