@@ -390,6 +390,36 @@ async def test_tool_use_streams_its_input_as_json_deltas(env: Env) -> None:
     assert use.id.startswith("toolu_")
 
 
+async def test_a_streamed_answer_split_around_a_call_still_matches(env: Env) -> None:
+    question: anthropic.types.MessageParam = {"role": "user", "content": "Weather in Lima?"}
+    env.arena.enqueue(Reply(text=["Checking. ", call("Lima"), " Back soon."]))
+    async with env.sdk.messages.stream(
+        model=CHAT_MODEL,
+        max_tokens=300,
+        tools=[WEATHER],  # type: ignore[list-item]
+        messages=[question],
+    ) as stream:
+        first = await stream.get_final_message()
+    assert [block.type for block in first.content] == ["text", "tool_use", "text"]
+    use = first.content[1]
+    assert use.type == "tool_use"
+    env.arena.enqueue(Reply(text="Warm."))
+    before = len(env.streams())
+    await env.sdk.messages.create(
+        model=CHAT_MODEL,
+        max_tokens=300,
+        tools=[WEATHER],  # type: ignore[list-item]
+        messages=[
+            question,
+            {"role": "assistant", "content": [cast(Any, b.to_dict()) for b in first.content]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id}]},
+        ],
+    )
+    sent = env.streams()[before:]
+    assert len(sent) == 1 and sent[0].path.startswith(POST_TO)
+    assert sent_text(sent[0]) == f"[Tool result {use.id} get_weather]"
+
+
 async def test_a_tool_error_result_is_marked_as_an_error(env: Env) -> None:
     env.arena.enqueue(Reply(text=call("Atlantis")))
     first = await env.sdk.messages.create(
@@ -498,6 +528,11 @@ async def test_count_tokens_estimates_the_prompt_without_sending(env: Env) -> No
     )
     assert plain.input_tokens >= len("Hi there " * 50) // 4
     assert with_tools.input_tokens > plain.input_tokens
+    ending_with_an_answer = await env.sdk.messages.count_tokens(
+        model=CHAT_MODEL,
+        messages=[*question, {"role": "assistant", "content": "Hello " * 50}],
+    )
+    assert ending_with_an_answer.input_tokens > plain.input_tokens
     assert len(env.streams()) == before
     status, _, raw = await raw_post(env.url + "/v1/messages/count_tokens", {"model": CHAT_MODEL})
     assert status == 400

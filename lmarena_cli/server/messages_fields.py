@@ -88,7 +88,7 @@ def parse_messages_request(body: Any, *, counting: bool = False) -> MessagesRequ
         raise FieldError("stream", f"stream must be true or false, not {stream!r}")
     declared, dropped = _tools(body.get("tools"))
     choice, parallel = _tool_choice(body.get("tool_choice"), declared)
-    messages = [*_system(body.get("system")), *_messages(body.get("messages"))]
+    messages = [*_system(body.get("system")), *_messages(body.get("messages"), counting)]
     return MessagesRequest(
         model=model.strip(),
         messages=messages,
@@ -209,7 +209,7 @@ def _system(value: Any) -> list[Message]:
     return [{"role": "system", "content": text}] if text.strip() else []
 
 
-def _messages(value: Any) -> list[Message]:
+def _messages(value: Any, counting: bool) -> list[Message]:
     if not isinstance(value, list) or not value:
         raise FieldError("messages", "messages must be a non-empty array of message objects")
     names: dict[str, str] = {}  # tool_use id -> tool name, to name each result
@@ -228,7 +228,7 @@ def _messages(value: Any) -> list[Message]:
             raise FieldError(
                 f"{where}.role", f"{where}.role must be user or assistant, not {role!r}"
             )
-    if value[-1].get("role") != "user":
+    if value[-1].get("role") != "user" and not counting:  # any history can be counted
         raise FieldError(
             f"messages[{len(value) - 1}].role",
             "the last message must be the user's: prefilling the assistant's answer is not "
@@ -281,7 +281,9 @@ def _assistant(blocks: list[Mapping[str, Any]], names: dict[str, str], where: st
             raise FieldError(
                 f"{spot}.type", f"{spot}.type {kind!r} is not supported in an assistant message"
             )
-    text = "\n".join(texts)
+    # Joined as they are: a streamed answer with text after a call comes back as two text
+    # blocks, which together are the answer's text as the store keeps it.
+    text = "".join(texts)
     content = tools.render_assistant(text, calls) if calls else text
     return {"role": "assistant", "content": content}
 
