@@ -85,7 +85,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
     """``POST /v1/messages``, with ``stream`` false (one message) or true (events)."""
     state = request.app[STATE]
     body = parse_messages_request(await read_json(request))
-    turn = _turn(state, request, body)
+    for kind in body.dropped_tools:
+        state.log(f"tools: a {kind!r} tool is a server tool; dropped (the site has no tools)")
+    turn = _turn(request, body)
     async with tracked(state):
         run = await relay.prepare(state, turn)
         message_id = new_message_id()
@@ -100,7 +102,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
 async def count_tokens(request: web.Request) -> web.Response:
     """``POST /v1/messages/count_tokens``: ``{"input_tokens": N}``, estimated; nothing is sent."""
     state = request.app[STATE]
-    turn = _turn(state, request, parse_messages_request(await read_json(request), counting=True))
+    turn = _turn(request, parse_messages_request(await read_json(request), counting=True))
     return json_response({"input_tokens": estimate_tokens(prompt_text(state, turn))})
 
 
@@ -117,9 +119,7 @@ def prompt_text(state: ServerState, turn: Turn) -> str:
     return engine.compose(counting, turn, where).text
 
 
-def _turn(state: ServerState, request: web.Request, body: MessagesRequest) -> Turn:
-    for kind in body.dropped_tools:
-        state.log(f"tools: a {kind!r} tool is a server tool; dropped (the site has no tools)")
+def _turn(request: web.Request, body: MessagesRequest) -> Turn:
     return body.to_turn(session_key=request.headers.get(SESSION_HEADER) or None)
 
 
@@ -324,7 +324,7 @@ def error_body(error: LmArenaError) -> dict[str, Any]:
     text = str(error)
     if isinstance(error, PromptTooLong):
         text = f"prompt is too long: {text}"
-    return envelope(text, 429 if isinstance(error, RateLimited) else error.http_status)
+    return envelope(text, error.http_status)
 
 
 def error_response(error: LmArenaError) -> web.Response:
