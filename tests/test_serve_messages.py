@@ -362,6 +362,34 @@ async def test_tool_use_then_tool_result_continues_the_conversation(env: Env) ->
     assert sent_text(sent[0]) == f"[Tool result {use.id} get_weather]\n18°C, sunny\n\nThanks."
 
 
+async def test_the_claude_code_session_id_keys_the_matching(env: Env) -> None:
+    question: anthropic.types.MessageParam = {"role": "user", "content": "Session question"}
+    env.arena.enqueue(Reply(text="Session answer."))
+    first = await env.sdk.messages.create(
+        model=CHAT_MODEL,
+        max_tokens=100,
+        messages=[question],
+        extra_headers={"X-Claude-Code-Session-Id": "session-a"},
+    )
+    history: list[anthropic.types.MessageParam] = [
+        question,
+        {"role": "assistant", "content": [cast(Any, b.to_dict()) for b in first.content]},
+        {"role": "user", "content": "Go on"},
+    ]
+    before = len(env.streams())
+    for session in ("session-b", "session-a"):
+        env.arena.enqueue(Reply(text="More."))
+        await env.sdk.messages.create(
+            model=CHAT_MODEL,
+            max_tokens=100,
+            messages=history,
+            extra_headers={"X-Claude-Code-Session-Id": session},
+        )
+    other, same = env.streams()[before:]
+    assert other.path == CREATE and "[Assistant]\nSession answer." in sent_text(other)
+    assert same.path.startswith(POST_TO) and sent_text(same) == "Go on"
+
+
 async def test_tool_use_streams_its_input_as_json_deltas(env: Env) -> None:
     env.arena.enqueue(
         Reply(
