@@ -604,6 +604,33 @@ async def test_unknown_model_is_not_found(env: Env) -> None:
     assert "gemini-3-pro" in caught.value.message
 
 
+@pytest.mark.parametrize(
+    ("fault", "status", "kind"),
+    [
+        (Fault.a3("internal server error"), 502, "api_error"),
+        (Fault.login_gate(), 503, "overloaded_error"),
+        (Fault.hang(), 504, "timeout_error"),
+    ],
+    ids=["model-failure-502", "sign-in-503", "timeout-504"],
+)
+async def test_site_failures_map_to_anthropic_types(
+    env: Env, fault: Fault, status: int, kind: str
+) -> None:
+    settings = env.settings.replace(timeout=1.5)
+    client = Client(settings, browser=env.client.browser, record=False)
+    async with extra_server(client, settings) as url:
+        sdk = anthropic.AsyncAnthropic(base_url=url, api_key="x", max_retries=0)
+        env.arena.enqueue(fault)
+        with pytest.raises(anthropic.APIStatusError) as caught:
+            await sdk.messages.create(
+                model=CHAT_MODEL, max_tokens=50, messages=[{"role": "user", "content": "fail"}]
+            )
+        await sdk.close()
+    await client.close()
+    assert caught.value.status_code == status
+    assert caught.value.body["error"]["type"] == kind  # type: ignore[index]
+
+
 async def test_an_error_after_the_start_is_an_error_event(env: Env) -> None:
     env.arena.enqueue(Fault.cut(after_text="Partial ans"))
     with pytest.raises(anthropic.APIStatusError) as caught:
