@@ -213,9 +213,6 @@ def _http_error(exc: web.HTTPException, *, anthropic: bool = False) -> web.Respo
         message = exc.reason
     if anthropic:
         response = messages_codec.http_error(exc.status, message)
-    elif exc.status == 413:
-        body = responses.plain_error(message, error_type="invalid_request_error")
-        return json_response(body, status=413)
     else:
         body = responses.plain_error(message, error_type="invalid_request_error")
         response = json_response(body, status=exc.status)
