@@ -152,6 +152,8 @@ def test_the_bash_script_completes_commands_and_models_in_a_real_bash(tmp_path: 
         "show lmarena mo\n"
         "show lmarena ask -m gem\n"
         "show lmarena ask --no-s\n"
+        "show lmarena ask --sch\n"
+        "show lmarena ask --att\n"
     )
     done = subprocess.run(
         ["bash", "--norc", "--noprofile", "-c", script],
@@ -166,8 +168,9 @@ def test_the_bash_script_completes_commands_and_models_in_a_real_bash(tmp_path: 
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    blocks = [block.split() for block in done.stdout.split("--\n")][:3]
+    blocks = [block.split() for block in done.stdout.split("--\n")][:5]
     assert blocks[0] == ["models"]
     assert blocks[1] == ["gemini-3-pro"]
     assert "--no-stdin" in blocks[2] and "--no-stream" in blocks[2]
+    assert (blocks[3], blocks[4]) == (["--schema"], ["--attach"])
     assert done.stderr == ""

@@ -271,23 +271,35 @@ async def test_failures_through_the_kept_server_exit_and_say_what_in_process_doe
     assert "Traceback" not in "".join(kept.stderr for _, kept in pairs)
 
 
-async def test_a_prompt_over_the_budget_is_refused_unsent_through_the_kept_server_too(
+async def test_the_budget_and_a_schema_mismatch_exit_through_the_kept_server_as_in_process(
     cli: Cli, arena: FakeArena
 ) -> None:
-    # The check runs in the server's library; its refusal crosses the wire as the same error.
+    # The budget is checked in the server's library; its refusal crosses the wire as the same
+    # error. A schema is checked in the command, on the answer the server relayed.
+    schema = '{"type": "object", "required": ["n"]}'
     steps: list[Step] = [
         (["ask", "--no-stdin", "warm up"], "", []),
         (["ask", "too long"], "z" * 48_000, []),
+        (["ask", "--no-stdin", "--schema", schema, "n?"], "", [Reply(text='{"m": 1}')]),
+        (["ask", "--no-stdin", "--schema", schema, "n?"], "", [Reply(text='{"n": 1}')]),
     ]
     pairs = await both_ways(cli, arena, steps)
-    refused = pairs[1][1]
-    assert (refused.returncode, refused.stdout) == (2, "")
+    assert [kept.returncode for _, kept in pairs] == [0, 2, 11, 0]
+    refused, mismatch, matched = (kept for _, kept in pairs[1:])
+    assert refused.stdout == ""
     assert refused.stderr.splitlines() == [
         "lmarena: the prompt is 48,010 characters, over the limit of 48,000 "
         "(LM_ARENA_MAX_PROMPT_CHARS); nothing was sent"
     ]
+    assert mismatch.stdout == ""
+    assert mismatch.stderr.splitlines()[:3] == [
+        "lmarena: the answer did not match the schema: $: 'n' is a required property",
+        "lmarena: the model's answer was:",
+        '{"m": 1}',
+    ]
+    assert matched.stdout == '{"n":1}\n'
     assert cli.server() is not None
-    assert len(arena.stream_requests()) == 2  # the two warm-ups, in-process and kept
+    assert len(arena.stream_requests()) == 6  # all but the two refused, in-process and kept
 
 
 async def test_images_go_in_from_this_folder_and_come_out_to_it(cli: Cli, arena: FakeArena) -> None:

@@ -15,6 +15,7 @@ from lmarena_cli.errors import ErrorKind, PromptTooLong
 from tests.fake_arena import FakeArena
 from tests.fakes import HttpBrowser
 from tests.helpers.clients import ClientFactory
+from tests.helpers.serving import openai_client, serving
 from tests.helpers.standin_cli import StandInCli, conversation
 
 pytestmark = pytest.mark.timeout(90)
@@ -79,4 +80,29 @@ async def test_the_library_refuses_before_a_token_is_minted_or_anything_sent(
     assert (error.exit_code, error.http_status) == (2, 400)
     assert isinstance(client.browser, HttpBrowser)
     assert client.browser.counts.tokens == 0
+    assert arena.stream_requests() == []
+
+
+async def test_serve_answers_an_over_budget_request_400_context_length_exceeded(
+    arena: FakeArena, client_factory: ClientFactory
+) -> None:
+    import openai
+
+    client = client_factory(max_prompt_chars=100)
+    async with serving(client) as url:
+        api = openai_client(url)
+        with pytest.raises(openai.BadRequestError) as caught:
+            await api.chat.completions.create(
+                model=MODEL,
+                messages=[
+                    {"role": "system", "content": "s" * 60},
+                    {"role": "user", "content": "u" * 60},
+                ],
+            )
+        await api.close()
+    assert caught.value.status_code == 400
+    assert caught.value.code == "context_length_exceeded"
+    assert "over the limit of 100 (LM_ARENA_MAX_PROMPT_CHARS); nothing was sent" in str(
+        caught.value.message
+    )
     assert arena.stream_requests() == []

@@ -9,6 +9,7 @@ import typer
 
 from ..errors import ExitStatus, LmArenaError
 from ..settings import Settings
+from . import inputs
 from .catalog import complete_model
 from .extract import first_code_block
 from .options import DebugOpt, ModelOpt, NoColorOpt, QuietOpt, RawOpt, RoleOpt, SystemOpt
@@ -35,6 +36,15 @@ def ask(
             "-i",
             help="Image path, http(s) URL, or - for stdin. Repeatable.",
             metavar="PATH|URL|-",
+        ),
+    ] = None,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--attach",
+            "-a",
+            help="A text file or PDF, given to the model as text before the prompt. Repeatable.",
+            metavar="FILE",
         ),
     ] = None,
     resume: Annotated[
@@ -74,6 +84,15 @@ def ask(
             "(exit 10 when it has none).",
         ),
     ] = False,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="A JSON Schema (a file, or inline JSON) the answer must match: its JSON is "
+            "printed on one line (exit 11 when it does not match).",
+            metavar="FILE|JSON",
+        ),
+    ] = None,
     no_stream: Annotated[bool, typer.Option("--no-stream", help="Print the answer whole.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="One JSON object at the end.")] = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON event per line.")] = False,
@@ -108,6 +127,8 @@ def ask(
       lmarena ask --retry            # another answer to the latest prompt
       lmarena ask -s "Answer in French." "what is a monad?"
       lmarena ask -x "a bash one-liner that counts lines in *.py" | sh
+      lmarena ask -a report.pdf "summarise this in three bullet points"
+      lmarena ask --schema person.json "invent a person" | jq .name
     """
     term = Terminal(quiet=quiet, no_color=no_color)
     images = list(image or [])
@@ -125,13 +146,29 @@ def ask(
             "not with --json, --jsonl, --vs or --battle"
         )
         raise typer.Exit(2)
-    if retry and (prompt is not None or images or vs or battle or model):
+    if schema is not None and (extract or jsonl or vs or battle):
         term.err(
-            "lmarena: --retry regenerates the latest answer of a conversation (-c, the default, "
-            "or --resume ID): it takes no prompt, --image, -m, --vs or --battle"
+            "lmarena: --schema prints one answer's JSON: not with -x, --jsonl, --vs or --battle"
         )
         raise typer.Exit(2)
+    if retry and (prompt is not None or images or vs or battle or model or attach or schema):
+        term.err(
+            "lmarena: --retry regenerates the latest answer of a conversation (-c, the default, "
+            "or --resume ID): it takes no prompt, --image, -a, --schema, -m, --vs or --battle"
+        )
+        raise typer.Exit(2)
+    fmt = inputs.schema(term, schema) if schema is not None else None
+    files = inputs.attachments(term, attach or [])  # before stdin is read or a browser starts
     given = None if retry else prompt_input(term, prompt, images, no_stdin=no_stdin)
+    text = given.text if given is not None else ""
+    if files:
+        from ..client.files import with_files
+
+        text = with_files(text, files)
+    if fmt is not None:
+        from ..client.structured import with_instruction
+
+        text = with_instruction(text, fmt)
     settings = load_settings(term, model=model, timeout=timeout)
     continued = bool(resume or continue_ or retry)
     choice = choose(term, settings, system=system, role_name=role, model=model, continued=continued)
@@ -154,11 +191,13 @@ def ask(
                         client, settings, resume, continue_, vs, battle, model, system=choice.system
                     )
                     stream = await chat.send(
-                        given.text, images=sources or None, stream=True, timeout=timeout
+                        text, images=sources or None, stream=True, timeout=timeout
                     )
                 spin.stop()
             if extract:
                 return await print_code_block(term, stream, output, client)
+            if fmt is not None:
+                return await inputs.print_structured(term, stream, fmt, json_=json_)
             renderer = Renderer(
                 term,
                 chat,
