@@ -9,6 +9,7 @@ import base64
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import aiohttp
@@ -25,6 +26,7 @@ from lmarena_cli.server.run import start, warm_up
 from lmarena_cli.settings import Settings
 from tests.fake_arena import FakeArena, Fault, Reply
 from tests.fakes import HttpBrowser
+from tests.helpers.o200k import count, o200k_base
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module")]
 
@@ -544,7 +546,7 @@ async def test_an_oversized_prompt_is_prompt_is_too_long(env: Env) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-async def test_count_tokens_estimates_the_prompt_without_sending(env: Env) -> None:
+async def test_count_tokens_estimates_the_prompt_without_sending(env: Env, tmp_path: Path) -> None:
     before = len(env.streams())
     question: list[anthropic.types.MessageParam] = [{"role": "user", "content": "Hi there " * 50}]
     plain = await env.sdk.messages.count_tokens(model=CHAT_MODEL, messages=question)
@@ -554,7 +556,9 @@ async def test_count_tokens_estimates_the_prompt_without_sending(env: Env) -> No
         tools=[WEATHER],  # type: ignore[list-item]
         messages=question,
     )
-    assert plain.input_tokens >= len("Hi there " * 50) // 4
+    # The prompt is the question itself; never 10% under OpenAI's o200k_base count of it.
+    real = count(o200k_base(tmp_path / "tiktoken"), "Hi there " * 50)
+    assert real * 0.9 <= plain.input_tokens <= real * 1.3
     assert with_tools.input_tokens > plain.input_tokens
     ending_with_an_answer = await env.sdk.messages.count_tokens(
         model=CHAT_MODEL,
@@ -567,12 +571,12 @@ async def test_count_tokens_estimates_the_prompt_without_sending(env: Env) -> No
     assert orjson.loads(raw)["error"]["type"] == "invalid_request_error"
 
 
-async def test_count_tokens_counts_an_oversized_prompt_too(env: Env) -> None:
-    size = env.settings.max_prompt_chars * 2
+async def test_count_tokens_counts_an_oversized_prompt_too(env: Env, tmp_path: Path) -> None:
+    text = "y" * env.settings.max_prompt_chars * 2
     counted = await env.sdk.messages.count_tokens(
-        model=CHAT_MODEL, messages=[{"role": "user", "content": "y" * size}]
+        model=CHAT_MODEL, messages=[{"role": "user", "content": text}]
     )
-    assert counted.input_tokens >= size // 4
+    assert counted.input_tokens >= count(o200k_base(tmp_path / "tiktoken"), text) * 0.9
 
 
 # --------------------------------------------------------------------------------------------------

@@ -143,6 +143,14 @@ def test_short_texts_are_estimated_at_least_as_tiktoken_counts_them(o200k: Any) 
         assert count(o200k, text) * 0.9 <= estimate_tokens(text) <= count(o200k, text) + 3, text
 
 
+@pytest.mark.parametrize(
+    "text", ["y" * 96_000, "Supercalifragilisticexpialidocious " * 20, "ab" * 5000]
+)
+def test_long_runs_that_are_no_words_are_not_under_counted(o200k: Any, text: str) -> None:
+    # One letter repeated (a padded prompt) and overlong words are priced as runs, not words.
+    assert count(o200k, text) * 0.9 <= estimate_tokens(text) <= count(o200k, text) * 1.3
+
+
 def test_nothing_is_no_tokens_and_anything_is_at_least_one() -> None:
     assert estimate_tokens("") == 0
     assert 1 <= estimate_tokens(" ") <= 2

@@ -25,6 +25,8 @@ from itertools import pairwise
 #: What the sum of the pieces is raised by, so that the estimate errs high.
 MARGIN = 1.06
 
+#: Letters in a row past which a piece is no word but a run, priced like o200k's 4 per token.
+_LONG = 24
 #: A run of letters, digits and base64's marks long enough to be a key or encoded data.
 _RUN = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
 #: o200k_base's pre-tokenizer, in the standard library's regular expressions (ASCII cases).
@@ -66,6 +68,8 @@ def _pieces(text: str) -> float:
                 total += 1 + max(0, size - 6) / 6.5 + 0.6 * foreign * foreign / size
             elif size > 2 and word.isupper():
                 total += 1 + (size - 2) / 2.5
+            elif size > _LONG:  # no word: a run (a long identifier, one letter repeated)
+                total += size / 4
             else:
                 total += 1 + max(0, size - 6) / 6.5
         elif last.isdigit():
