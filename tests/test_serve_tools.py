@@ -313,3 +313,23 @@ async def test_legacy_functions_get_a_function_call_whole_and_streamed(env: Env)
         model=MODEL, messages=messages, functions=[function]
     )
     assert final.choices[0].message.content == "Cold in Kyiv."
+
+
+async def test_prompt_cache_key_keeps_equal_histories_of_two_sessions_apart(env: Env) -> None:
+    first = [user("Session question?")]
+    one = await env.sdk.chat.completions.create(
+        model=MODEL, messages=first, prompt_cache_key="session-1"
+    )
+    two = await env.sdk.chat.completions.create(
+        model=MODEL, messages=[user("Another opening?")], prompt_cache_key="session-2"
+    )
+    history = [*first, {"role": "assistant", "content": one.choices[0].message.content}]
+    # The same history under the other session's key matches nothing there: a new conversation.
+    other = await env.sdk.chat.completions.create(
+        model=MODEL, messages=[*history, user("and then?")], prompt_cache_key="session-2"
+    )
+    same = await env.sdk.chat.completions.create(
+        model=MODEL, messages=[*history, user("and so?")], prompt_cache_key="session-1"
+    )
+    ids = [r.model_extra["conversation_id"] for r in (one, two, other, same)]
+    assert ids[3] == ids[0] and ids[2] not in (ids[0], ids[1])

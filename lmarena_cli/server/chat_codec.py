@@ -28,7 +28,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     chat = requests.parse_chat_request(await read_json(request))
     for kind in chat.dropped_tools:
         state.log(f"tools: a {kind!r} tool is not a function; dropped (the site has no tools)")
-    turn = chat.to_turn(session_key=request.headers.get("session-id") or None)
+    key = chat.prompt_cache_key or request.headers.get("session-id") or None
+    turn = chat.to_turn(session_key=key)
     async with tracked(state):
         run = await relay.prepare(state, turn)
         maker = responses.ChunkMaker(

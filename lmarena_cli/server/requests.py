@@ -72,6 +72,8 @@ class ChatRequest:
     dropped_tools: tuple[str, ...] = ()
     #: Tools came as the legacy ``functions``: a call is answered as ``function_call``.
     legacy_functions: bool = False
+    #: The client's session (``prompt_cache_key``): transcripts are matched within it.
+    prompt_cache_key: str | None = None
     #: From ``conversation.evaluationSessionId`` or ``conversation_id`` (extension fields).
     conversation_id: str | None = None
     #: From ``arena.versus`` (side by side) and ``arena.battle`` (anonymous battle).
@@ -140,6 +142,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
         limits=Limits(chat_max_tokens(data), fields.stops(data.get("stop"))),
         dropped_tools=dropped,
         legacy_functions=data.get("functions") is not None and data.get("tools") is None,
+        prompt_cache_key=(_string(data, "prompt_cache_key") or "").strip() or None,
     )
 
 
