@@ -216,6 +216,11 @@ class CallScanner:
         self._unchecked: set[str] = set()
 
     def feed(self, text: str) -> list[Piece]:
+        if not self._buffer and "<" not in text and "\n" not in text and not self._in_envelope:
+            # The common case, one piece of a line with no envelope in sight: it passes as it is.
+            if len(self._line) < 8:
+                self._line += text[: 8 - len(self._line)]
+            return [text] if text else []
         self._buffer += text
         return self._scan(final=False)
 
@@ -266,15 +271,17 @@ class CallScanner:
         return segment
 
     def _track_lines(self, text: str) -> None:
-        for char in text:
-            if char != "\n":
-                if len(self._line) < 8:
-                    self._line += char
-                continue
-            indent = len(self._line) - len(self._line.lstrip(" "))
-            if indent <= 3 and self._line.lstrip(" ").startswith(("```", "~~~")):
+        """Keep the start of the current line; a line that ends as a fence line toggles the
+        fence (``_outside`` hands over at most one line end at a time)."""
+        *ended, rest = text.split("\n")
+        for line in ended:
+            line = (self._line + line)[:8]
+            indent = len(line) - len(line.lstrip(" "))
+            if indent <= 3 and line.lstrip(" ").startswith(("```", "~~~")):
                 self._in_fence = not self._in_fence
             self._line = ""
+        if len(self._line) < 8:
+            self._line += rest[: 8 - len(self._line)]
 
     def _call_or_text(self, raw: str) -> Piece:
         body = raw[len(OPEN) : -len(CLOSE)]
