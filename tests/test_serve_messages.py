@@ -392,6 +392,34 @@ async def test_the_claude_code_session_id_keys_the_matching(env: Env) -> None:
     assert same.path.startswith(POST_TO) and sent_text(same) == "Go on"
 
 
+async def test_a_system_message_among_the_messages_is_a_note_where_it_stands(env: Env) -> None:
+    # What Claude Code sends under its beta "mid-conversation-system": its first request holds the
+    # user's words, then a system message; later requests hold the same two in that place.
+    note = "Available agent types: general, explore."
+    opening: list[Any] = [
+        {"role": "user", "content": "Plan the trip"},
+        {"role": "system", "content": note},
+    ]
+    env.arena.enqueue(Reply(text="Planned."), Reply(text="Booked."))
+    before = len(env.streams())
+    first = await env.sdk.messages.create(
+        model=CHAT_MODEL,
+        max_tokens=100,
+        messages=opening,
+        extra_headers={"anthropic-beta": "mid-conversation-system-2026-04-07"},
+    )
+    assert first.content[0].text == "Planned."  # type: ignore[union-attr]
+    history = [
+        *opening,
+        {"role": "assistant", "content": "Planned."},
+        {"role": "user", "content": "Book it"},
+    ]
+    await env.sdk.messages.create(model=CHAT_MODEL, max_tokens=100, messages=history)
+    create, post = env.streams()[before:]
+    assert sent_text(create) == f"Plan the trip\n\n[System]\n{note}"
+    assert post.path.startswith(POST_TO) and sent_text(post) == "Book it"
+
+
 async def test_tool_use_streams_its_input_as_json_deltas(env: Env) -> None:
     env.arena.enqueue(
         Reply(
@@ -663,7 +691,7 @@ async def test_an_error_after_the_start_is_an_error_event(env: Env) -> None:
 async def test_bad_requests_are_anthropic_envelopes(env: Env) -> None:
     bodies = [
         {"model": CHAT_MODEL, "messages": [{"role": "user", "content": "hi"}]},  # no max_tokens
-        {"model": CHAT_MODEL, "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]},
+        {"model": CHAT_MODEL, "max_tokens": 5, "messages": [{"role": "developer", "content": "x"}]},
         {
             "model": CHAT_MODEL,
             "max_tokens": 5,
@@ -673,11 +701,15 @@ async def test_bad_requests_are_anthropic_envelopes(env: Env) -> None:
             ],
         },
     ]
+    said = []
     for body in bodies:
         status, _, raw = await raw_post(env.url + "/v1/messages", body)
         assert status == 400, body
         error = orjson.loads(raw)
         assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+        said.append(error["error"]["message"])
+    # Worded as Anthropic words it: Claude Code falls back when it reads "Unexpected role".
+    assert "Unexpected role 'developer'" in said[1] and "input message role" in said[1]
     async with aiohttp.ClientSession() as http:
         async with http.get(env.url + "/v1/messages") as response:
             assert response.status == 405
