@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..client.client import Client
-from ..client.hooks import new_client
+from ..client.factory import new_client
 from ..client.wire import absolute_paths, fingerprint
 from ..errors import LmArenaError
 from ..settings import Settings
