@@ -135,6 +135,25 @@ async def test_streaming_yields_deltas_that_add_up_to_the_reply(client: Client) 
     assert stream.reply.timings["first_token"] is not None
 
 
+async def test_read_reply_reads_a_stream_to_its_end_and_frees_the_conversation(
+    client: Client, arena: FakeArena
+) -> None:
+    chat = await client.chats.create(model="gemini-3-pro")
+    stream = await chat.send("read it all", stream=True)
+    reply = await stream.read_reply()
+
+    assert reply is stream.reply
+    assert reply.text == "Echo (turn 1): read it all" and reply.finish_reason == "stop"
+    assert await stream.read_reply() is reply  # nothing left: the same reply, no new request
+    arena.enqueue(Fault.cut(after_text="Half"))
+    failing = await chat.send("cut me", stream=True)
+    with pytest.raises(IncompleteAnswer) as caught:
+        await failing.read_reply()
+    assert caught.value.partial == "Half"
+    # Both streams let the conversation go: the next turn is sent at once.
+    assert (await chat.send("again", stream=False)).text == "Echo (turn 3): again"
+
+
 async def test_non_ascii_text_survives_chunks_split_inside_characters(
     client: Client, arena: FakeArena
 ) -> None:
