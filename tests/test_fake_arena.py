@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import asyncio
 import codecs
-import os
 import re
 import secrets
 import tempfile
@@ -31,6 +30,7 @@ from tests.fake_arena import (
 )
 from tests.fake_arena.auth import decode_cookie_value
 from tests.helpers.arena_command import fake_arena_command
+from tests.helpers.chromium import chromium
 from tests.helpers.http_visitor import UA, HttpVisitor
 from tests.helpers.processes import pids_with
 
@@ -1007,7 +1007,6 @@ def test_module_browser_only_refuses_requests_without_a_browsers_headers() -> No
 # Real Chromium
 # --------------------------------------------------------------------------------------------------
 
-CHROMIUM = os.environ.get("LM_ARENA_BROWSER_EXECUTABLE_PATH", "/usr/bin/chromium")
 BROWSER_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
@@ -1025,7 +1024,7 @@ async def _launch(profile: str, user_agent: str | None) -> Any:
     if user_agent:
         args.append(f"--user-agent={user_agent}")
     return await nodriver.start(
-        browser_executable_path=CHROMIUM,
+        browser_executable_path=chromium(),
         headless=True,
         sandbox=False,
         browser_args=args,
@@ -1052,11 +1051,7 @@ async def _wait_for(tab: Any, expression: str, seconds: float = 10.0) -> Any:
     raise AssertionError(f"timed out waiting for {expression}")
 
 
-needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium installed")
-
-
 @pytest.mark.browser
-@needs_chromium
 @pytest.mark.timeout(120)
 async def test_real_chromium_passes_challenge_signs_up_and_mints_tokens(arena: FakeArena) -> None:
     import nodriver

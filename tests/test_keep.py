@@ -386,6 +386,7 @@ async def test_models_refresh_uses_a_running_server_and_starts_none(cli: Cli) ->
     assert after is not None and after["requests"] == before["requests"] + 1
 
 
+@pytest.mark.browser  # doctor starts Chromium (in its own process)
 async def test_doctor_names_the_kept_server_that_ask_would_use(cli: Cli) -> None:
     alone = await cli("doctor")
     assert alone.returncode == 0, alone.stderr
