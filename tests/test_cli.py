@@ -915,13 +915,22 @@ def test_no_spinner_with_term_dumb_even_on_a_terminal(monkeypatch: pytest.Monkey
     monkeypatch.setenv("TERM", "dumb")
     term, stream = tty_terminal()
 
-    async def slow() -> None:
+    async def undrawn() -> None:
         with term.spinner("starting the browser…"):
-            await asyncio.sleep(0.6)
+            # No task but this one: nothing is there to draw a spinner, now or later.
+            assert asyncio.all_tasks() == {asyncio.current_task()}
 
-    asyncio.run(slow())
+    asyncio.run(undrawn())
     assert stream.written == ""
     monkeypatch.setenv("TERM", "xterm-256color")
-    asyncio.run(slow())
+
+    async def drawn() -> None:
+        with term.spinner("starting the browser…"):
+            deadline = time.monotonic() + 10
+            while "starting the browser…" not in stream.written:
+                assert time.monotonic() < deadline, "the spinner was never drawn"
+                await asyncio.sleep(0.02)
+
+    asyncio.run(drawn())
     assert "starting the browser…" in stream.written
     assert stream.written.endswith("\r\x1b[K")

@@ -18,9 +18,10 @@ async def test_race_is_true_when_the_work_finishes_first() -> None:
 
 async def test_race_is_false_when_stopped_first_and_leaves_the_work_running() -> None:
     stop = asyncio.Event()
-    task = asyncio.ensure_future(asyncio.sleep(30))
-    asyncio.get_running_loop().call_later(0.01, stop.set)
+    task = asyncio.ensure_future(asyncio.Event().wait())  # never done by itself
+    asyncio.get_running_loop().call_soon(stop.set)  # once the race is waiting
     assert await race(task, stop) is False
+    assert stop.is_set()
     assert not task.done()
     await abandon(task)
     assert task.cancelled()
@@ -36,13 +37,21 @@ async def test_race_is_false_when_the_time_runs_out_without_a_stop() -> None:
 
 async def test_cancelling_the_wait_cancels_the_work() -> None:
     stop = asyncio.Event()
-    task = asyncio.ensure_future(asyncio.sleep(30))
+    started = asyncio.Event()
+
+    async def work() -> None:
+        started.set()
+        await asyncio.Event().wait()  # never done by itself
+
+    task = asyncio.ensure_future(work())
     waiting = asyncio.ensure_future(race(task, stop))
-    await asyncio.sleep(0.01)
+    await started.wait()  # the work runs, and the race (started after it) waits on it
+    assert not waiting.done()
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    await asyncio.sleep(0)
+    with pytest.raises(asyncio.CancelledError):
+        await task  # ends only by the race's cancelling it
     assert task.cancelled()
 
 
