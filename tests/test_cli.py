@@ -425,13 +425,15 @@ def test_the_login_gate_exits_4_and_points_at_lmarena_login(lmarena: Lmarena) ->
 
 @pytest.mark.browser
 def test_no_first_token_within_timeout_exits_8(lmarena: Lmarena) -> None:
-    lmarena.arena.enqueue(Fault.hang(seconds=20))
-    started = time.monotonic()
-    run = lmarena("ask", "--timeout", "1", "hi")
+    lmarena.arena.enqueue(Fault.hang())  # silent until the client leaves: only its timeout ends it
+    before = len(lmarena.arena.stream_requests())
+    # The wait counts from the send's start (Chromium's start and the token included): long
+    # enough for the request to reach the site, whose silence is then what times out.
+    run = lmarena("ask", "--timeout", "6", "hi")
     assert run.code == 8
     assert run.out == ""
     assert_one_error_line(run, "first answer")
-    assert time.monotonic() - started < 15
+    assert len(lmarena.arena.stream_requests()) - before == 1  # sent, given up on, not again
 
 
 @pytest.mark.browser
@@ -627,7 +629,8 @@ def test_chat_on_a_terminal_ctrl_c_stops_an_answer_and_ctrl_d_ends_with_0(
 
         os.write(fd, b"again\n")  # the chat goes on
         shown = read_pty(fd, b"> ", 30)
-        assert b"Echo (turn 3): again" in shown or b"Echo (turn 2): again" in shown
+        # The stopped answer's prompt was turn 2 on the site (it records a prompt as it comes).
+        assert b"Echo (turn 3): again" in shown
         os.write(fd, b"\x04")  # Ctrl-D
         shown = read_pty(fd, b"conversation:", 15)
         assert b"conversation:" in shown

@@ -160,7 +160,11 @@ async def test_non_ascii_text_survives_chunks_split_inside_characters(
     text = "Grüße 🌍 — 你好, ça va? " * 5
     arena.enqueue(Reply(text=text))
     chat = await client.chats.create(model="gemini-3-pro")
+    before = arena.characters_split
     assert (await chat.send("unicode", stream=False)).text == text
+    # The answer really left in writes that end inside characters: at least one in each of
+    # its four text lines (each has non-ASCII text; the fake cuts its first such character).
+    assert arena.characters_split - before >= 4
 
 
 async def test_reasoning_models_give_their_thinking_apart_from_the_answer(

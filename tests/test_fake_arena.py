@@ -518,6 +518,12 @@ async def test_create_evaluation_streams_in_awkward_chunks(client: Browserless) 
     assert [m.role for m in session.messages] == ["user", "assistant"]
     assert session.messages[1].content == f"Echo (turn 1): {prompt}"
     assert session.messages[1].status == "success"
+    # The fake counts its writes that end inside a character (tests of the product read it).
+    assert client.arena.characters_split >= 1
+    before = client.arena.characters_split
+    client.arena.enqueue(Reply(text="plain ascii"))
+    assert (await client.send(CREATE, await client.body(prompt="ascii")))[0] == 200
+    assert client.arena.characters_split == before
 
 
 async def test_application_json_body_is_accepted(client: Browserless) -> None:

@@ -113,6 +113,8 @@ class ArenaCore:
         self.deploy = Deploy()
         self.received: list[Received] = []
         self.queue: deque[Reply | Fault] = deque()
+        #: Stream writes that ended inside a multi-byte character (streams.StreamWriter).
+        self.characters_split = 0
         # Cloudflare
         self.clearances: dict[str, str] = {}  # cf_clearance value -> User-Agent it was issued to
         self.challenges_served = 0
