@@ -13,6 +13,7 @@ sets ``LM_ARENA_REQUIRE_BROWSER=1`` (as CI does). See :mod:`tests.helpers.chromi
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,7 +82,8 @@ def no_chromium_unless_marked(
     # The processes the test starts find the wrapper first, under every name of a browser.
     wires = tmp_path_factory.mktemp("tripwire")  # not in tmp_path: tests list that folder
     log = wires / "launched.log"
-    script = TRIPWIRE.format(log=log, test=request.node.nodeid.replace("'", ""))
+    shown = re.sub(r"[^\w./:\[\], =-]", "_", request.node.nodeid)  # nothing the shell reads
+    script = TRIPWIRE.format(log=log, test=shown)
     for name in BROWSER_NAMES:
         wire = wires / name
         wire.write_text(script)
