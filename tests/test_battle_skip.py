@@ -65,7 +65,10 @@ async def test_the_fake_answers_a_battle_turn_refuses_the_next_and_takes_a_skip(
     assert a_msg.content.startswith("Anonymous A (turn 2): two")
     assert b_msg.content.startswith("Anonymous B (turn 2): two")
     assert {a_msg.participant, b_msg.participant} == {"a", "b"}
-    assert a_msg.model_id != session.model_a or b_msg.model_id != session.model_a
+    # Two different models answered (so not both the chosen one), each a chat model of the site.
+    assert a_msg.model_id is not None and b_msg.model_id is not None
+    assert a_msg.model_id != b_msg.model_id
+    assert {a_msg.model_id, b_msg.model_id} <= {m.id for m in arena.models if m.chats}
     assert not battle.answered
     assert arena.pending_battles == {}
 

@@ -281,6 +281,10 @@ def test_stream_cut_keeps_partial_and_exits_3(fake: Fake, env: dict[str, str]) -
 def test_moderation_exits_7(fake: Fake, env: dict[str, str]) -> None:
     p = run(env, "ask", "tell me about forbidden-topic")
     assert p.returncode == 7, p.stderr
+    assert p.stdout == ""
+    error = p.stderr.strip().splitlines()[-1]
+    assert error.startswith("lmarena: ") and "violates our terms of use" in error, p.stderr
+    assert [e["status"] for e in fake.log("create")] == [422]  # refused content: never resent
 
 
 # ------------------------------------------------------------------------------------ serve
@@ -407,7 +411,9 @@ def test_serve_with_openai_package(fake: Fake, env: dict[str, str]) -> None:
             c.chat.completions.create(
                 model="gemini-3-pro", messages=[{"role": "user", "content": "x"}]
             )
-        assert err2.value.status_code in (502, 503)
+        # The login gate is SignInRequired: 503, with its kind as OpenAI's error code.
+        assert err2.value.status_code == 503
+        assert err2.value.code == "login_gate"
     finally:
         assert serve.stop() == 0
 

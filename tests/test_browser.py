@@ -16,6 +16,7 @@ import textwrap
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import orjson
@@ -23,6 +24,7 @@ import pytest
 
 from lmarena_cli.browser import profile as profile_mod
 from lmarena_cli.browser import recaptcha as recaptcha_mod
+from lmarena_cli.browser import session as session_mod
 from lmarena_cli.browser.options import (
     browser_args,
     decide_headless,
@@ -456,24 +458,35 @@ async def test_a_reload_waits_for_the_token_being_minted(tmp_path: Path) -> None
 
 @pytest.mark.browser
 async def test_killed_chromium_fails_the_running_call_and_is_relaunched_next(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     caplog.set_level(logging.INFO, logger="lmarena")
+    in_page: list[str] = []
+    both_in_page = asyncio.Event()
+
+    async def counted(page: Any, site_key: str, action: str) -> str:
+        in_page.append(action)
+        if len(in_page) == 2:
+            both_in_page.set()
+        return await recaptcha_mod.mint(page, site_key, action)
+
+    monkeypatch.setattr(session_mod, "mint", counted)
     async with FakeArena(recaptcha_delay=4) as arena:
         instance = Browser(_settings(tmp_path, arena))
         try:
             await instance.bootstrap()
             first_pid = instance.pid
             assert first_pid is not None
+            minted_before = len(arena.recaptcha_tokens)
             # Two calls in flight (tokens are minted side by side), both waiting for grecaptcha.
             running = [asyncio.create_task(instance.mint_token()) for _ in range(2)]
-            await asyncio.sleep(0.5)
+            await asyncio.wait_for(both_in_page.wait(), 20)
             os.killpg(first_pid, signal.SIGKILL)
-            started = time.monotonic()
             for call in running:
                 with pytest.raises(BrowserUnavailable, match="exited"):
                     await call
-            assert time.monotonic() - started < 3
+            # They failed on the death, not on a wait's end: no token was minted for them.
+            assert len(arena.recaptcha_tokens) == minted_before
             token = await asyncio.wait_for(instance.mint_token(), 30)  # the next one relaunches
             assert token in arena.recaptcha_tokens
             assert instance.pid not in (None, first_pid)

@@ -135,13 +135,36 @@ async def test_streaming_yields_deltas_that_add_up_to_the_reply(client: Client) 
     assert stream.reply.timings["first_token"] is not None
 
 
+async def test_read_reply_reads_a_stream_to_its_end_and_frees_the_conversation(
+    client: Client, arena: FakeArena
+) -> None:
+    chat = await client.chats.create(model="gemini-3-pro")
+    stream = await chat.send("read it all", stream=True)
+    reply = await stream.read_reply()
+
+    assert reply is stream.reply
+    assert reply.text == "Echo (turn 1): read it all" and reply.finish_reason == "stop"
+    assert await stream.read_reply() is reply  # nothing left: the same reply, no new request
+    arena.enqueue(Fault.cut(after_text="Half"))
+    failing = await chat.send("cut me", stream=True)
+    with pytest.raises(IncompleteAnswer) as caught:
+        await failing.read_reply()
+    assert caught.value.partial == "Half"
+    # Both streams let the conversation go: the next turn is sent at once.
+    assert (await chat.send("again", stream=False)).text == "Echo (turn 3): again"
+
+
 async def test_non_ascii_text_survives_chunks_split_inside_characters(
     client: Client, arena: FakeArena
 ) -> None:
     text = "Grüße 🌍 — 你好, ça va? " * 5
     arena.enqueue(Reply(text=text))
     chat = await client.chats.create(model="gemini-3-pro")
+    before = arena.characters_split
     assert (await chat.send("unicode", stream=False)).text == text
+    # The answer really left in writes that end inside characters: at least one in each of
+    # its four text lines (each has non-ASCII text; the fake cuts its first such character).
+    assert arena.characters_split - before >= 4
 
 
 async def test_reasoning_models_give_their_thinking_apart_from_the_answer(

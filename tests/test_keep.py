@@ -2,9 +2,11 @@
 demand, and the same bytes, lines and exit codes as in-process.
 
 Real processes and real sockets: the CLI runs as a subprocess, starts a real kept server (a
-detached process) on the browser's stand-in (``LMARENA_TEST_BROWSER``), which talks to the fake
-arena of this test. Every server a test started is stopped (or killed) and waited for by the
-``cli`` fixture. The ``browser``-marked tests at the end run the kept server on real Chromium.
+detached process) on the browser's stand-in, which talks to the fake arena of this test (the
+tests' entry modules ``tests.helpers.stand_in_lmarena`` and ``stand_in_keeper`` hand the real
+``main()`` of each :class:`tests.fakes.HttpBrowser`). Every server a test started is stopped (or
+killed) and waited for by the ``cli`` fixture. The ``browser``-marked tests at the end run the
+kept server on real Chromium.
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from typing import Any
 import pytest
 
 from lmarena_cli.cli.keep import probe, stop_server
+from lmarena_cli.client import factory
 from lmarena_cli.client.battles import BATTLE_HOLD
 from lmarena_cli.client.uploads import MAX_IMAGE_BYTES as UPLOADS_MAX
 from lmarena_cli.client.wire_images import MAX_IMAGE_BYTES
 from lmarena_cli.server.private import peer_allowed, peer_uid
+from lmarena_cli.settings import Settings
 from lmarena_cli.state.kept import KeptPaths, read_pid
 from tests.fake_arena import FakeArena, Fault, Reply
+from tests.fakes import HttpBrowser
 from tests.helpers.processes import chromium_browsers, chromium_with, cmdline
 
 MODEL = "gemini-3-pro"
@@ -85,7 +90,6 @@ class Cli:
         self.extra_env: dict[str, str] = {}
 
     def env(self, state: Path, keep: float, **extra: str) -> dict[str, str]:
-        stand_in = {"LMARENA_TEST_BROWSER": "tests.fakes:HttpBrowser"} if self.stand_in else {}
         return {
             **os.environ,
             "LM_ARENA_BASE_URL": self.url,
@@ -93,7 +97,6 @@ class Cli:
             "LM_ARENA_MODEL": MODEL,
             "LM_ARENA_KEEP_ALIVE": str(keep),
             "PYTHONPATH": ROOT,
-            **stand_in,
             **self.extra_env,
             **extra,
         }
@@ -103,8 +106,11 @@ class Cli:
     ) -> subprocess.Popen[str]:
         state = state or self.state
         self.states.add(state)
+        # The stand-in's entry module runs the real main() on HttpBrowser, and so does the
+        # kept server it starts; the product's own entry point runs Chromium.
+        entry = "tests.helpers.stand_in_lmarena" if self.stand_in else "lmarena_cli"
         return subprocess.Popen(
-            [sys.executable, "-m", "lmarena_cli", *args],
+            [sys.executable, "-m", entry, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -214,6 +220,26 @@ async def both_ways(
 
 
 # --- the same bytes as in-process -----------------------------------------------------------------
+
+
+async def test_the_front_ends_use_the_browser_and_kept_server_they_were_handed(
+    monkeypatch: pytest.MonkeyPatch, arena: FakeArena
+) -> None:
+    monkeypatch.setattr(factory, "_choice", factory._choice)  # restored after the test
+    monkeypatch.setenv("LM_ARENA_BASE_URL", arena.url)
+    assert factory.kept_server_command() == [sys.executable, "-m", "lmarena_cli.server.keeper"]
+    chromium = factory.new_client(Settings.load({}))
+    assert type(chromium.browser).__name__ == "Browser"  # made, never launched
+    await chromium.close()
+    factory.use_browser(HttpBrowser, kept_server=["python3", "-m", "elsewhere"])
+    assert factory.kept_server_command() == ["python3", "-m", "elsewhere"]
+    client = factory.new_client(Settings.load({}))
+    stand_in = client.browser
+    assert isinstance(stand_in, HttpBrowser)
+    await client.bootstrap()
+    assert stand_in.counts.bootstraps == 1
+    await client.close()
+    assert stand_in.counts.closes == 1  # the client's own: closed with it
 
 
 async def test_answers_through_the_kept_server_are_the_bytes_of_an_in_process_run(
@@ -391,6 +417,7 @@ async def test_models_refresh_uses_a_running_server_and_starts_none(cli: Cli) ->
     assert after is not None and after["requests"] == before["requests"] + 1
 
 
+@pytest.mark.browser  # doctor starts Chromium (in its own process)
 async def test_doctor_names_the_kept_server_that_ask_would_use(cli: Cli) -> None:
     alone = await cli("doctor")
     assert alone.returncode == 0, alone.stderr

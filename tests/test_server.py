@@ -14,6 +14,7 @@ import base64
 import contextlib
 import io
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -481,7 +482,15 @@ async def test_image_model_answers_with_markdown_images(env: Env) -> None:
         model=IMAGE_MODEL, messages=[{"role": "user", "content": "a red dot"}]
     )
     content = completion.choices[0].message.content or ""
-    assert content.startswith("![image](") and content.endswith(")")
+    # Exactly one markdown image, of the picture the site generated (an image model's default
+    # answer is one PNG and no text), and its URL serves that PNG.
+    shown = re.fullmatch(r"!\[image\]\((\S+)\)", content)
+    assert shown is not None, content
+    url = shown[1]
+    assert url.startswith(env.arena.url + "/") and "/generated/" in url and ".png?" in url
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        assert response.status == 200
+        assert (await response.read()).startswith(b"\x89PNG\r\n\x1a\n")
 
 
 async def test_streamed_images_come_in_order_and_the_history_still_matches(env: Env) -> None:
@@ -827,7 +836,8 @@ async def test_client_disconnect_cancels_the_upstream_stream(env: Env) -> None:
 
 async def test_eight_concurrent_streams_are_served_together(env: Env) -> None:
     for _ in range(8):
-        env.arena.enqueue(Reply(delay_first=1.0))
+        env.arena.enqueue(Reply(delay_first=2.0))
+    first_text: list[float] = []  # when each stream's first text came (time.time())
 
     async def one(n: int) -> str:
         stream = await env.openai.chat.completions.create(
@@ -835,14 +845,23 @@ async def test_eight_concurrent_streams_are_served_together(env: Env) -> None:
             messages=[{"role": "user", "content": f"concurrent {n}"}],
             stream=True,
         )
-        return "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+        parts: list[str] = []
+        async for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                if not parts:
+                    first_text.append(time.time())
+                parts.append(chunk.choices[0].delta.content)
+        return "".join(parts)
 
-    started = time.monotonic()
+    before = len(env.streams())
     texts = await asyncio.gather(*(one(n) for n in range(8)))
-    elapsed = time.monotonic() - started
     for n, text in enumerate(texts):
         assert text.endswith(f"concurrent {n}")
-    assert elapsed < 6.0  # one after another would take more than 8 s
+    arrived = [r.time for r in env.streams()[before:]]
+    assert len(arrived) == 8 and len(first_text) == 8
+    # Together: all eight reached the site before any answer began (each waits 2 s for it);
+    # one after another, the second would reach it only after the first answer.
+    assert max(arrived) < min(first_text)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -220,12 +220,17 @@ def test_auth_session_of_a_signed_in_user_from_chunks() -> None:
     assert session.user_id == "0199a0a0-0000-7000-8000-000000000001"
 
 
-@pytest.mark.parametrize(
-    "value", ["base64-!!!", "base64-" + "e30", "garbage", "base64-WzEsMl0", "%7Bbroken"]
-)
+@pytest.mark.parametrize("value", ["base64-!!!", "garbage", "base64-WzEsMl0", "%7Bbroken"])
 def test_unreadable_auth_cookie_never_raises(value: str) -> None:
-    session = decode_auth_session(value)
-    assert session is None or session.is_anonymous is None
+    # Not base64, not JSON, a JSON list ([1,2]), broken percent-encoded JSON: no session.
+    assert decode_auth_session(value) is None
+
+
+def test_an_auth_cookie_of_an_empty_object_is_a_session_that_says_nothing() -> None:
+    session = decode_auth_session("base64-" + "e30")  # {}
+    assert session is not None
+    assert (session.is_anonymous, session.expires_at, session.user_id) == (None, None, None)
+    assert not session.signed_in
 
 
 def test_a_process_is_alive_while_it_runs_and_not_once_it_has_exited_unreaped() -> None:

@@ -244,6 +244,7 @@ WRITER = textwrap.dedent(
     from lmarena_cli.state.store import ConversationStore
 
     path, start, n = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+    start.with_name(f"ready-{n}").touch()  # started and imported: waiting for the go
     while not start.exists():
         time.sleep(0.005)
     sid = f"019a0000-0000-7000-8000-{n:012d}"
@@ -270,7 +271,12 @@ def test_twenty_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         )
         for n in range(20)
     ]
-    time.sleep(0.5)  # let the interpreters start, then release them together
+    # Every interpreter has started and says so; then all are released together.
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{n}").exists() for n in range(20)):
+        assert time.monotonic() < deadline, "the writers did not start"
+        assert all(w.poll() is None for w in writers), "a writer ended before the go"
+        time.sleep(0.01)
     start.touch()
     failures = []
     for writer in writers:

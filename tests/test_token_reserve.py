@@ -192,19 +192,22 @@ async def test_closing_the_client_stops_the_refill_and_leaves_no_task(
 async def test_a_send_waiting_on_the_mint_under_way_gets_that_token() -> None:
     """No second mint is started while one is under way; the send gets the one being made."""
     release = asyncio.Event()
+    under_way = asyncio.Event()
     minted: list[str] = []
 
     async def mint(action: str) -> str:
+        under_way.set()
         await release.wait()
         minted.append(f"token-{len(minted)}")
         return minted[-1]
 
     reserve = TokenReserve(mint)
     reserve.start()
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(under_way.wait(), 5)  # the first mint has started
     taking = asyncio.ensure_future(reserve.take())
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0)  # one turn of the loop: take() runs up to its wait for that mint
     assert not taking.done()
+    assert minted == []
     release.set()
     assert await asyncio.wait_for(taking, 5) == "token-0"
     await until(lambda: reserve.ready)
@@ -236,9 +239,12 @@ async def test_the_reserve_is_off_unless_turned_on(
     client = client_factory()
     chat = await client.chats.create(MODEL)
     await chat.send("hi")
-    await asyncio.sleep(0.1)
-    assert stand_in(client).counts.tokens == 1  # the send's own, and none ahead
+    # No filler task exists, so none can mint ahead later either.
     assert reserve_tasks() == []
+    assert stand_in(client).counts.tokens == 1  # the send's own, and none ahead
+    await chat.send("again")
+    assert reserve_tasks() == []
+    assert stand_in(client).counts.tokens == 2
 
 
 @pytest.mark.browser

@@ -267,9 +267,7 @@ async def print_code_block(
     """``-x``: the whole answer is read first (nothing streams), then only its first code block
     goes to stdout. No block: a message on stderr, nothing on stdout, exit 10."""
     with term.spinner("waiting for the answer…"):
-        async for _ in stream:
-            pass
-    reply: Reply = stream.reply
+        reply: Reply = await stream.read_reply()
     if reply.images and output is not None:
         await save_images(client, term, reply, output, True)
     block = first_code_block(reply.text)

@@ -22,12 +22,12 @@ import contextlib
 import logging
 import os
 import socket
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..client.factory import kept_server_command
 from ..client.remote import RemoteClient
 from ..client.wire import fingerprint, line, parse
 from ..settings import Settings
@@ -149,15 +149,17 @@ def _settled(paths: KeptPaths) -> dict[str, Any] | None:
 
 
 def spawn(settings: Settings, paths: KeptPaths) -> int:
-    """Start ``python -m lmarena_cli.server.keeper`` detached; its pid."""
+    """Start a kept server (``python -m lmarena_cli.server.keeper``: see
+    :func:`~lmarena_cli.client.factory.kept_server_command`) detached; its pid."""
     _rotate(paths.log)
     env = dict(os.environ)
     env["LM_ARENA_STATE_DIR"] = str(settings.state_dir.expanduser().absolute())
+    command = kept_server_command()
     log = os.open(paths.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
         return os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-m", "lmarena_cli.server.keeper"],
+            command[0],
+            command,
             env,
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),

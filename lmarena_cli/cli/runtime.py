@@ -94,7 +94,7 @@ def make_client(settings: Settings, *, start: bool = True) -> Client:
     remote = kept_client(settings, start=start)
     if remote is not None:
         return cast("Client", remote)
-    from ..client.hooks import new_client
+    from ..client.factory import new_client
 
     return new_client(settings)
 

@@ -222,9 +222,7 @@ class ChatSession:
         await reply_stream.start()
         if stream:
             return reply_stream
-        async for _ in reply_stream:
-            pass
-        return reply_stream.reply
+        return await reply_stream.read_reply()
 
     def _on_finish(self, prompt: str, system: str | None = None) -> Callable[[Reply], None]:
         """What a complete answer does: the conversation has its id, and is remembered.
@@ -311,9 +309,7 @@ class ChatSession:
         await retry_stream.start()
         if stream:
             return retry_stream
-        async for _ in retry_stream:
-            pass
-        return retry_stream.reply
+        return await retry_stream.read_reply()
 
     def _on_retry(self, reply: Reply) -> None:
         """A regenerated answer replaces the last one in the store's transcript."""

@@ -286,9 +286,7 @@ class RemoteChatSession:
         await reply_stream.start()
         if stream:
             return reply_stream
-        async for _ in reply_stream:
-            pass
-        return reply_stream.reply
+        return await reply_stream.read_reply()
 
 
 class RemoteStream(TextStream):

@@ -180,11 +180,24 @@ class Reply:
 
 
 class TextStream(ABC):
-    """An answer as it arrives: iterating yields model A's text deltas, :meth:`events` all."""
+    """An answer as it arrives: iterating yields model A's text deltas, :meth:`events` all,
+    and :meth:`read_reply` reads it to its end for the whole :class:`Reply`."""
 
     @abstractmethod
     def events(self) -> AsyncIterator[Any]:
-        """Every event of the answer, in order."""
+        """Every event of the answer, in order; the stream is closed once they end (however)."""
+
+    @property
+    @abstractmethod
+    def reply(self) -> Reply:
+        """The whole reply so far; complete once the events have ended."""
+
+    async def read_reply(self) -> Reply:
+        """Read the rest of the answer, every event, and return the whole reply (its failure
+        raises here). Nothing is left to read or to close afterwards."""
+        async for _ in self.events():
+            pass
+        return self.reply
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._text_deltas()

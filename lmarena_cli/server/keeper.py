@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..client.client import Client
-from ..client.hooks import new_client
+from ..client.factory import new_client
 from ..client.wire import absolute_paths, fingerprint
 from ..errors import LmArenaError
 from ..settings import Settings
 from ..state.kept import KeptPaths, open_lock, read_pid, remove_stale, try_lock, write_pid
 from .private import PrivateEndpoint
+from .tasks import abandon
 
 logger = logging.getLogger("lmarena.server")
 
@@ -189,13 +190,13 @@ async def run_kept(settings: Settings) -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
-        warm.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await warm
-        try:  # the browser, with every Chromium process, then the lock
-            await private.close(client=True, groups=_child_groups())
+        try:
+            await abandon(warm)  # (raises when this server's task is being cancelled)
         finally:
-            await client.close()  # (again, when closing failed half-way: it is safe)
+            try:  # the browser, with every Chromium process, then the lock
+                await private.close(client=True, groups=_child_groups())
+            finally:
+                await client.close()  # (again, when closing failed half-way: it is safe)
     logger.info("kept server %d stopped", os.getpid())
     return 0
 

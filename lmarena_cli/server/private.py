@@ -38,6 +38,7 @@ from ..client.wire_images import image_from_json
 from ..errors import InputError, LmArenaError, ShuttingDown
 from ..site import facts
 from ..state.kept import remove_stale
+from .tasks import abandon
 
 logger = logging.getLogger("lmarena.server")
 
@@ -258,15 +259,16 @@ class PrivateEndpoint:
             work = asyncio.ensure_future(self._run(op, request, send, writer))
             gone = asyncio.ensure_future(reader.read(1))  # b"" once the command closes
             stop = asyncio.ensure_future(self.closing.wait())
-            await asyncio.wait({work, gone, stop}, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in (gone, stop):
-                waiter.cancel()
-            if not work.done():
-                work.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await work
-                if self.closing.is_set():
-                    send({"t": "error", "error": wire.error_to_json(ShuttingDown(STOPPED))})
+            try:
+                await asyncio.wait({work, gone, stop}, return_when=asyncio.FIRST_COMPLETED)
+            finally:  # also when this handler is cancelled: nothing of the request is left
+                for waiter in (gone, stop):
+                    waiter.cancel()
+                ended = work.done()
+                if not ended:
+                    await abandon(work)
+            if not ended and self.closing.is_set():
+                send({"t": "error", "error": wire.error_to_json(ShuttingDown(STOPPED))})
         finally:
             finished = True
             self._sinks.discard(send)

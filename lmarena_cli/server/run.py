@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..client.hooks import new_client
+from ..client.factory import new_client
 from ..errors import LmArenaError, UsageError
 from ..settings import Settings
 from .app import make_app
@@ -124,7 +124,7 @@ async def serve(
     check_bind(settings.host, api_key=settings.api_key, insecure=insecure)
     if not is_loopback(settings.host) and not settings.api_key:
         _say(f"lmarena serve: warning: serving {settings.host} without an API key (--insecure)")
-    client = new_client(settings, record=False)  # (the tests' stand-in: client/hooks.py)
+    client = new_client(settings, record=False)  # Chromium, or the browser of client/factory.py
     app = make_app(client, settings, cors_origins=cors_origins, access_log=logger.info)
     try:
         running = await start(app, settings.host, settings.port)

@@ -3,13 +3,13 @@
 The server waits this way in four places: a request's answer against the shutdown, a stream's
 next event against the shutdown (with keep-alives in between), the bootstrap against a signal,
 and the shutdown's grace period against the open requests. :func:`race` is that wait, and
-:func:`abandon` ends the work that lost.
+:func:`abandon` ends the work that lost (also the private endpoint's request when its command
+goes away, and the kept server's warm-up) without swallowing its caller's own cancellation.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 
@@ -35,11 +35,20 @@ async def race(
 
 
 async def abandon(task: asyncio.Future[Any]) -> None:
-    """Cancel ``task`` and wait for it to end, ignoring how it ends."""
+    """Cancel ``task`` and wait for it to end, ignoring how it ends, unless the caller itself is
+    being cancelled meanwhile (or was, and is cleaning up): that cancellation goes on."""
     task.cancel()
     # Its outcome no longer matters: whoever raced it has moved on (shutdown, a signal).
-    with contextlib.suppress(asyncio.CancelledError, Exception):
+    try:
         await task
+    except asyncio.CancelledError:
+        # The task's own end, or the caller's cancellation arriving while it waited: the
+        # caller's (a timeout, a shutdown) is never swallowed.
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    except Exception:
+        pass
 
 
 __all__ = ["abandon", "race"]

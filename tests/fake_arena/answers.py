@@ -47,6 +47,9 @@ DEFAULT_CITATIONS = [
 class AnswersMixin(GateMixin):
     """Answering and streaming for :class:`~tests.fake_arena.app.FakeArena`."""
 
+    def _split_character(self) -> None:
+        self.characters_split += 1
+
     async def _answer(
         self,
         request: web.Request,
@@ -149,7 +152,7 @@ class AnswersMixin(GateMixin):
         )
         try:
             await resp.prepare(request)
-            writer = StreamWriter(resp, self.chunk_size)
+            writer = StreamWriter(resp, self.chunk_size, on_split=self._split_character)
             if isinstance(item, Fault):
                 await self._stream_fault(request, writer, item, targets)
                 if item.kind == "cut":

@@ -116,6 +116,8 @@ class ArenaCore:
         self.queue: deque[Reply | Fault] = deque()
         #: Answers for prompts that match (``script``): (pattern, answers, repeat).
         self.scripts: list[tuple[re.Pattern[str], deque[Reply | Fault], bool]] = []
+        #: Stream writes that ended inside a multi-byte character (streams.StreamWriter).
+        self.characters_split = 0
         # Cloudflare
         self.clearances: dict[str, str] = {}  # cf_clearance value -> User-Agent it was issued to
         self.challenges_served = 0

@@ -68,11 +68,18 @@ def chunk_bytes(data: bytes, chunk_size: int) -> list[bytes]:
 class StreamWriter:
     """Writes lines to an aiohttp response in deliberately awkward chunks."""
 
-    def __init__(self, response: web.StreamResponse, chunk_size: int) -> None:
+    def __init__(
+        self,
+        response: web.StreamResponse,
+        chunk_size: int,
+        on_split: Callable[[], None] | None = None,
+    ) -> None:
         self.response = response
         self.chunk_size = chunk_size
         self.bytes_written = 0
         self.chunks_written = 0
+        #: Called for each write that ends inside a multi-byte character.
+        self.on_split = on_split
 
     async def write_steps(self, steps: Iterable[Step]) -> None:
         pending = b""
@@ -95,7 +102,12 @@ class StreamWriter:
             await self._write(pending)
 
     async def _write(self, data: bytes) -> None:
+        at = 0
         for piece in chunk_bytes(data, self.chunk_size):
+            at += len(piece)
+            # The next byte continues a character (10xxxxxx): this write ends inside it.
+            if self.on_split is not None and at < len(data) and data[at] & 0xC0 == 0x80:
+                self.on_split()
             await self.response.write(piece)
             self.bytes_written += len(piece)
             self.chunks_written += 1
