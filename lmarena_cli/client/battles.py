@@ -19,7 +19,8 @@ from ..site import facts
 from ..site.battles import skip_direct_battle_body, unskipped_battle
 from ..site.events import Citation, Event, Finish, ImageOutput, ReasoningDelta, TextDelta
 from ..site.ids import uuid7
-from .connection import Connection
+from .site_calls import SiteCalls
+from .turn_site import TurnSite
 
 if TYPE_CHECKING:
     from .transport import AnswerBody
@@ -46,7 +47,7 @@ async def drain(response: AnswerBody, idle: float) -> None:
 
 
 async def post_skip(
-    connection: Connection,
+    turns: TurnSite,
     session_id: str,
     message_a_id: str,
     message_b_id: str,
@@ -56,9 +57,9 @@ async def post_skip(
     """Skip the battle whose message ids are given: the new message id, and the open 200 (a
     stream of the chosen model's answer under that id, or an empty body). Errors raise, their
     message saying that the skip failed."""
-    state = await connection.current_state()
-    new_id = uuid7(connection.http.clock)
-    token = await connection.mint_token(facts.ACTION_CHAT_SUBMIT)
+    state = await turns.session.current_state()
+    new_id = uuid7(turns.clock)
+    token = await turns.session.mint_token(facts.ACTION_CHAT_SUBMIT)
     body = skip_direct_battle_body(
         message_a_id=message_a_id,
         message_b_id=message_b_id,
@@ -67,7 +68,7 @@ async def post_skip(
     )
     path = facts.SKIP_DIRECT_BATTLE.format(session_id=session_id)
     try:
-        response = await connection.http.post_stream(
+        response = await turns.http.post_stream(
             state,
             path,
             referer=facts.conversation_page(session_id),
@@ -85,10 +86,10 @@ async def post_skip(
     return new_id, response
 
 
-async def find_unskipped(connection: Connection, session_id: str) -> tuple[str, str] | None:
+async def find_unskipped(calls: SiteCalls, session_id: str) -> tuple[str, str] | None:
     """The (side A, side B) message ids of the battle that ends the conversation, as the site's
     conversation JSON says; None when it cannot be read or shows no battle."""
-    data = await connection.conversation_json(session_id, wanted="its battle")
+    data = await calls.conversation_json(session_id, wanted="its battle")
     return unskipped_battle(data) if data is not None else None
 
 

@@ -29,9 +29,9 @@ from ..site.ids import uuid7
 from ..site.models import Model
 from . import battles
 from .battles import BattleSeen
-from .connection import Connection
 from .reading import AnswerReading, reply_has_content
 from .reply import Answer, Reply, SkippedBattle, TextStream
+from .turn_site import TurnSite
 
 if TYPE_CHECKING:
     from .transport import AnswerBody
@@ -110,7 +110,7 @@ class ReplyStream(TextStream):
 
     def __init__(
         self,
-        connection: Connection,
+        turns: TurnSite,
         chat: Conversation,
         prompt: str,
         attachments: list[dict[str, str]],
@@ -120,16 +120,16 @@ class ReplyStream(TextStream):
         timeout: float | None,
         rate_limit_wait: float,
     ) -> None:
-        self._connection = connection
+        self._turns = turns
         self._chat = chat
         self._prompt = prompt
         self._attachments = attachments
-        self._timeout = timeout or connection.settings.timeout
+        self._timeout = timeout or turns.settings.timeout
         self._started = time.monotonic()
         self._first_token: float | None = None
         self._response: AnswerBody | None = None
-        self._ids = MessageIds.fresh(connection.http.clock)
-        self._session_id = chat.id or uuid7(connection.http.clock)
+        self._ids = MessageIds.fresh(turns.clock)
+        self._session_id = chat.id or uuid7(turns.clock)
         self._reply: Reply | None = None
         #: Since when a first answer is awaited (a skip starts a new wait).
         self._waiting_since = self._started
@@ -137,7 +137,7 @@ class ReplyStream(TextStream):
         self._unstuck = False
         self._announce = False  # an earlier turn's battle was skipped: say so first
         self._battle = False  # this turn is a battle: no new attempt (it would be a new turn)
-        self._policy = connection.retry_policy(rate_limit_wait=rate_limit_wait)
+        self._policy = turns.calls.send_policy(rate_limit_wait=rate_limit_wait)
         self._lock = lock
         self._on_finish = on_finish
         self._done = False
@@ -156,7 +156,7 @@ class ReplyStream(TextStream):
 
     async def start(self) -> None:
         """Make the request and wait until the site accepts it (status 200)."""
-        self._connection.pacing.check()  # the site said to wait: refuse before touching it
+        self._turns.pacing.check()  # the site said to wait: refuse before touching it
         await self._lock.acquire()
         try:
             await self._open()
@@ -210,7 +210,7 @@ class ReplyStream(TextStream):
 
     def _new_attempt(self) -> None:
         """Every attempt gets fresh ids: the site refuses ids it has already seen (400)."""
-        clock = self._connection.http.clock  # the site's clock, as last learned (§14.3)
+        clock = self._turns.clock  # the site's clock, as last learned (§14.3)
         self._ids = MessageIds.fresh(clock)
         if self._chat.id is None:
             self._session_id = uuid7(clock)
@@ -235,24 +235,24 @@ class ReplyStream(TextStream):
         belongs to that earlier turn and is dropped), so that the turn can be sent again."""
         self._unstuck = True
         chat, session_id = self._chat, self._chat.id or self._session_id
-        ids = chat.pending_battle or await battles.find_unskipped(self._connection, session_id)
+        ids = chat.pending_battle or await battles.find_unskipped(self._turns.calls, session_id)
         if ids is None:
-            raise battles.stuck_error(session_id, self._connection.settings.base_url, error)
+            raise battles.stuck_error(session_id, self._turns.settings.base_url, error)
         new_id, response = await battles.post_skip(
-            self._connection, session_id, *ids, timeout=self._timeout
+            self._turns, session_id, *ids, timeout=self._timeout
         )
         chat.pending_battle = None
-        await battles.drain(response, self._connection.settings.idle_timeout)
+        await battles.drain(response, self._turns.settings.idle_timeout)
         self._skipped = SkippedBattle(*ids, new_id, answered=False, earlier_turn=True)
         self._announce = True
         _log.info("skipped an anonymous battle the site had left in an earlier turn")
 
     async def _post(self) -> AnswerBody:
         """One POST of the prompt: 200 gives the streaming response, anything else raises."""
-        connection, chat = self._connection, self._chat
-        state = await connection.current_state()
+        turns, chat = self._turns, self._chat
+        state = await turns.session.current_state()
         # Its turn (LM_ARENA_MIN_INTERVAL, penalties) is part of the wait for the first token.
-        token = await connection.send_token(self._started + self._timeout)
+        token = await turns.send_token(self._started + self._timeout)
         # Ids minted now, after the bootstrap that may have learned the site's clock (§14.3).
         self._new_attempt()
         fields = _BodyFields(
@@ -273,7 +273,7 @@ class ReplyStream(TextStream):
             referer = facts.conversation_page(chat.id)
         # The wait for the answer to start counts against the first-token timeout too.
         left = max(0.0, self._started + self._timeout - time.monotonic())
-        return await connection.http.post_stream(
+        return await turns.http.post_stream(
             state, path, referer=referer, body=body, wait=left, timeout=self._timeout
         )
 
@@ -302,7 +302,7 @@ class ReplyStream(TextStream):
                     async for item in self._skip_battle(seen.shown):
                         yield item
                 if self._chat.mode == facts.Mode.BATTLE:
-                    await self._connection.reveal_models(self.reply)
+                    await self._turns.catalog.reveal(self.reply)
                 self._finish()
                 return
             except LmArenaError as error:
@@ -330,10 +330,10 @@ class ReplyStream(TextStream):
         self._reply, self._first_token = None, None  # the anonymous answer is dropped
         ids = (self._ids.model_a, self._ids.model_b)
         self._chat.pending_battle = ids
-        await battles.drain(response, self._connection.settings.idle_timeout)
+        await battles.drain(response, self._turns.settings.idle_timeout)
         self._waiting_since = time.monotonic()
         new_id, self._response = await battles.post_skip(
-            self._connection, self._session_id, *ids, timeout=self._timeout
+            self._turns, self._session_id, *ids, timeout=self._timeout
         )
         self._chat.pending_battle = None
         self._skipped = SkippedBattle(*ids, new_id, answered=True, anonymous_text_shown=shown)
@@ -364,7 +364,7 @@ class ReplyStream(TextStream):
             self._response,
             self.reply,
             first_deadline=self._waiting_since + self._timeout,
-            idle=self._connection.settings.idle_timeout,
+            idle=self._turns.settings.idle_timeout,
             watch=watch,
         )
         try:

@@ -360,8 +360,7 @@ STOPPED = "the kept server was stopped before the answer was complete"
 
 def session_from(client: Client, state: dict[str, Any]) -> ChatSession:
     """A conversation as a command's request describes it."""
-    chat = ChatSession(
-        client,
+    chat = client.chats.session(
         wire.model_from_json(state.get("model")),
         wire.model_from_json(state.get("model_b")),
         facts.Mode(state["mode"]),
