@@ -11,19 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..site import facts
 from ..site.bodies import retry_body
 from ..site.evaluation import latest_answer_id
-from .exchange import Conversation, ReplyStream
+from .exchange import ReplyStream
 from .reply import Reply
 from .site_calls import SiteCalls
-from .turn_site import TurnSite
+from .turn_site import Conversation, TurnSite
 
 if TYPE_CHECKING:
-    from ..site.events import Event
     from .transport import AnswerBody
 
 
@@ -86,10 +85,9 @@ class RetryStream(ReplyStream):
             method="PUT",
         )
 
-    async def _read(self, *, watch: bool = False) -> AsyncIterator[Event]:
+    def _watches(self) -> bool:
         # A retry names one answer: there is no battle to watch for (and no B id to skip with).
-        async for event in super()._read(watch=False):
-            yield event
+        return False
 
 
 async def find_latest_answer(calls: SiteCalls, session_id: str) -> str | None:

@@ -12,15 +12,49 @@ seconds). Nothing else of the client: not the conversation store, not uploads.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..settings import Settings
 from ..site import facts
 from ..site.ids import SiteClock
+from ..site.models import Model
 from .catalog import ModelCatalog
 from .pacing import Pacing
 from .site_calls import SiteCalls
 from .site_session import SiteSession
 from .site_transport import SiteTransport
+
+
+class Conversation(Protocol):
+    """What a send needs to know of its conversation (a :class:`~.chats.ChatSession`)."""
+
+    @property
+    def id(self) -> str | None:
+        """The ``evaluationSessionId``; None before the first exchange."""
+        ...
+
+    @property
+    def model(self) -> Model | None:
+        """Model A; None in a battle."""
+        ...
+
+    @property
+    def model_b(self) -> Model | None:
+        """Model B in side by side; None otherwise."""
+        ...
+
+    @property
+    def mode(self) -> facts.Mode:
+        """Direct, side by side or battle."""
+        ...
+
+    @property
+    def modality(self) -> facts.Modality:
+        """What kind of answer is wanted (model A's modality)."""
+        ...
+
+    #: The message ids (A, B) of a battle the site put into this chat that is not skipped yet.
+    pending_battle: tuple[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -50,4 +84,4 @@ class TurnSite:
             return await self.session.mint_token(action)
 
 
-__all__ = ["TurnSite"]
+__all__ = ["Conversation", "TurnSite"]
