@@ -180,7 +180,13 @@ class Reply:
 
 
 class TextStream(ABC):
-    """An answer as it arrives: iterating yields model A's text deltas, :meth:`events` all."""
+    """An answer as it arrives: iterating yields model A's text deltas, :meth:`events` all;
+    ``reply`` is the whole reply so far (complete once iteration has ended)."""
+
+    @property
+    @abstractmethod
+    def reply(self) -> Reply:
+        """The whole reply so far; complete once iteration has ended."""
 
     @abstractmethod
     def events(self) -> AsyncIterator[Any]:
