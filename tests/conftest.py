@@ -112,9 +112,9 @@ async def arena() -> AsyncIterator[Any]:
 async def client_factory(arena: Any, tmp_path: Path) -> AsyncIterator[ClientFactory]:
     """``make(**settings_changes)``: a Client of the fake ``arena`` on an :class:`HttpBrowser`.
 
-    ``make(browser=other.browser)`` shares a stand-in (``client.browser``); ``record=False`` as
-    for ``Client``. The state directory is the test's own (``LM_ARENA_STATE_DIR``). Every
-    client and stand-in made is closed after the test.
+    ``make(browser=other.browser)`` shares a stand-in (``client.browser``); ``record=False`` and
+    ``battle_hold=`` as for ``Client``. The state directory is the test's own
+    (``LM_ARENA_STATE_DIR``). Every client and stand-in made is closed after the test.
     """
     from lmarena_cli.client.client import Client
     from tests.fakes import HttpBrowser
@@ -122,12 +122,18 @@ async def client_factory(arena: Any, tmp_path: Path) -> AsyncIterator[ClientFact
     made: list[Client] = []
     browsers: list[HttpBrowser] = []
 
-    def make(*, browser: HttpBrowser | None = None, record: bool = True, **changes: Any) -> Client:
+    def make(
+        *,
+        browser: HttpBrowser | None = None,
+        record: bool = True,
+        battle_hold: float | None = None,
+        **changes: Any,
+    ) -> Client:
         settings = settings_for(arena.url, tmp_path / "state", **changes)
         if browser is None:
             browser = HttpBrowser(settings)
             browsers.append(browser)
-        client = Client(settings, browser=browser, record=record)
+        client = Client(settings, browser=browser, record=record, battle_hold=battle_hold)
         made.append(client)
         return client
 

@@ -21,6 +21,7 @@ import pytest
 from lmarena_cli import Client
 from lmarena_cli.client import battles
 from lmarena_cli.client.reply import SkippedBattle
+from lmarena_cli.client.turn_flow import Phase
 from lmarena_cli.errors import ErrorKind, UpstreamError
 from lmarena_cli.site import facts
 from lmarena_cli.site.events import TextDelta
@@ -144,15 +145,16 @@ async def test_the_stream_never_yields_the_anonymous_text(client: Client, arena:
 
 
 async def test_a_battle_seen_after_the_hold_is_said_and_kept_out_of_the_reply(
-    client: Client, arena: FakeArena, monkeypatch: pytest.MonkeyPatch, caplog: Any
+    client_factory: ClientFactory, arena: FakeArena, caplog: Any
 ) -> None:
     """The limit of the guarantee: a b line later than the hold finds A's text already shown."""
-    monkeypatch.setattr(battles, "BATTLE_HOLD", 0.2)
-    monkeypatch.setattr(battles.Holdback.__init__, "__defaults__", (0.2,))
+    client = client_factory(battle_hold=0.2)  # the b line comes 0.6 s after A's first text
+    await client.bootstrap()
     arena.battle_turns = {1}
     arena.enqueue(Reply(text=["late ", "battle"], b_text=["b side"], delay_between=0.6))
     chat = await client.chats.create(MODEL)
     stream = await chat.send("x", stream=True)
+    assert stream.phase is Phase.HOLDING
     texts = [event.text async for event in stream.events() if isinstance(event, TextDelta)]
     assert texts[0] == "late "  # shown before the b line came: the limit
     assert "".join(texts[1:]) == "Echo (turn 1): x"
@@ -160,6 +162,15 @@ async def test_a_battle_seen_after_the_hold_is_said_and_kept_out_of_the_reply(
     skipped = stream.reply.battle_skipped
     assert skipped is not None and skipped.anonymous_text_shown
     assert "anonymous model's answer" in caplog.text
+    # Released by the hold's time, then found: streaming came before the battle.
+    assert stream.phases == (
+        Phase.SENDING,
+        Phase.HOLDING,
+        Phase.STREAMING,
+        Phase.BATTLE_FOUND,
+        Phase.SKIPPING,
+        Phase.DONE,
+    )
 
 
 async def test_an_ordinary_answer_is_held_at_most_the_hold(

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from lmarena_cli import errors
 from lmarena_cli.cli import app as cli
-from lmarena_cli.client import connection as connection_module
+from lmarena_cli.client import site_session as site_session_module
 from lmarena_cli.client.client import Client
 from lmarena_cli.client.http import SiteHttp
 from lmarena_cli.errors import ErrorKind, ExitStatus
@@ -567,7 +567,7 @@ def cli_env(
     arena.clock_skew = 0.0
     monkeypatch.setenv("LM_ARENA_BASE_URL", arena.url)
     monkeypatch.setenv("LM_ARENA_TIMEOUT", "10")
-    monkeypatch.setattr(connection_module, "Browser", HttpBrowser)
+    monkeypatch.setattr(site_session_module, "Browser", HttpBrowser)
     return arena
 
 
@@ -637,8 +637,8 @@ def test_models_and_dash_m_never_offer_webdev_or_video_models(cli_env: FakeArena
 
 #: ``lmarena`` in a real process, with the browser's stand-in in place of Chromium.
 STAND_IN_MAIN = (
-    "import sys; from lmarena_cli.client import connection; from tests.fakes import HttpBrowser; "
-    "connection.Browser = HttpBrowser; from lmarena_cli.cli.app import main; "
+    "import sys; from lmarena_cli.client import site_session; from tests.fakes import HttpBrowser; "
+    "site_session.Browser = HttpBrowser; from lmarena_cli.cli.app import main; "
     "sys.argv[0] = 'lmarena'; main()"
 )
 

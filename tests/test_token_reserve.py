@@ -125,7 +125,7 @@ async def test_a_page_reload_throws_the_reserved_token_away(
     reserve = client.keep_token_ready()
     await until(lambda: reserve.ready)
     before = next(iter(arena.recaptcha_tokens))
-    await client.refresh_session()
+    await client.session.refresh()
     assert reserve.counts.discarded >= 1
     await until(lambda: reserve.ready)
     chat = await client.chats.create(MODEL)

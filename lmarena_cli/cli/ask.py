@@ -20,8 +20,8 @@ from .runtime import load_settings, make_client, run
 from .terminal import Terminal
 
 if TYPE_CHECKING:
-    from ..client.client import ChatSession, Client, Reply
-    from ..client.exchange import ReplyStream
+    from ..client.api import ChatApi, ClientApi
+    from ..client.reply import Reply, TextStream
 
 
 def ask(
@@ -231,7 +231,7 @@ def ask(
 
 
 async def open_chat(
-    client: Client,
+    client: ClientApi,
     settings: Settings,
     resume: str | None,
     continue_: bool,
@@ -240,7 +240,7 @@ async def open_chat(
     model: str | None,
     *,
     system: str | None = None,
-) -> ChatSession:
+) -> ChatApi:
     """The conversation ``ask`` sends to: resumed, the latest one, a battle, or a new one.
 
     ``system`` is the system prompt of a new conversation (not of a continued one).
@@ -262,7 +262,7 @@ async def open_chat(
 
 
 async def print_code_block(
-    term: Terminal, stream: ReplyStream, output: Path | None, client: Client
+    term: Terminal, stream: TextStream, output: Path | None, client: ClientApi
 ) -> int:
     """``-x``: the whole answer is read first (nothing streams), then only its first code block
     goes to stdout. No block: a message on stderr, nothing on stdout, exit 10."""

@@ -21,8 +21,8 @@ from .runtime import load_settings, make_client, run
 from .terminal import Terminal
 
 if TYPE_CHECKING:
-    from ..client.client import ChatSession, Client
-    from ..client.exchange import ReplyStream
+    from ..client.api import ChatApi, ClientApi
+    from ..client.reply import TextStream
 
 #: The commands of a chat, as ``/help`` lists them.
 COMMANDS = {
@@ -96,7 +96,7 @@ class ChatLoop:
     def __init__(
         self,
         term: Terminal,
-        client: Client,
+        client: ClientApi,
         *,
         timeout: float | None,
         system: str | None,
@@ -107,7 +107,7 @@ class ChatLoop:
         self.timeout = timeout
         self.system = system  # for the new conversations of /new and /model too
         self.markdown = wants_markdown(term, raw=raw)
-        self.chat: ChatSession | None = None
+        self.chat: ChatApi | None = None
         # A new conversation has its id only once the site has answered the first turn: it is
         # shown then (a resumed one at once), and again on exit.
         self.announced: str | None = None
@@ -156,9 +156,7 @@ class ChatLoop:
                 if interactive:
                     loop.remove_signal_handler(signal.SIGINT)
 
-    async def command(
-        self, name: str, argument: str
-    ) -> Callable[[], Awaitable[ReplyStream]] | None:
+    async def command(self, name: str, argument: str) -> Callable[[], Awaitable[TextStream]] | None:
         """Run a command; a turn to send (``/retry``), or None when the command is done."""
         chat, term = self.chat, self.term
         assert chat is not None
@@ -196,12 +194,12 @@ class ChatLoop:
         self.chat = chat
         self.term.info(f"new conversation with {self._model_name()}")
 
-    def _sender(self, prompt: str) -> Callable[[], Awaitable[ReplyStream]]:
+    def _sender(self, prompt: str) -> Callable[[], Awaitable[TextStream]]:
         chat = self.chat
         assert chat is not None
         return lambda: chat.send(prompt, stream=True, timeout=self.timeout)
 
-    async def one_turn(self, start: Callable[[], Awaitable[ReplyStream]]) -> None:
+    async def one_turn(self, start: Callable[[], Awaitable[TextStream]]) -> None:
         """Send one turn and show its answer on stdout, ending with a newline (rendered as
         markdown on a terminal); a cut-short answer stays, as whole lines."""
         import asyncio

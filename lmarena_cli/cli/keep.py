@@ -29,7 +29,8 @@ from typing import Any
 
 from ..client.factory import kept_server_command
 from ..client.remote import RemoteClient
-from ..client.wire import fingerprint, line, parse
+from ..client.wire import fingerprint, parse
+from ..client.wire_requests import Hello, Request, Stop, request_line
 from ..settings import Settings
 from ..state.kept import KeptPaths, lock_held, pid_alive, waiting_lock
 
@@ -54,7 +55,7 @@ def probe(path: Path, *, wait: float = PROBE_WAIT, touch: bool = False) -> dict[
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(wait)
             sock.connect(str(path))
-            sock.sendall(line({"op": "hello", "touch": touch}))
+            sock.sendall(request_line(Hello(touch=touch)))
             data = b""
             while not data.endswith(b"\n"):
                 chunk = sock.recv(65536)
@@ -67,13 +68,13 @@ def probe(path: Path, *, wait: float = PROBE_WAIT, touch: bool = False) -> dict[
     return hello if hello.get("t") == "hello" else None
 
 
-def request(path: Path, message: dict[str, Any], *, wait: float = PROBE_WAIT) -> bool:
+def request(path: Path, message: Request, *, wait: float = PROBE_WAIT) -> bool:
     """Send a one-line request (``stop``) and read its answer; False when nobody answered."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(wait)
             sock.connect(str(path))
-            sock.sendall(line(message))
+            sock.sendall(request_line(message))
             return bool(sock.recv(65536))
     except OSError:
         return False
@@ -204,7 +205,7 @@ def stop_server(paths: KeptPaths, *, wait: float = 15.0) -> int | None:
     if hello is None:
         return None
     pid = int(hello["pid"])
-    request(paths.socket, {"op": "stop"})
+    request(paths.socket, Stop())
     deadline = time.monotonic() + wait
     # The lock is let go as the server's last act; its process ends a moment later.
     while (lock_held(paths.lock) or pid_alive(pid)) and time.monotonic() < deadline:

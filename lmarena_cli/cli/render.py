@@ -17,7 +17,8 @@ from .markdown import MarkdownStream, print_markdown
 from .terminal import Terminal
 
 if TYPE_CHECKING:
-    from ..client.client import ChatSession, Client, Reply
+    from ..client.api import ChatApi, ClientApi
+    from ..client.reply import Reply
 
 #: The ``type`` of each event in ``--jsonl`` output.
 EVENT_TYPES = {
@@ -46,7 +47,7 @@ class Renderer:
     def __init__(
         self,
         term: Terminal,
-        chat: ChatSession,
+        chat: ChatApi,
         *,
         json_: bool,
         jsonl: bool,
@@ -189,7 +190,7 @@ def event_json(event: Any) -> dict[str, Any]:
 
 
 async def save_images(
-    client: Client, term: Terminal, reply: Reply, output: Path | None, machine: bool
+    client: ClientApi, term: Terminal, reply: Reply, output: Path | None, machine: bool
 ) -> None:
     """Save generated images with -o (numbered when several), else print their URLs."""
     if output is None:

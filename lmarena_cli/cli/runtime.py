@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Coroutine, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -20,7 +20,7 @@ from .notices import shown_on
 from .terminal import Terminal
 
 if TYPE_CHECKING:
-    from ..client.client import Client
+    from ..client.api import ClientApi
 
 T = TypeVar("T")
 
@@ -83,17 +83,17 @@ def load_settings(term: Terminal, **flags: Any) -> Settings:
         raise typer.Exit(error.exit_code) from None
 
 
-def make_client(settings: Settings, *, start: bool = True) -> Client:
+def make_client(settings: Settings, *, start: bool = True) -> ClientApi:
     """The library's client (imported here: aiohttp and nodriver are slow to import).
 
     With ``LM_ARENA_KEEP_ALIVE`` > 0 it is a client of the kept server (:mod:`.keep`), started
-    first when none runs and ``start``; it offers what the commands use of ``Client``.
+    first when none runs and ``start``; either is a :class:`~..client.api.ClientApi`.
     """
     from .keep import kept_client
 
     remote = kept_client(settings, start=start)
     if remote is not None:
-        return cast("Client", remote)
+        return remote
     from ..client.factory import new_client
 
     return new_client(settings)

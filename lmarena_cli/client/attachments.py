@@ -17,7 +17,7 @@ from ..errors import InputError, ProtocolError, UpstreamUnavailable
 from .transport import Transport
 from .uploads import ImageInput, UploadCache
 
-#: Calls a server action by name with its arguments (``Connection.server_action``).
+#: Calls a server action by name with its arguments (``SiteCalls.server_action``).
 ServerAction = Callable[[str, list[Any]], Awaitable[Any]]
 
 

@@ -5,7 +5,8 @@ conversation) and decides; this module makes the requests: the skip itself, drai
 stream before it, and finding an earlier turn's unskipped battle from the conversation's JSON.
 The pure parts (the skip's body, reading the JSON) are in :mod:`..site.battles`.
 
-How long side A's text is held back to catch a battle in time is :data:`BATTLE_HOLD`; the
+How long side A's text is held back to catch a battle in time is :data:`BATTLE_HOLD` by default
+(a client's ``battle_hold``); the hold itself is :class:`~.turn_flow.TurnFlow`'s, and the
 guarantee and its limit are written out in :class:`~.exchange.ReplyStream`'s docstring.
 """
 
@@ -17,20 +18,19 @@ from typing import TYPE_CHECKING
 from ..errors import ErrorKind, LmArenaError, UpstreamError
 from ..site import facts
 from ..site.battles import skip_direct_battle_body, unskipped_battle
-from ..site.events import Citation, Event, Finish, ImageOutput, ReasoningDelta, TextDelta
 from ..site.ids import uuid7
-from .connection import Connection
+from .site_calls import SiteCalls
+from .turn_site import TurnSite
 
 if TYPE_CHECKING:
     from .transport import AnswerBody
 
 #: Seconds side A's first content is held back in a single-model chat, waiting for a ``b`` line
-#: that would show the turn is an anonymous battle (see ``ReplyStream``'s docstring).
+#: that would show the turn is an anonymous battle (see ``ReplyStream``'s docstring): the
+#: default of ``Client(battle_hold=)``, read when a client is made.
 BATTLE_HOLD = 1.0
 
 _log = logging.getLogger("lmarena")
-#: The events that carry an answer's content (what the hold is about).
-CONTENT = (TextDelta, ReasoningDelta, ImageOutput, Citation)
 
 
 async def drain(response: AnswerBody, idle: float) -> None:
@@ -46,7 +46,7 @@ async def drain(response: AnswerBody, idle: float) -> None:
 
 
 async def post_skip(
-    connection: Connection,
+    turns: TurnSite,
     session_id: str,
     message_a_id: str,
     message_b_id: str,
@@ -56,9 +56,9 @@ async def post_skip(
     """Skip the battle whose message ids are given: the new message id, and the open 200 (a
     stream of the chosen model's answer under that id, or an empty body). Errors raise, their
     message saying that the skip failed."""
-    state = await connection.current_state()
-    new_id = uuid7(connection.http.clock)
-    token = await connection.mint_token(facts.ACTION_CHAT_SUBMIT)
+    state = await turns.session.current_state()
+    new_id = uuid7(turns.clock)
+    token = await turns.session.mint_token(facts.ACTION_CHAT_SUBMIT)
     body = skip_direct_battle_body(
         message_a_id=message_a_id,
         message_b_id=message_b_id,
@@ -67,7 +67,7 @@ async def post_skip(
     )
     path = facts.SKIP_DIRECT_BATTLE.format(session_id=session_id)
     try:
-        response = await connection.http.post_stream(
+        response = await turns.http.post_stream(
             state,
             path,
             referer=facts.conversation_page(session_id),
@@ -85,10 +85,10 @@ async def post_skip(
     return new_id, response
 
 
-async def find_unskipped(connection: Connection, session_id: str) -> tuple[str, str] | None:
+async def find_unskipped(calls: SiteCalls, session_id: str) -> tuple[str, str] | None:
     """The (side A, side B) message ids of the battle that ends the conversation, as the site's
     conversation JSON says; None when it cannot be read or shows no battle."""
-    data = await connection.conversation_json(session_id, wanted="its battle")
+    data = await calls.conversation_json(session_id, wanted="its battle")
     return unskipped_battle(data) if data is not None else None
 
 
@@ -117,73 +117,9 @@ def no_answer_error(model: str | None, session_id: str) -> UpstreamError:
 
 __all__ = [
     "BATTLE_HOLD",
-    "BattleSeen",
-    "Holdback",
     "drain",
     "find_unskipped",
     "no_answer_error",
     "post_skip",
     "stuck_error",
 ]
-
-
-class BattleSeen(Exception):
-    """A ``b`` line came in a single-model chat: the turn is an anonymous battle.
-
-    ``shown``: some of side A's content had already been handed to the caller.
-    """
-
-    def __init__(self, shown: bool) -> None:
-        super().__init__("the site answered this single-model turn as a battle")
-        self.shown = shown
-
-
-class Holdback:
-    """Holds side A's events of a single-model answer until it is safe to hand them over.
-
-    Held from side A's first content event until, whichever comes first: a ``b`` line (then
-    :class:`BattleSeen`: the held events are an anonymous model's and are dropped), side A's finish
-    line, :data:`BATTLE_HOLD` seconds, or the end of the body or a failure (the owner calls
-    :meth:`release`). With ``watch`` false (any other chat) nothing is held.
-    """
-
-    def __init__(self, watch: bool, hold: float = BATTLE_HOLD) -> None:
-        self.watch = watch
-        self._hold = hold
-        self._held: list[Event] = []
-        self._until: float | None = None
-        self._released = not watch
-        self._shown = False
-
-    def deadline(self) -> float | None:
-        """When the held events are due (monotonic clock); None when nothing is held."""
-        return self._until if self._held else None
-
-    def check(self, event: Event) -> None:
-        """Raise :class:`BattleSeen` for a ``b`` line (any, a heartbeat too) while watching."""
-        if self.watch and event.side == "b":
-            raise BattleSeen(self._shown)
-
-    def take(self, event: Event, now: float) -> list[Event]:
-        """The events to hand over now: ``event`` and any held ones, or none while holding."""
-        if self._released:
-            return self._hand_over([event])
-        self._held.append(event)
-        if self._until is None and isinstance(event, CONTENT):
-            self._until = now + self._hold
-        if isinstance(event, Finish):
-            return self.release()
-        if self._until is not None and now >= self._until:
-            return self.release()
-        return []
-
-    def release(self) -> list[Event]:
-        """Stop holding: the held events, in order. Later events pass at once (a ``b`` line
-        still raises, with ``shown`` then true)."""
-        self._released = True
-        held, self._held = self._held, []
-        return self._hand_over(held)
-
-    def _hand_over(self, events: list[Event]) -> list[Event]:
-        self._shown = self._shown or any(isinstance(e, CONTENT) for e in events)
-        return events

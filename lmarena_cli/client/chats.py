@@ -17,10 +17,12 @@ from ..site import facts
 from ..site.ids import is_uuid
 from ..site.models import Model
 from ..site.prompts import fold_system
-from .connection import Connection
+from .attachments import Uploader
 from .exchange import ReplyStream
+from .recording import Recorder
 from .regenerate import RetryStream, find_latest_answer
 from .reply import Reply
+from .turn_site import TurnSite
 from .uploads import ImageSource, load_image
 
 #: An image to send, optionally with the file name to upload it under.
@@ -28,10 +30,21 @@ ImageArg = ImageSource | tuple[ImageSource, str | None]
 
 
 class Chats:
-    """``client.chats``: start a conversation or pick one up again."""
+    """``client.chats``: start a conversation or pick one up again.
 
-    def __init__(self, client: Connection) -> None:
-        self._client = client
+    Its conversations send through ``turns``, record in ``recorder`` and upload with
+    ``uploader``; models are named through ``turns.catalog``.
+    """
+
+    def __init__(self, turns: TurnSite, recorder: Recorder, uploader: Uploader) -> None:
+        self._turns = turns
+        self._recorder = recorder
+        self._uploader = uploader
+
+    def session(self, model: Model | None, model_b: Model | None, mode: facts.Mode) -> ChatSession:
+        """A conversation of these models and mode, with no id yet (nothing is checked: the
+        kept server rebuilds a command's conversation with it)."""
+        return ChatSession(self._turns, self._recorder, self._uploader, model, model_b, mode)
 
     async def create(
         self,
@@ -47,19 +60,19 @@ class Chats:
         conversation's first prompt (:func:`~lmarena_cli.site.prompts.fold_system`, exactly as
         ``lmarena serve`` folds a system message) and stored as a ``system`` turn.
         """
-        client = self._client
-        client.pacing.check()  # the site said to wait: refuse before a browser starts
+        turns, catalog = self._turns, self._turns.catalog
+        turns.pacing.check()  # the site said to wait: refuse before a browser starts
         if battle:
             if model is not None or versus is not None:
                 raise UsageError("a battle picks its two models itself; do not name a model")
-            chat = ChatSession(client, None, None, facts.Mode.BATTLE)
+            chat = self.session(None, None, facts.Mode.BATTLE)
         else:
-            model_a = await client.model(model or client.settings.model)
-            model_b = await client.model(versus) if versus is not None else None
+            model_a = await catalog.model(model or turns.settings.model)
+            model_b = await catalog.model(versus) if versus is not None else None
             if model_b is not None and model_b.id == model_a.id:
                 raise UsageError("side by side needs two different models")
             mode = facts.Mode.DIRECT if model_b is None else facts.Mode.SIDE_BY_SIDE
-            chat = ChatSession(client, model_a, model_b, mode)
+            chat = self.session(model_a, model_b, mode)
         chat.system = system or None
         return chat
 
@@ -75,32 +88,32 @@ class Chats:
         The model comes from the argument, else from this tool's conversation store, else from
         the settings' default model.
         """
-        client = self._client
-        client.pacing.check()  # the site said to wait: refuse before a browser starts
+        turns, catalog = self._turns, self._turns.catalog
+        turns.pacing.check()  # the site said to wait: refuse before a browser starts
         chat_id = chat_id.strip()
         if not is_uuid(chat_id):
             raise ConversationNotFound(f"{chat_id!r} is not a conversation id (a UUID)")
-        known = client.store.get(chat_id)
+        known = self._recorder.store.get(chat_id)
         mode = _stored_mode(known.mode) if known else facts.Mode.DIRECT
         if model is None and known is not None:
             model = known.model
         if versus is None and known is not None and known.model_b:
             versus = known.model_b
         if mode == facts.Mode.BATTLE:
-            chat = ChatSession(client, None, None, mode)
+            chat = self.session(None, None, mode)
         else:
-            model_a = await client.model(model or client.settings.model)
-            model_b = await client.model(versus) if versus else None
+            model_a = await catalog.model(model or turns.settings.model)
+            model_b = await catalog.model(versus) if versus else None
             if model_b is not None:
                 mode = facts.Mode.SIDE_BY_SIDE
-            chat = ChatSession(client, model_a, model_b, mode)
+            chat = self.session(model_a, model_b, mode)
         chat.id = chat_id
         chat.answer_id = known.answer_id if known is not None else None
         return chat
 
     async def latest(self) -> ChatSession:
         """The conversation this tool most recently used (``lmarena ask -c``)."""
-        known = self._client.store.latest()
+        known = self._recorder.store.latest()
         if known is None:
             raise ConversationNotFound("there is no earlier conversation to continue")
         return await self.resume(known.id)
@@ -114,16 +127,24 @@ def _stored_mode(value: str) -> facts.Mode:
 
 
 class ChatSession:
-    """One conversation on the site. ``id`` is its ``evaluationSessionId`` once it exists."""
+    """One conversation on the site. ``id`` is its ``evaluationSessionId`` once it exists.
+
+    Made by :class:`Chats`: its turns go through ``turns``, its exchanges to ``recorder``, its
+    images through ``uploader``.
+    """
 
     def __init__(
         self,
-        client: Connection,
+        turns: TurnSite,
+        recorder: Recorder,
+        uploader: Uploader,
         model: Model | None,
         model_b: Model | None,
         mode: facts.Mode,
     ) -> None:
-        self.client = client
+        self._turns = turns
+        self._recorder = recorder
+        self._uploader = uploader
         self.model = model
         self.model_b = model_b
         self.mode = mode
@@ -204,13 +225,13 @@ class ChatSession:
         content = fold_system(system, prompt)
         # The prompt as it will be sent, measured before anything leaves: the site counts an
         # oversized prompt against the account.
-        limit = self.client.settings.max_prompt_chars
+        limit = self._turns.settings.max_prompt_chars
         if len(content) > limit:
             raise PromptTooLong(len(content), limit)
-        self.client.pacing.check()  # before any upload
+        self._turns.pacing.check()  # before any upload
         attachments = await self._attachments(images or [])
         reply_stream = ReplyStream(
-            self.client,
+            self._turns,
             self,
             content,
             attachments,
@@ -237,13 +258,13 @@ class ChatSession:
             # remembered (for -c), its transcript gets no answer, and there is none to retry.
             answered = bool(reply.text or reply.images or not reply.battle_skipped)
             self.answer_id = reply.a.message_id if answered else None
-            if self.client.records:
+            if self._recorder.records:
                 messages = [{"role": "user", "content": prompt}]
                 if system and system.strip():
                     messages.insert(0, {"role": "system", "content": system})
                 if answered:
                     messages.append({"role": "assistant", "content": reply.text})
-                self.client.record_exchange(
+                self._recorder.record_exchange(
                     reply,
                     mode=str(self.mode),
                     model=self.model.name if self.model else None,
@@ -290,7 +311,7 @@ class ChatSession:
             )
         if self.id is None:
             raise UsageError("there is no answer to regenerate yet: send a prompt first")
-        answer_id = self.answer_id or await find_latest_answer(self.client, self.id)
+        answer_id = self.answer_id or await find_latest_answer(self._turns.calls, self.id)
         if answer_id is None:
             raise UsageError(
                 f"lmarena does not know the latest answer of the conversation {self.id} (this "
@@ -298,7 +319,7 @@ class ChatSession:
                 "regenerate it; send the prompt again instead"
             )
         retry_stream = RetryStream(
-            self.client,
+            self._turns,
             self,
             answer_id,
             lock=self._lock,
@@ -314,8 +335,8 @@ class ChatSession:
     def _on_retry(self, reply: Reply) -> None:
         """A regenerated answer replaces the last one in the store's transcript."""
         self.answer_id = reply.a.message_id
-        if self.client.records:
-            self.client.record_retry(reply)
+        if self._recorder.records:
+            self._recorder.record_retry(reply)
 
     async def _attachments(self, images: Sequence[ImageArg]) -> list[dict[str, str]]:
         if not images:
@@ -329,7 +350,7 @@ class ChatSession:
                     f"{model.name} does not take images; `lmarena models --vision` "
                     "lists the models that do"
                 )
-        settings = self.client.settings
+        settings = self._turns.settings
         loaded = []
         for index, item in enumerate(images, start=1):
             source, filename = item if isinstance(item, tuple) else (item, None)
@@ -342,7 +363,7 @@ class ChatSession:
                     index=index,
                 )
             )
-        return [await self.client.upload(image) for image in loaded]
+        return [await self._uploader.upload(image) for image in loaded]
 
 
 __all__ = ["ChatSession", "Chats", "ImageArg"]

@@ -296,7 +296,7 @@ class Doctor:
                 'recaptcha/enterprise.js?render=<key> and execute("<key>") in its scripts)',
                 kind=ErrorKind.NO_SITE_KEY,
             )
-        token = await self.client.mint_token(facts.ACTION_CHAT_SUBMIT)
+        token = await self.client.session.mint_token(facts.ACTION_CHAT_SUBMIT)
         # The token is never shown: only that one came.
         return _Outcome(
             f"script loaded, site key {_key_shown(state.site_key)} found, a token minted",

@@ -4,17 +4,20 @@ A send is: a fresh reCAPTCHA token from the browser, a request body with fresh U
 made through the client's transport (:class:`~.site_transport.SiteTransport`: aiohttp with the
 browser's cookies and User-Agent, or the browser's page itself), and the answer parsed line by line
 as it streams. Failures before any answer text may start a new attempt, as
-:class:`~.retry.RetryPolicy` decides; every failure ends in an exception from :mod:`errors`. The
+:class:`~.retry.RetryPolicy` decides; every failure ends in an exception from :mod:`errors`.
+What the turn is doing (sending, holding, streaming, battle found, skipping, done, failed) and
+every move between those is :class:`~.turn_flow.TurnFlow`'s; this module does the I/O. The
 conversation API around it (``Client``, ``ChatSession``) is in :mod:`.client` and :mod:`.chats`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import TYPE_CHECKING, Protocol, TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from ..errors import ErrorKind, IncompleteAnswer, LmArenaError
 from ..site import facts
@@ -26,49 +29,16 @@ from ..site.events import (
     TextDelta,
 )
 from ..site.ids import uuid7
-from ..site.models import Model
 from . import battles
-from .battles import BattleSeen
-from .connection import Connection
 from .reading import AnswerReading, reply_has_content
 from .reply import Answer, Reply, SkippedBattle, TextStream
+from .turn_flow import BattleSeen, Phase, ReadEnd, TurnFlow
+from .turn_site import Conversation, TurnSite
 
 if TYPE_CHECKING:
     from .transport import AnswerBody
 
 _log = logging.getLogger("lmarena")
-
-
-class Conversation(Protocol):
-    """What a send needs to know of its conversation (a :class:`~.chats.ChatSession`)."""
-
-    @property
-    def id(self) -> str | None:
-        """The ``evaluationSessionId``; None before the first exchange."""
-        ...
-
-    @property
-    def model(self) -> Model | None:
-        """Model A; None in a battle."""
-        ...
-
-    @property
-    def model_b(self) -> Model | None:
-        """Model B in side by side; None otherwise."""
-        ...
-
-    @property
-    def mode(self) -> facts.Mode:
-        """Direct, side by side or battle."""
-        ...
-
-    @property
-    def modality(self) -> facts.Modality:
-        """What kind of answer is wanted (model A's modality)."""
-        ...
-
-    #: The message ids (A, B) of a battle the site put into this chat that is not skipped yet.
-    pending_battle: tuple[str, str] | None
 
 
 class _BodyFields(TypedDict):
@@ -89,6 +59,7 @@ class ReplyStream(TextStream):
     Made by ``ChatSession.send``, which passes the conversation's ``lock`` (held from
     :meth:`start` until the answer ends: one turn at a time) and ``on_finish``, called with the
     whole reply once it is complete (and when a skipped battle left the turn without an answer).
+    Its phases and their transitions are :class:`~.turn_flow.TurnFlow`'s (:attr:`phase`).
 
     **A single-model chat the site answers as a battle** (protocol §14.5): a ``b`` line in a
     ``direct-battle`` conversation means two anonymous models are answering. The battle's stream
@@ -100,17 +71,18 @@ class ReplyStream(TextStream):
     unstuck the same way (ids remembered, or read from the site's conversation JSON), then sent.
 
     *The guarantee*: side A's content is held back from its first content event until a ``b``
-    line, A's finish line, or ``battles.BATTLE_HOLD`` seconds (1 s), whichever comes first. A
-    battle whose first ``b`` line comes within that window (or before A's finish) never shows an
-    anonymous text. *The limit*: a ``b`` line later than that finds side A's first text already
-    handed over; a warning (stderr in the CLI) then says that text was an anonymous model's, it
-    is never part of ``reply.text``, ``battle_skipped.anonymous_text_shown`` is true, and the
-    chosen model's answer follows. Other chats (side by side, battle) are never held.
+    line, A's finish line, or the turn's hold (``TurnSite.battle_hold``, by default
+    ``battles.BATTLE_HOLD``: 1 s), whichever comes first. A battle whose first ``b`` line comes
+    within that window (or before A's finish) never shows an anonymous text. *The limit*: a
+    ``b`` line later than that finds side A's first text already handed over; a warning (stderr
+    in the CLI) then says that text was an anonymous model's, it is never part of
+    ``reply.text``, ``battle_skipped.anonymous_text_shown`` is true, and the chosen model's
+    answer follows. Other chats (side by side, battle) are never held.
     """
 
     def __init__(
         self,
-        connection: Connection,
+        turns: TurnSite,
         chat: Conversation,
         prompt: str,
         attachments: list[dict[str, str]],
@@ -120,27 +92,28 @@ class ReplyStream(TextStream):
         timeout: float | None,
         rate_limit_wait: float,
     ) -> None:
-        self._connection = connection
+        self._turns = turns
         self._chat = chat
         self._prompt = prompt
         self._attachments = attachments
-        self._timeout = timeout or connection.settings.timeout
+        self._timeout = timeout or turns.settings.timeout
         self._started = time.monotonic()
-        self._first_token: float | None = None
-        self._response: AnswerBody | None = None
-        self._ids = MessageIds.fresh(connection.http.clock)
-        self._session_id = chat.id or uuid7(connection.http.clock)
-        self._reply: Reply | None = None
         #: Since when a first answer is awaited (a skip starts a new wait).
         self._waiting_since = self._started
-        self._skipped: SkippedBattle | None = None
-        self._unstuck = False
-        self._announce = False  # an earlier turn's battle was skipped: say so first
-        self._battle = False  # this turn is a battle: no new attempt (it would be a new turn)
-        self._policy = connection.retry_policy(rate_limit_wait=rate_limit_wait)
+        self._first_token: float | None = None
+        self._response: AnswerBody | None = None
+        self._ids = MessageIds.fresh(turns.clock)
+        self._session_id = chat.id or uuid7(turns.clock)
+        self._reply: Reply | None = None
+        self._policy = turns.calls.send_policy(rate_limit_wait=rate_limit_wait)
         self._lock = lock
         self._on_finish = on_finish
-        self._done = False
+        self._flow = TurnFlow(
+            watch=self._watches(),
+            hold=turns.battle_hold,
+            pending_battle=chat.pending_battle,
+            on_pending=self._note_pending,
+        )
 
     @property
     def reply(self) -> Reply:
@@ -154,20 +127,31 @@ class ReplyStream(TextStream):
         """The conversation's id; a new conversation's may change on a retry before any text."""
         return self._session_id
 
+    @property
+    def phase(self) -> Phase:
+        """What this turn is doing now (:class:`~.turn_flow.Phase`)."""
+        return self._flow.phase
+
+    @property
+    def phases(self) -> tuple[Phase, ...]:
+        """Every phase this turn was in, in order."""
+        return tuple(self._flow.history)
+
     async def start(self) -> None:
         """Make the request and wait until the site accepts it (status 200)."""
-        self._connection.pacing.check()  # the site said to wait: refuse before touching it
+        self._turns.pacing.check()  # the site said to wait: refuse before touching it
         await self._lock.acquire()
         try:
             await self._open()
         except BaseException:
+            self._flow.fail()
             self._lock.release()
             raise
 
     async def events(self) -> AsyncGenerator[Event | SkippedBattle, None]:
         """Every typed event (text, reasoning, image, citation, finish, error, raw) as it comes;
         also a :class:`~.reply.SkippedBattle` when a battle was skipped (see the class doc)."""
-        if self._done:
+        if self._flow.ended:
             return
         try:
             async for event in self._attempts():
@@ -178,12 +162,20 @@ class ReplyStream(TextStream):
     async def aclose(self) -> None:
         """Stop reading; the site is told by the closed connection (the page transport aborts
         its fetch in the page)."""
-        self._done = True
+        self._flow.fail()  # stopped before the end (nothing changes once done)
         await self._close_response()
         if self._lock.locked():
             self._lock.release()
 
     # -- the attempt loop -----------------------------------------------------------------------
+
+    def _watches(self) -> bool:
+        """Whether the answer is watched (and held) for a battle: a single-model chat's."""
+        return self._chat.mode == facts.Mode.DIRECT
+
+    def _note_pending(self, ids: tuple[str, str] | None) -> None:
+        """The flow's pending battle is the conversation's: its next send skips it first."""
+        self._chat.pending_battle = ids
 
     def _new_reply(self) -> Reply:
         chat = self._chat
@@ -205,12 +197,12 @@ class ReplyStream(TextStream):
                 )
             )
         reply = Reply(self._session_id, chat.mode, answers, self._ids.user)
-        reply.battle_skipped = self._skipped
+        reply.battle_skipped = self._flow.skipped
         return reply
 
     def _new_attempt(self) -> None:
         """Every attempt gets fresh ids: the site refuses ids it has already seen (400)."""
-        clock = self._connection.http.clock  # the site's clock, as last learned (§14.3)
+        clock = self._turns.clock  # the site's clock, as last learned (§14.3)
         self._ids = MessageIds.fresh(clock)
         if self._chat.id is None:
             self._session_id = uuid7(clock)
@@ -222,37 +214,36 @@ class ReplyStream(TextStream):
         while True:
             try:
                 self._response = await self._post()
+                self._flow.accepted((self._ids.model_a, self._ids.model_b))
                 return
             except LmArenaError as error:
-                if error.kind == ErrorKind.BATTLE_TURN and not self._unstuck:
+                if error.kind == ErrorKind.BATTLE_TURN and self._flow.may_unstick():
                     await self._unstick(error)
                 else:
                     await self._policy.recover_or_raise(error)
+            self._flow.move(Phase.SENDING)
             self._new_attempt()
 
     async def _unstick(self, error: LmArenaError) -> None:
         """The site refuses this turn until an earlier battle is skipped: skip it (its answer
         belongs to that earlier turn and is dropped), so that the turn can be sent again."""
-        self._unstuck = True
-        chat, session_id = self._chat, self._chat.id or self._session_id
-        ids = chat.pending_battle or await battles.find_unskipped(self._connection, session_id)
+        turns, session_id = self._turns, self._chat.id or self._session_id
+        ids = self._flow.pending_battle or await battles.find_unskipped(turns.calls, session_id)
         if ids is None:
-            raise battles.stuck_error(session_id, self._connection.settings.base_url, error)
-        new_id, response = await battles.post_skip(
-            self._connection, session_id, *ids, timeout=self._timeout
-        )
-        chat.pending_battle = None
-        await battles.drain(response, self._connection.settings.idle_timeout)
-        self._skipped = SkippedBattle(*ids, new_id, answered=False, earlier_turn=True)
-        self._announce = True
+            raise battles.stuck_error(session_id, turns.settings.base_url, error)
+        self._flow.found_battle(ids)
+        new_id, response = await battles.post_skip(turns, session_id, *ids, timeout=self._timeout)
+        skipped = SkippedBattle(*ids, new_id, answered=False, earlier_turn=True)
+        self._flow.skipping(skipped, earlier=True)
+        await battles.drain(response, turns.settings.idle_timeout)
         _log.info("skipped an anonymous battle the site had left in an earlier turn")
 
     async def _post(self) -> AnswerBody:
         """One POST of the prompt: 200 gives the streaming response, anything else raises."""
-        connection, chat = self._connection, self._chat
-        state = await connection.current_state()
+        turns, chat = self._turns, self._chat
+        state = await turns.session.current_state()
         # Its turn (LM_ARENA_MIN_INTERVAL, penalties) is part of the wait for the first token.
-        token = await connection.send_token(self._started + self._timeout)
+        token = await turns.send_token(self._started + self._timeout)
         # Ids minted now, after the bootstrap that may have learned the site's clock (§14.3).
         self._new_attempt()
         fields = _BodyFields(
@@ -273,7 +264,7 @@ class ReplyStream(TextStream):
             referer = facts.conversation_page(chat.id)
         # The wait for the answer to start counts against the first-token timeout too.
         left = max(0.0, self._started + self._timeout - time.monotonic())
-        return await connection.http.post_stream(
+        return await turns.http.post_stream(
             state, path, referer=referer, body=body, wait=left, timeout=self._timeout
         )
 
@@ -284,17 +275,18 @@ class ReplyStream(TextStream):
 
     async def _attempts(self) -> AsyncIterator[Event | SkippedBattle]:
         """Read the answer; before any text, failures may start a new attempt (see _open)."""
+        flow = self._flow
         while True:
             if self._response is None:
                 self._new_attempt()
                 await self._open()
             produced_text = False
-            if self._announce and self._skipped is not None:
-                self._announce = False
-                yield self._skipped
+            earlier = flow.take_announcement()
+            if earlier is not None:
+                yield earlier
             try:
                 try:
-                    async for event in self._read(watch=self._chat.mode == facts.Mode.DIRECT):
+                    async for event in self._read():
                         if isinstance(event, TextDelta | ImageOutput | ReasoningDelta):
                             produced_text = True
                         yield event
@@ -302,22 +294,24 @@ class ReplyStream(TextStream):
                     async for item in self._skip_battle(seen.shown):
                         yield item
                 if self._chat.mode == facts.Mode.BATTLE:
-                    await self._connection.reveal_models(self.reply)
+                    await self._turns.catalog.reveal(self.reply)
                 self._finish()
                 return
             except LmArenaError as error:
                 await self._close_response()
-                if produced_text or self._reply_has_content():
+                if produced_text or reply_has_content(self.reply):
                     error.partial = self.reply.text
                     raise
-                if self._battle:
+                if flow.phase is not Phase.STREAMING:
                     raise  # this turn was the battle: another attempt would be another turn
                 await self._policy.recover_or_raise(error)
+                flow.move(Phase.SENDING)
 
     async def _skip_battle(self, shown: bool) -> AsyncIterator[Event | SkippedBattle]:
-        """This turn is an anonymous battle: drop it, skip it, and read the chosen model's
-        answer from the skip (see the class docstring)."""
-        assert self._response is not None
+        """This turn is an anonymous battle (``battle found``): drop it, skip it, and read the
+        chosen model's answer from the skip (see the class docstring)."""
+        assert self._response is not None and self._flow.pending_battle is not None
+        turns, ids = self._turns, self._flow.pending_battle
         model = self._chat.model.name if self._chat.model else None
         if shown:
             _log.warning(
@@ -326,17 +320,15 @@ class ReplyStream(TextStream):
                 "battle"
             )
         response, self._response = self._response, None
-        self._battle = True
         self._reply, self._first_token = None, None  # the anonymous answer is dropped
-        ids = (self._ids.model_a, self._ids.model_b)
-        self._chat.pending_battle = ids
-        await battles.drain(response, self._connection.settings.idle_timeout)
+        await battles.drain(response, turns.settings.idle_timeout)
         self._waiting_since = time.monotonic()
         new_id, self._response = await battles.post_skip(
-            self._connection, self._session_id, *ids, timeout=self._timeout
+            turns, self._session_id, *ids, timeout=self._timeout
         )
-        self._chat.pending_battle = None
-        self._skipped = SkippedBattle(*ids, new_id, answered=True, anonymous_text_shown=shown)
+        skipped = SkippedBattle(*ids, new_id, answered=True, anonymous_text_shown=shown)
+        self._flow.skipping(skipped)
+        self._flow.accepted(ids)
         self._reply = None
         self.reply.a.message_id = new_id
         announced = False
@@ -344,32 +336,37 @@ class ReplyStream(TextStream):
             async for event in self._read():
                 if not announced:  # said before the chosen model's answer, once it comes
                     announced = True
-                    yield self._skipped
+                    yield skipped
                 yield event
         except IncompleteAnswer as error:
             if error.kind != ErrorKind.EMPTY:
                 raise
-            self._skipped = SkippedBattle(*ids, new_id, answered=False, anonymous_text_shown=shown)
-            self.reply.battle_skipped = self._skipped
+            self._flow.skipped = SkippedBattle(
+                *ids, new_id, answered=False, anonymous_text_shown=shown
+            )
+            self.reply.battle_skipped = self._flow.skipped
             self._on_finish(self.reply)  # the conversation exists, and goes on from here
             raise battles.no_answer_error(model, self._session_id) from None
 
-    def _reply_has_content(self) -> bool:
-        return reply_has_content(self.reply)
-
-    async def _read(self, *, watch: bool = False) -> AsyncIterator[Event]:
-        """The current response read into events and into the reply (``AnswerReading``)."""
+    async def _read(self) -> AsyncIterator[Event]:
+        """The current response read into events and into the reply (``AnswerReading``); what
+        is handed over, and when, is the flow's (:meth:`~.turn_flow.TurnFlow.pass_on`)."""
         assert self._response is not None
+        flow = self._flow
         reading = AnswerReading(
             self._response,
             self.reply,
             first_deadline=self._waiting_since + self._timeout,
-            idle=self._connection.settings.idle_timeout,
-            watch=watch,
+            idle=self._turns.settings.idle_timeout,
+            wake=flow.deadline,
         )
         try:
-            async for event in reading.events():
-                yield event
+            async with contextlib.aclosing(reading.steps()) as steps:
+                async for step in steps:
+                    for event in flow.pass_on(step, time.monotonic()):
+                        yield event
+                    if isinstance(step, ReadEnd) and step.error is not None:
+                        raise step.error
         finally:
             self._first_token = reading.first_token
 
@@ -380,6 +377,7 @@ class ReplyStream(TextStream):
             "first_token": None if self._first_token is None else self._first_token - self._started,
             "total": now - self._started,
         }
+        self._flow.move(Phase.DONE)
         self._on_finish(reply)
 
 

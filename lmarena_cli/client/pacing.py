@@ -1,4 +1,4 @@
-"""Account safety across runs: :class:`Pacing`, one per connection.
+"""Account safety across runs: :class:`Pacing`, one per client.
 
 * **Penalties.** When the site says to wait (a 429 with ``Retry-After``, or the cool-down that
   reCAPTCHA rejections in a row start), :meth:`Pacing.remember` writes until when to the state

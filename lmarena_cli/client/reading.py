@@ -1,31 +1,32 @@
-"""Reading one answer body: :class:`AnswerReading`, the site's stream into events and a reply.
+"""Reading one answer body: :class:`AnswerReading`, the site's stream into steps and a reply.
 
-The first-token and idle timeouts, the end checks (an empty answer, one cut off before its finish
-line), and, in a single-model chat, side A held back to catch a battle (:class:`~.battles.
-Holdback`; the guarantee is written out in :class:`~.exchange.ReplyStream`'s docstring).
+The first-token and idle timeouts and the end checks (an empty answer, one cut off before its
+finish line). What the caller gets of each event, and when (the battle hold of a single-model
+chat), is :class:`~.turn_flow.TurnFlow`'s: the reading wakes it when the hold's time comes
+(:data:`~.turn_flow.HOLD_DUE`) and ends with a :class:`~.turn_flow.ReadEnd` that carries the
+failure, if any, so that held events are handed over before it is raised.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING
 
-from ..errors import ErrorKind, IncompleteAnswer, Timeout
+from ..errors import ErrorKind, IncompleteAnswer, LmArenaError, Timeout
 from ..site.classify import error_from_stream
 from ..site.events import (
     Event,
     Finish,
-    Heartbeat,
     ImageOutput,
     RawEvent,
     StreamError,
     TextDelta,
 )
 from ..site.stream import StreamParser
-from .battles import Holdback
 from .http import NO_FIRST_ANSWER_HINT
 from .reply import Answer, Reply
+from .turn_flow import HOLD_DUE, ReadEnd, Step
 
 if TYPE_CHECKING:
     from .transport import AnswerBody
@@ -38,12 +39,10 @@ def reply_has_content(reply: Reply) -> bool:
 
 class AnswerReading:
     """One response body (either transport's :class:`~.transport.AnswerBody`) read into
-    :meth:`events` and into ``reply`` as they come.
+    :meth:`steps` and into ``reply`` as they come.
 
     ``first_deadline`` (monotonic) bounds the wait for the first answer text, ``idle`` the
-    silence after it. ``watch``: a single-model chat, whose side A is held back to catch a
-    battle (a ``b`` line raises :class:`~.battles.BattleSeen`); held events are handed over
-    before any other failure is raised.
+    silence after it. ``wake`` says when the caller's hold is due (None: no hold runs).
     """
 
     def __init__(
@@ -53,71 +52,68 @@ class AnswerReading:
         *,
         first_deadline: float,
         idle: float,
-        watch: bool,
+        wake: Callable[[], float | None],
     ) -> None:
         self._response = response
         self.reply = reply
         self._first_deadline = first_deadline
         self._idle = idle
-        self._watch = watch
+        self._wake = wake
         #: When the first answer text (or image) came; None until then.
         self.first_token: float | None = None
 
-    async def events(self) -> AsyncIterator[Event]:
-        """The body's events as they come (heartbeats are not handed over)."""
+    async def steps(self) -> AsyncGenerator[Step, None]:
+        """The body's events as they come (heartbeats and error lines too), :data:`HOLD_DUE`
+        when the hold's time comes first, and last a :class:`ReadEnd` (never a raise of the
+        library's errors: they travel in it)."""
         response, reply, idle = self._response, self.reply, self._idle
         first_deadline = self._first_deadline
         parser = StreamParser()
         sides = {answer.side for answer in reply.answers}
         finished: set[str] = set()
         alive = False  # bytes came (heartbeats count) though maybe no answer text yet
-        holdback = Holdback(self._watch)
-        while True:
-            wait = (
-                idle
-                if self.first_token is not None
-                else max(0.0, first_deadline - time.monotonic())
-            )
-            due = holdback.deadline()
-            hold_left = None if due is None else max(0.0, due - time.monotonic())
-            try:
-                chunk = await response.read(wait if hold_left is None else min(wait, hold_left))
-            except IncompleteAnswer:
-                for event in holdback.release():
-                    yield event
-                raise
-            except TimeoutError:
-                if hold_left is not None and hold_left < wait:
-                    for event in holdback.release():  # the hold is over: no battle so far
-                        yield event
-                    continue
-                for event in holdback.release():
-                    yield event
-                what = (
-                    "between two parts of the answer" if self.first_token else "for a first answer"
+        try:
+            while True:
+                wait = (
+                    idle
+                    if self.first_token is not None
+                    else max(0.0, first_deadline - time.monotonic())
                 )
-                sent = "only keep-alives" if alive and not self.first_token else "nothing"
-                hint = "" if self.first_token else NO_FIRST_ANSWER_HINT
-                raise Timeout(
-                    f"the site sent {sent} for {wait:.0f} s {what}{hint}", kind=ErrorKind.TIMEOUT
-                ) from None
-            events = parser.feed(chunk) if chunk else parser.close()
-            alive = alive or bool(chunk)
-            for event in events:
-                holdback.check(event)  # a b line here: BattleSeen
-                self._apply(event, reply, finished)
-                if isinstance(event, StreamError):
-                    for held in holdback.release():
-                        yield held
-                    raise error_from_stream(event.message)
-                if not isinstance(event, Heartbeat):
-                    for ready in holdback.take(event, time.monotonic()):
-                        yield ready
-            if sides <= finished or not chunk:
-                break
-        for event in holdback.release():
-            yield event
-        if not reply_has_content(reply):
+                due = self._wake()
+                hold_left = None if due is None else max(0.0, due - time.monotonic())
+                try:
+                    chunk = await response.read(wait if hold_left is None else min(wait, hold_left))
+                except TimeoutError:
+                    if hold_left is not None and hold_left < wait:
+                        yield HOLD_DUE  # the hold is over: no battle so far
+                        continue
+                    raise self._silence(wait, alive) from None
+                events = parser.feed(chunk) if chunk else parser.close()
+                alive = alive or bool(chunk)
+                for event in events:
+                    self._apply(event, reply, finished)
+                    yield event
+                    if isinstance(event, StreamError):
+                        raise error_from_stream(event.message)
+                if sides <= finished or not chunk:
+                    break
+            self._check_end(sides, finished)
+        except LmArenaError as error:
+            yield ReadEnd(error)
+            return
+        yield ReadEnd()
+
+    def _silence(self, wait: float, alive: bool) -> Timeout:
+        what = "between two parts of the answer" if self.first_token else "for a first answer"
+        sent = "only keep-alives" if alive and not self.first_token else "nothing"
+        hint = "" if self.first_token else NO_FIRST_ANSWER_HINT
+        return Timeout(
+            f"the site sent {sent} for {wait:.0f} s {what}{hint}", kind=ErrorKind.TIMEOUT
+        )
+
+    def _check_end(self, sides: set[str], finished: set[str]) -> None:
+        """Raise when the body ended without a whole answer."""
+        if not reply_has_content(self.reply):
             # Also when finish lines came: heartbeats and "stop" with no text or image is the
             # "no content" failure of protocol §2.3/§8.2, retried with fresh ids, never an
             # empty answer handed over as if it were one.

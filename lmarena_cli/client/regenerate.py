@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..site import facts
 from ..site.bodies import retry_body
 from ..site.evaluation import latest_answer_id
-from .connection import Connection
-from .exchange import Conversation, ReplyStream
+from .exchange import ReplyStream
 from .reply import Reply
+from .site_calls import SiteCalls
+from .turn_site import Conversation, TurnSite
 
 if TYPE_CHECKING:
-    from ..site.events import Event
     from .transport import AnswerBody
 
 
@@ -36,7 +36,7 @@ class RetryStream(ReplyStream):
 
     def __init__(
         self,
-        connection: Connection,
+        turns: TurnSite,
         chat: Conversation,
         answer_id: str,
         *,
@@ -46,7 +46,7 @@ class RetryStream(ReplyStream):
         rate_limit_wait: float,
     ) -> None:
         super().__init__(
-            connection,
+            turns,
             chat,
             "",
             [],
@@ -65,17 +65,17 @@ class RetryStream(ReplyStream):
 
     async def _post(self) -> AnswerBody:
         """One PUT of the retry: 200 gives the streaming response, anything else raises."""
-        connection, session_id = self._connection, self._chat.id
+        turns, session_id = self._turns, self._chat.id
         assert session_id is not None  # ChatSession.retry checks it
-        state = await connection.current_state()
+        state = await turns.session.current_state()
         # Paced like any send (LM_ARENA_MIN_INTERVAL, penalties): part of the first-token wait.
-        token = await connection.send_token(
+        token = await turns.send_token(
             self._started + self._timeout, action=facts.ACTION_CHAT_RETRY
         )
         self._new_attempt()
         path = facts.RETRY_MESSAGE.format(session_id=session_id, message_id=self.answer_id)
         left = max(0.0, self._started + self._timeout - time.monotonic())
-        return await connection.http.post_stream(
+        return await turns.http.post_stream(
             state,
             path,
             referer=facts.conversation_page(session_id),
@@ -85,16 +85,15 @@ class RetryStream(ReplyStream):
             method="PUT",
         )
 
-    async def _read(self, *, watch: bool = False) -> AsyncIterator[Event]:
+    def _watches(self) -> bool:
         # A retry names one answer: there is no battle to watch for (and no B id to skip with).
-        async for event in super()._read(watch=False):
-            yield event
+        return False
 
 
-async def find_latest_answer(connection: Connection, session_id: str) -> str | None:
+async def find_latest_answer(calls: SiteCalls, session_id: str) -> str | None:
     """The id of the conversation's latest answer as the site's conversation JSON says; None
     when it cannot be read or shows none."""
-    data = await connection.conversation_json(session_id, wanted="its latest answer")
+    data = await calls.conversation_json(session_id, wanted="its latest answer")
     return latest_answer_id(data) if data is not None else None
 
 

@@ -181,7 +181,8 @@ class Reply:
 
 class TextStream(ABC):
     """An answer as it arrives: iterating yields model A's text deltas, :meth:`events` all,
-    and :meth:`read_reply` reads it to its end for the whole :class:`Reply`."""
+    and :meth:`read_reply` reads it to its end for the whole :class:`Reply`; ``reply`` is the
+    whole reply so far (complete once iteration has ended)."""
 
     @abstractmethod
     def events(self) -> AsyncIterator[Any]:

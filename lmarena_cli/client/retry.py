@@ -1,7 +1,7 @@
 """The retry policy of sends and server actions: :class:`RetryPolicy`.
 
 One policy object per send (:class:`~.exchange.ReplyStream`) or per server action call
-(:meth:`~.connection.Connection.server_action`): it decides, for each failure, whether to try
+(:meth:`~.site_calls.SiteCalls.server_action`): it decides, for each failure, whether to try
 again and what to do first (reload the page, rediscover the action ids, wait), and counts what it
 has spent in a :class:`RetryBudget`. Its notices go to the ``"lmarena"`` logger at INFO.
 """

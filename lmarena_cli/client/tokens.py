@@ -15,7 +15,7 @@ ahead. The reserve keeps one ``chat_submit`` token minted in the background:
 * a failed mint in the background is logged (INFO on ``"lmarena"``) and tried again later, never
   raised into a send; :meth:`TokenReserve.close` ends the background task, leaving none pending.
 
-It is off by default: :meth:`~.connection.Connection.keep_token_ready` turns it on.
+It is off by default: :meth:`~.site_session.SiteSession.keep_token_ready` turns it on.
 """
 
 from __future__ import annotations

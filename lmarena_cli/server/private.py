@@ -1,13 +1,15 @@
 """The private endpoint: this user's commands run the library in this process, over a Unix socket.
 
-One connection is one request: a JSON line (:mod:`lmarena_cli.client.wire`), answered with lines
-until the connection closes. ``hello`` says who serves (pid, settings fingerprint, activity);
-``stop`` ends the server; ``open`` starts or resumes a conversation; ``send`` and ``retry`` run a
-turn and stream the library's events, then the reply (or the failure); ``models`` and
-``download`` do what ``Client`` does. The notices the library logs while it works for a request
-travel on that request's connection, in order with its events; those of work done for every
-request (:meth:`PrivateEndpoint.shared_notices`: the kept server's start-up) go to each request
-open then, or to the next one. A command that closes its connection stops its send (Ctrl-C).
+One connection is one request: a JSON line read into its class
+(:mod:`lmarena_cli.client.wire_requests`, which the commands write with), answered with lines
+(:mod:`lmarena_cli.client.wire`) until the connection closes. ``Hello`` says who serves (pid,
+settings fingerprint, wire version, activity); ``Stop`` ends the server; ``OpenChat`` starts or
+resumes a conversation; ``Send`` and ``Retry`` run a turn and stream the library's events, then
+the reply (or the failure); ``ListModels`` and ``Download`` do what ``Client`` does. The
+notices the library logs while it works for a request travel on that request's connection, in
+order with its events; those of work done for every request
+(:meth:`PrivateEndpoint.shared_notices`: the kept server's start-up) go to each request open
+then, or to the next one. A command that closes its connection stops its send (Ctrl-C).
 
 Only this user: the socket is 0600 in a 0700 folder, and each connection's peer is checked
 (``SO_PEERCRED``) by :func:`peer_allowed`.
@@ -35,8 +37,20 @@ from ..client.chats import ChatSession
 from ..client.client import Client
 from ..client.remote import STREAM_LIMIT
 from ..client.wire_images import image_from_json
+from ..client.wire_requests import (
+    ChatState,
+    Download,
+    Hello,
+    ListModels,
+    OpenChat,
+    Request,
+    Retry,
+    Send,
+    Stop,
+    Unknown,
+    read_request,
+)
 from ..errors import InputError, LmArenaError, ShuttingDown
-from ..site import facts
 from ..state.kept import remove_stale
 from .tasks import abandon
 
@@ -190,28 +204,31 @@ class PrivateEndpoint:
                 logger.warning("refused a connection from uid %s (not this user)", uid)
                 return
             try:
-                request = wire.parse(await asyncio.wait_for(reader.readline(), REQUEST_WAIT))
+                request = read_request(await asyncio.wait_for(reader.readline(), REQUEST_WAIT))
             except (ValueError, TimeoutError, OSError):
                 return
-            op = request.get("op")
-            if op == "hello":
-                writer.write(wire.line(self.hello()))
-                if request.get("touch"):  # a command about to use this server: not idle now
-                    self.activity.last = time.monotonic()
-            elif op == "stop":
-                writer.write(wire.line({"t": "ok", "pid": os.getpid()}))
-                self._on_stop()
-            elif self.closing.is_set() or self._server is None or not self._server.is_serving():
-                error = ShuttingDown("the kept server is stopping; run the command again")
-                writer.write(wire.line({"t": "error", "error": wire.error_to_json(error)}))
-            else:
-                await self._serve(str(op), request, reader, writer)
+            match request:
+                case Hello(touch=touch):
+                    writer.write(wire.line(self.hello()))
+                    if touch:  # a command about to use this server: not idle now
+                        self.activity.last = time.monotonic()
+                case Stop():
+                    writer.write(wire.line({"t": "ok", "pid": os.getpid()}))
+                    self._on_stop()
+                case _ if self.closing.is_set() or not self._serving():
+                    error = ShuttingDown("the kept server is stopping; run the command again")
+                    writer.write(wire.line({"t": "error", "error": wire.error_to_json(error)}))
+                case _:
+                    await self._serve(request, reader, writer)
             with contextlib.suppress(OSError, ConnectionError):
                 await writer.drain()
         finally:
             writer.close()
             with contextlib.suppress(OSError, ConnectionError):
                 await writer.wait_closed()
+
+    def _serving(self) -> bool:
+        return self._server is not None and self._server.is_serving()
 
     def hello(self) -> dict[str, Any]:
         return {
@@ -223,14 +240,13 @@ class PrivateEndpoint:
             "requests": self.activity.requests,
             "active": self.activity.active,
             "idle_s": round(self.activity.idle_for(), 1),
-            "closing": not (self._server is not None and self._server.is_serving()),
+            "closing": not self._serving(),
             **self._info(),
         }
 
     async def _serve(
         self,
-        op: str,
-        request: dict[str, Any],
+        request: Request | Unknown,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
@@ -256,7 +272,7 @@ class PrivateEndpoint:
             send(message)
         self._sinks.add(send)
         try:
-            work = asyncio.ensure_future(self._run(op, request, send, writer))
+            work = asyncio.ensure_future(self._run(request, send, writer))
             gone = asyncio.ensure_future(reader.read(1))  # b"" once the command closes
             stop = asyncio.ensure_future(self.closing.wait())
             try:
@@ -279,28 +295,32 @@ class PrivateEndpoint:
 
     async def _run(
         self,
-        op: str,
-        request: dict[str, Any],
+        request: Request | Unknown,
         send: Callable[[dict[str, Any]], None],
         writer: asyncio.StreamWriter,
     ) -> None:
         _SINK.set(send)
         chat: ChatSession | None = None
         try:
-            if op in ("send", "retry"):
-                chat = session_from(self.client, request["chat"])
-                await self._turn(op, chat, request, send, writer)
-            elif op == "open":
-                chat = await self._open(request)
-                send({"t": "ok", "chat": state_of(chat)})
-            elif op == "models":
-                models = await self.client.list_models(refresh=bool(request.get("refresh")))
-                send({"t": "ok", "models": [wire.model_to_json(m) for m in models]})
-            elif op == "download":
-                data = await self.client.download(str(request["url"]))
-                send({"t": "ok", "data": base64.b64encode(data).decode()})
-            else:
-                raise InputError(f"the kept server does not know the request {op!r}")
+            match request:
+                case Send() | Retry():
+                    chat = session_from(self.client, request.chat)
+                    await self._turn(chat, request, send, writer)
+                case OpenChat():
+                    chat = await self._open(request)
+                    send({"t": "ok", "chat": state_of(chat).to_json()})
+                case ListModels(refresh=refresh):
+                    models = await self.client.list_models(refresh=refresh)
+                    send({"t": "ok", "models": [wire.model_to_json(m) for m in models]})
+                case Download(url=url):
+                    data = await self.client.download(url)
+                    send({"t": "ok", "data": base64.b64encode(data).decode()})
+                case Unknown(op=op, reason=""):
+                    raise InputError(f"the kept server does not know the request {op!r}")
+                case Unknown(op=op, reason=reason):
+                    raise InputError(f"the kept server could not read the request {op!r}: {reason}")
+                case _:  # hello and stop are answered before a request is served
+                    raise InputError(f"the kept server does not serve {type(request).__name__}")
         except (ConnectionError, BrokenPipeError):
             return  # the command went away
         except Exception as error:  # every failure goes back to the command
@@ -308,41 +328,35 @@ class PrivateEndpoint:
                 logger.exception("a request failed unexpectedly")
             answer: dict[str, Any] = {"t": "error", "error": wire.error_to_json(error)}
             if chat is not None:
-                answer["chat"] = state_of(chat)
+                answer["chat"] = state_of(chat).to_json()
             send(answer)
 
-    async def _open(self, request: dict[str, Any]) -> ChatSession:
+    async def _open(self, request: OpenChat) -> ChatSession:
         chats = self.client.chats
-        how = request.get("how")
-        if how == "resume":
+        if request.how == "resume":
             return await chats.resume(
-                str(request["chat_id"]), model=request.get("model"), versus=request.get("versus")
+                str(request.chat_id), model=request.model, versus=request.versus
             )
-        if how == "latest":
+        if request.how == "latest":
             return await chats.latest()
         return await chats.create(
-            request.get("model"),
-            versus=request.get("versus"),
-            battle=bool(request.get("battle")),
-            system=request.get("system"),
+            request.model, versus=request.versus, battle=request.battle, system=request.system
         )
 
     async def _turn(
         self,
-        op: str,
         chat: ChatSession,
-        request: dict[str, Any],
+        request: Send | Retry,
         send: Callable[[dict[str, Any]], None],
         writer: asyncio.StreamWriter,
     ) -> None:
-        timeout = request.get("timeout")
-        wait = float(request.get("rate_limit_wait") or 0.0)
-        if op == "retry":
+        timeout, wait = request.timeout, float(request.rate_limit_wait or 0.0)
+        if isinstance(request, Retry):
             stream = await chat.retry(stream=True, timeout=timeout, rate_limit_wait=wait)
         else:
-            images = [image_from_json(item, n) for n, item in enumerate(request["images"], 1)]
+            images = [image_from_json(item, n) for n, item in enumerate(request.images, 1)]
             stream = await chat.send(
-                str(request["prompt"]),
+                request.prompt,
                 images=images or None,
                 stream=True,
                 timeout=timeout,
@@ -353,39 +367,24 @@ class PrivateEndpoint:
         async for event in stream.events():
             send({"t": "event", "event": wire.event_to_json(event)})
             await writer.drain()
-        send({"t": "done", "reply": wire.reply_to_json(stream.reply), "chat": state_of(chat)})
+        done = {"t": "done", "reply": wire.reply_to_json(stream.reply)}
+        send({**done, "chat": state_of(chat).to_json()})
 
 
 #: What a command whose answer a stopping server cut short is told.
 STOPPED = "the kept server was stopped before the answer was complete"
 
 
-def session_from(client: Client, state: dict[str, Any]) -> ChatSession:
+def session_from(client: Client, state: ChatState) -> ChatSession:
     """A conversation as a command's request describes it."""
-    chat = ChatSession(
-        client,
-        wire.model_from_json(state.get("model")),
-        wire.model_from_json(state.get("model_b")),
-        facts.Mode(state["mode"]),
-    )
-    chat.id = state.get("id")
-    chat.system = state.get("system")
-    chat.answer_id = state.get("answer_id")
-    pending = state.get("pending_battle")
-    chat.pending_battle = (pending[0], pending[1]) if pending else None
+    chat = client.chats.session(state.model, state.model_b, state.mode)
+    state.apply(chat)
     return chat
 
 
-def state_of(chat: ChatSession) -> dict[str, Any]:
-    return {
-        "mode": str(chat.mode),
-        "model": wire.model_to_json(chat.model),
-        "model_b": wire.model_to_json(chat.model_b),
-        "id": chat.id,
-        "system": chat.system,
-        "answer_id": chat.answer_id,
-        "pending_battle": list(chat.pending_battle) if chat.pending_battle else None,
-    }
+def state_of(chat: ChatSession) -> ChatState:
+    """What a command is sent back of its conversation."""
+    return ChatState.of(chat)
 
 
 __all__ = [

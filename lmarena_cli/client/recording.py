@@ -1,0 +1,81 @@
+"""Remembering conversations: :class:`Recorder`, each exchange written to the conversation store.
+
+What ``-c``, ``--resume``, ``lmarena history`` and ``serve``'s history matching read. A failing
+store never loses an answer: its error is logged, not raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..errors import LmArenaError
+from ..settings import Settings
+from ..state.store import ConversationStore
+from .reply import Reply
+
+_log = logging.getLogger("lmarena")
+
+
+class Recorder:
+    """The conversation store (opened on first use) and what is written to it. With ``record``
+    false, exchanges are not written (``serve`` records its own)."""
+
+    def __init__(self, settings: Settings, *, record: bool = True) -> None:
+        self._settings = settings
+        self._record = record
+        self._store: ConversationStore | None = None
+
+    @property
+    def records(self) -> bool:
+        """Whether each exchange is written to the conversation store (``-c`` uses it)."""
+        return self._record
+
+    @property
+    def store(self) -> ConversationStore:
+        """The conversation store, opened on first use."""
+        if self._store is None:
+            self._store = ConversationStore(self._settings.store_path)
+        return self._store
+
+    def record_exchange(
+        self,
+        reply: Reply,
+        *,
+        mode: str,
+        model: str | None,
+        model_b: str | None,
+        messages: list[dict[str, Any]],
+        answer_id: str | None = None,
+    ) -> None:
+        """Write one exchange to the conversation store, for ``-c`` and ``serve``; ``answer_id``
+        is the site's id of the answer that ``messages`` end with (what a regenerate names).
+
+        A failing store never loses the answer: its error is logged, not raised.
+        """
+        try:
+            self.store.record(
+                reply.evaluation_session_id,
+                model=model,
+                model_b=model_b,
+                mode=mode,
+                messages=messages,
+                answer_id=answer_id,
+            )
+        except LmArenaError as error:
+            _log.info(f"could not record the conversation: {error}")
+
+    def record_retry(self, reply: Reply, content: str | None = None) -> None:
+        """A regenerated answer (``content``, default its text) replaces the conversation's
+        last one in the store; logged, never raised, when the store fails."""
+        try:
+            self.store.replace_answer(
+                reply.evaluation_session_id,
+                reply.text if content is None else content,
+                reply.a.message_id,
+            )
+        except LmArenaError as error:
+            _log.info(f"could not record the regenerated answer: {error}")
+
+
+__all__ = ["Recorder"]
