@@ -154,6 +154,22 @@ async def test_read_reply_reads_a_stream_to_its_end_and_frees_the_conversation(
     assert (await chat.send("again", stream=False)).text == "Echo (turn 3): again"
 
 
+async def test_closing_a_finished_stream_again_leaves_the_next_turn_its_lock(
+    client: Client, arena: FakeArena
+) -> None:
+    chat = await client.chats.create(model="gemini-3-pro")
+    first = await chat.send("one", stream=True)
+    await first.read_reply()  # read to the end: the stream closed itself
+    arena.enqueue(Reply(text=["slow ", "answer"], delay_first=0.3))
+    second = await chat.send("two", stream=True)  # holds the conversation until it ends
+    await first.aclose()  # a caller's second close (serve closes in a finally)
+    third = asyncio.ensure_future(chat.send("three", stream=False))
+    done, _ = await asyncio.wait({third}, timeout=0.1)
+    assert not done  # still waiting for the second turn: its lock was not let go
+    assert (await second.read_reply()).text == "slow answer"
+    assert (await third).text == "Echo (turn 3): three"
+
+
 async def test_non_ascii_text_survives_chunks_split_inside_characters(
     client: Client, arena: FakeArena
 ) -> None:

@@ -107,6 +107,8 @@ class ReplyStream(TextStream):
         self._reply: Reply | None = None
         self._policy = turns.calls.send_policy(rate_limit_wait=rate_limit_wait)
         self._lock = lock
+        #: Whether this turn holds the conversation's lock (taken by start(), let go once).
+        self._holds_lock = False
         self._on_finish = on_finish
         self._flow = TurnFlow(
             watch=self._watches(),
@@ -141,11 +143,12 @@ class ReplyStream(TextStream):
         """Make the request and wait until the site accepts it (status 200)."""
         self._turns.pacing.check()  # the site said to wait: refuse before touching it
         await self._lock.acquire()
+        self._holds_lock = True
         try:
             await self._open()
         except BaseException:
             self._flow.fail()
-            self._lock.release()
+            self._release()
             raise
 
     async def events(self) -> AsyncGenerator[Event | SkippedBattle, None]:
@@ -164,7 +167,13 @@ class ReplyStream(TextStream):
         its fetch in the page)."""
         self._flow.fail()  # stopped before the end (nothing changes once done)
         await self._close_response()
-        if self._lock.locked():
+        self._release()
+
+    def _release(self) -> None:
+        """Let the conversation's next send go, once: a second close must not release a lock
+        that the next turn has taken meanwhile."""
+        if self._holds_lock:
+            self._holds_lock = False
             self._lock.release()
 
     # -- the attempt loop -----------------------------------------------------------------------
