@@ -12,7 +12,7 @@ import time
 
 from aiohttp import web
 
-from ..client.client import Client, Reply, ReplyStream
+from ..client.client import Client
 from ..errors import FieldError, ShuttingDown, UpstreamError, UsageError
 from . import requests, responses
 from .context import STATE, json_response, read_json, tracked
@@ -55,7 +55,7 @@ async def image_generations(request: web.Request) -> web.Response:
         for _ in range(req.n):
             chat = await client.chats.create(model=model)
             stream = await chat.send(req.prompt, stream=True)
-            task = asyncio.ensure_future(_drain(stream))
+            task = asyncio.ensure_future(stream.read_reply())
             if not await race(task, state.closing):
                 await abandon(task)
                 raise ShuttingDown()
@@ -67,15 +67,6 @@ async def image_generations(request: web.Request) -> web.Response:
             urls.extend(reply.images)
         blobs = [await client.download(url) for url in urls] if req.b64 else None
     return json_response(responses.images_response(int(time.time()), urls, blobs))
-
-
-async def _drain(stream: ReplyStream) -> Reply:
-    try:
-        async for _ in stream.events():
-            pass
-    finally:
-        await stream.aclose()
-    return stream.reply
 
 
 async def _image_model(client: Client, name: str | None) -> str:
