@@ -6,7 +6,6 @@ loopback. The fake model "calls" a tool when a test queues a reply holding the e
 from __future__ import annotations
 
 import base64
-import contextlib
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,13 +19,11 @@ import pytest_asyncio
 
 from lmarena_cli.client.client import Client
 from lmarena_cli.errors import FieldError
-from lmarena_cli.server.app import make_app
 from lmarena_cli.server.messages_fields import parse_messages_request
-from lmarena_cli.server.run import start, warm_up
 from lmarena_cli.settings import Settings
 from tests.fake_arena import FakeArena, Fault, Reply
-from tests.fakes import HttpBrowser
 from tests.helpers.o200k import count, o200k_base
+from tests.helpers.serving import extra_server, served_fake
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module")]
 
@@ -63,39 +60,12 @@ class Env:
         return self.arena.stream_requests()
 
 
-@contextlib.asynccontextmanager
-async def extra_server(
-    client: Client, settings: Settings, *, keepalive: float = 10.0
-) -> AsyncIterator[str]:
-    """Another app on the same client (and browser), with other settings."""
-    app = make_app(client, settings, keepalive=keepalive)
-    running = await start(app, "127.0.0.1", 0)
-    await warm_up(app)
-    try:
-        yield running.url
-    finally:
-        await running.runner.cleanup()
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
-    state_dir = tmp_path_factory.mktemp("serve-messages") / "state"
-    async with FakeArena(recaptcha_delay=0.05) as arena:
-        settings = Settings(base_url=arena.url, state_dir=state_dir, browser_headless=True)
-        browser = HttpBrowser(settings)
-        client = Client(settings, browser=browser, record=False)
-        log: list[str] = []
-        app = make_app(client, settings, access_log=log.append)
-        running = await start(app, "127.0.0.1", 0)
-        try:
-            await warm_up(app)
-            sdk = anthropic.AsyncAnthropic(base_url=running.url, api_key="unused", max_retries=0)
-            yield Env(arena, client, settings, running.url, log, sdk)
-            await sdk.close()
-        finally:
-            await running.runner.cleanup()
-            await client.close()
-            await browser.close()
+    async with served_fake(tmp_path_factory.mktemp("serve-messages") / "state") as served:
+        sdk = anthropic.AsyncAnthropic(base_url=served.url, api_key="unused", max_retries=0)
+        yield Env(served.arena, served.client, served.settings, served.url, served.log, sdk)
+        await sdk.close()
 
 
 @pytest.fixture(autouse=True)

@@ -28,8 +28,8 @@ from lmarena_cli.server.responses_output import failure
 from lmarena_cli.server.run import start, warm_up
 from lmarena_cli.settings import Settings
 from tests.fake_arena import FakeArena, Fault, Reply
-from tests.fakes import HttpBrowser
 from tests.helpers.images import png
+from tests.helpers.serving import served_fake
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module")]
 
@@ -70,23 +70,10 @@ class Env:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
-    state_dir = tmp_path_factory.mktemp("serve-responses") / "state"
-    async with FakeArena(recaptcha_delay=0.05) as arena:
-        settings = Settings(base_url=arena.url, state_dir=state_dir, browser_headless=True)
-        browser = HttpBrowser(settings)
-        client = Client(settings, browser=browser, record=False)
-        log: list[str] = []
-        app = make_app(client, settings, access_log=log.append)
-        running = await start(app, "127.0.0.1", 0)
-        try:
-            await warm_up(app)
-            sdk = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="unused", max_retries=0)
-            yield Env(arena, client, settings, running.url, log, sdk)
-            await sdk.close()
-        finally:
-            await running.runner.cleanup()
-            await client.close()
-            await browser.close()
+    async with served_fake(tmp_path_factory.mktemp("serve-responses") / "state") as served:
+        sdk = openai.AsyncOpenAI(base_url=f"{served.url}/v1", api_key="unused", max_retries=0)
+        yield Env(served.arena, served.client, served.settings, served.url, served.log, sdk)
+        await sdk.close()
 
 
 @pytest.fixture(autouse=True)

@@ -16,12 +16,8 @@ import pydantic
 import pytest
 import pytest_asyncio
 
-from lmarena_cli.client.client import Client
-from lmarena_cli.server.app import make_app
-from lmarena_cli.server.run import start, warm_up
-from lmarena_cli.settings import Settings
 from tests.fake_arena import FakeArena, Reply
-from tests.fakes import HttpBrowser
+from tests.helpers.serving import served_fake
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module")]
 
@@ -59,24 +55,10 @@ class Env:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
     state_dir = tmp_path_factory.mktemp("tools") / "state"
-    async with FakeArena(recaptcha_delay=0.01) as arena:
-        settings = Settings(
-            base_url=arena.url, state_dir=state_dir, browser_headless=True, max_prompt_chars=6000
-        )
-        browser = HttpBrowser(settings)
-        client = Client(settings, browser=browser, record=False)
-        log: list[str] = []
-        app = make_app(client, settings, access_log=log.append)
-        running = await start(app, "127.0.0.1", 0)
-        try:
-            await warm_up(app)
-            sdk = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="unused", max_retries=0)
-            yield Env(arena, sdk, log)
-            await sdk.close()
-        finally:
-            await running.runner.cleanup()
-            await client.close()
-            await browser.close()
+    async with served_fake(state_dir, recaptcha_delay=0.01, max_prompt_chars=6000) as served:
+        sdk = openai.AsyncOpenAI(base_url=f"{served.url}/v1", api_key="unused", max_retries=0)
+        yield Env(served.arena, sdk, served.log)
+        await sdk.close()
 
 
 @pytest.fixture(autouse=True)

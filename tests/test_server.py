@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import io
 import os
 import re
@@ -37,14 +36,14 @@ from openai.types.chat import (
 from lmarena_cli.client.client import Client
 from lmarena_cli.errors import ConfigError, UsageError
 from lmarena_cli.server.app import make_app
-from lmarena_cli.server.run import check_bind, is_loopback, start, warm_up
+from lmarena_cli.server.run import check_bind, is_loopback, start
 from lmarena_cli.settings import Settings
 from tests.fake_arena import FakeArena, Fault, Reply
-from tests.fakes import HttpBrowser
 from tests.helpers.command import LMARENA
 from tests.helpers.images import png
 from tests.helpers.processes import pids_with
 from tests.helpers.servers import loopback_server
+from tests.helpers.serving import extra_server, served_fake
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module")]
 
@@ -68,43 +67,12 @@ class Env:
         return self.arena.stream_requests()
 
 
-@contextlib.asynccontextmanager
-async def extra_server(
-    client: Client,
-    settings: Settings,
-    *,
-    cors_origins: tuple[str, ...] = (),
-    keepalive: float = 10.0,
-) -> AsyncIterator[str]:
-    """Another app on the same client (and browser), with other settings."""
-    app = make_app(client, settings, cors_origins=cors_origins, keepalive=keepalive)
-    running = await start(app, "127.0.0.1", 0)
-    await warm_up(app)
-    try:
-        yield running.url
-    finally:
-        await running.runner.cleanup()
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
-    state_dir = tmp_path_factory.mktemp("serve") / "state"
-    async with FakeArena(recaptcha_delay=0.05) as arena:
-        settings = Settings(base_url=arena.url, state_dir=state_dir, browser_headless=True)
-        browser = HttpBrowser(settings)
-        client = Client(settings, browser=browser, record=False)
-        log: list[str] = []
-        app = make_app(client, settings, access_log=log.append)
-        running = await start(app, "127.0.0.1", 0)
-        try:
-            await warm_up(app)
-            sdk = openai.AsyncOpenAI(base_url=f"{running.url}/v1", api_key="unused", max_retries=0)
-            yield Env(arena, client, settings, running.url, log, sdk)
-            await sdk.close()
-        finally:
-            await running.runner.cleanup()
-            await client.close()
-            await browser.close()
+    async with served_fake(tmp_path_factory.mktemp("serve") / "state") as served:
+        sdk = openai.AsyncOpenAI(base_url=f"{served.url}/v1", api_key="unused", max_retries=0)
+        yield Env(served.arena, served.client, served.settings, served.url, served.log, sdk)
+        await sdk.close()
 
 
 @pytest.fixture(autouse=True)

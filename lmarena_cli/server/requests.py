@@ -21,7 +21,7 @@ messages are written in the turn's plain form first (:func:`plain_messages`): an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,7 @@ from .chat_fields import (
     plain_messages,
 )
 from .tools import Tool, ToolChoice
-from .turn import Limits, Turn
+from .turn import Limits, Turn, turn_text
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 
@@ -92,7 +92,8 @@ class ChatRequest:
 
     @property
     def turn(self) -> UserTurn:
-        return user_turn(self.messages[self.turn_start :])
+        """The new turn's text (its messages' texts, a blank line between) and image URLs."""
+        return UserTurn(*turn_text(self.messages[self.turn_start :]))
 
     def to_turn(self, *, session_key: str | None = None) -> Turn:
         return Turn(
@@ -294,41 +295,12 @@ def _arena(value: Any) -> tuple[str | None, bool]:
     return versus, battle
 
 
-# --- turns and history ----------------------------------------------------------------------------
-
-
-def image_urls(content: Any) -> list[str]:
-    """The ``image_url`` URLs of a message's content parts, in order."""
-    if not isinstance(content, list):
-        return []
-    urls = []
-    for part in content:
-        if part.get("type") == "image_url":
-            image = part["image_url"]
-            urls.append(image["url"] if isinstance(image, dict) else image)
-    return urls
-
-
-def user_turn(messages: Iterable[Mapping[str, Any]]) -> UserTurn:
-    """One user turn from consecutive user messages: texts joined by a blank line."""
-    texts: list[str] = []
-    images: list[str] = []
-    for message in messages:
-        text = text_of(message.get("content")).strip()
-        if text:
-            texts.append(text)
-        images.extend(image_urls(message.get("content")))
-    return UserTurn("\n\n".join(texts), images)
-
-
 __all__ = [
     "ChatRequest",
     "ImageRequest",
     "UserTurn",
     "fold_history",
-    "image_urls",
     "parse_chat_request",
     "parse_image_request",
     "text_of",
-    "user_turn",
 ]
