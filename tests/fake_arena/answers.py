@@ -61,8 +61,11 @@ class AnswersMixin(GateMixin):
         retry: Message | None = None,
     ) -> web.StreamResponse:
         prompt_seen = body["userMessage"]["content"] if retry is None else ""
-        item: Reply | Fault = self.scripted(prompt_seen) or (
-            self.queue.popleft() if self.queue else Reply()
+        item: Reply | Fault = (
+            self.scripted(prompt_seen)
+            or (self.queue.popleft() if self.queue else None)
+            or (self.chaos() if self.chaos is not None else None)
+            or Reply()
         )
         if isinstance(item, Fault) and item.kind in HTTP_FAULTS:
             if item.kind == "cloudflare":

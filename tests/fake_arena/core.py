@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
@@ -114,6 +114,9 @@ class ArenaCore:
         self.deploy = Deploy()
         self.received: list[Received] = []
         self.queue: deque[Reply | Fault] = deque()
+        #: Asked for an answer when neither a script nor the queue has one (None: the echo);
+        #: bench/soak.py injects its faults at random so.
+        self.chaos: Callable[[], Reply | Fault | None] | None = None
         #: Answers for prompts that match (``script``): (pattern, answers, repeat).
         self.scripts: list[tuple[re.Pattern[str], deque[Reply | Fault], bool]] = []
         #: Stream writes that ended inside a multi-byte character (streams.StreamWriter).
