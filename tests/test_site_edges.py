@@ -447,3 +447,13 @@ async def test_a_404_for_a_conversation_without_a_stored_transcript_stands(tmp_p
         assert [r.path for r in arena.stream_requests()] == [
             POST_TO + "01a20f67-4b3a-7387-86aa-024879b6718c"
         ]
+
+
+def test_when_no_way_finds_the_action_ids_the_error_says_what_was_tried() -> None:
+    from lmarena_cli.browser.discover import missing_upload_actions
+
+    error = missing_upload_actions({"getProxyImage": "40" * 21})
+    assert error is not None and error.exit_code == ExitStatus.UPSTREAM
+    assert "generateUploadUrl" in str(error) and "getSignedUrl" in str(error)
+    assert "createServerReference" in str(error) and "Turbopack fallbacks" in str(error)
+    assert find_actions('let x=1;e.s(["generateUploadUrl",()=>x]);') == {}
