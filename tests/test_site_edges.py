@@ -457,3 +457,20 @@ def test_when_no_way_finds_the_action_ids_the_error_says_what_was_tried() -> Non
     assert "generateUploadUrl" in str(error) and "getSignedUrl" in str(error)
     assert "createServerReference" in str(error) and "Turbopack fallbacks" in str(error)
     assert find_actions('let x=1;e.s(["generateUploadUrl",()=>x]);') == {}
+
+
+def test_chat_says_the_conversation_was_recycled_and_goes_on_in_a_new_one(
+    cli_env: FakeArena,
+) -> None:
+    gone = Fault("http", 404, orjson.dumps({"error": "Evaluation session not found"}))
+    cli_env.enqueue(Reply(), gone)  # the first turn answers; the follow-up finds it recycled
+    result = CliRunner().invoke(
+        cli.app, ["chat", "-m", CHAT_MODEL], input="one\ntwo\n", prog_name="lmarena"
+    )
+    assert result.exit_code == 0, result.stderr
+    ids = [
+        line.split()[-1] for line in result.stderr.splitlines() if line.startswith("conversation:")
+    ]
+    assert len(set(ids)) == 2 and "recycled" in result.stderr
+    assert "Echo (turn 1): one" in result.stdout
+    assert "[User]\none\n\n[Assistant]\nEcho (turn 1): one\n\n[User]\ntwo" in result.stdout
