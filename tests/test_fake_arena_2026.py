@@ -22,7 +22,7 @@ import pytest
 
 from tests.fake_arena import MODELS_2026, FakeArena, Fault
 from tests.fake_arena.auth import decode_cookie_value
-from tests.fake_arena.models import VIDEO_ONLY, WEBDEV_ONLY
+from tests.fake_arena.models import MODELS_2026_10, VIDEO_ONLY, WEBDEV_ONLY
 from tests.fakes import HttpBrowser
 from tests.helpers.arena_command import fake_arena_command
 from tests.helpers.chromium import chromium
@@ -137,7 +137,9 @@ def test_the_preset_turns_every_switch_on_and_takes_overrides() -> None:
     assert arena.tou_required and arena.catalog_2026 and arena.bare_auth_cookie
     assert arena.soft_404 and arena.login_gate
     assert arena.models_in_page == "undefined"
-    assert [m.id for m in arena.models] == [m.id for m in MODELS_2026]
+    assert arena.stream_2026_10 and arena.models_2026_10 and arena.turbopack  # protocol §15
+    assert [m.id for m in arena.models] == [m.id for m in MODELS_2026_10]
+    assert [m.id for m in FakeArena(catalog_2026=True).models] == [m.id for m in MODELS_2026]
     assert not FakeArena.as_of_2026_10(tou_required=False, clock_skew=60).tou_required
     assert FakeArena.as_of_2026_10(clock_skew=60).clock_skew == 60
     classic = FakeArena()

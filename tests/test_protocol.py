@@ -19,6 +19,7 @@ from lmarena_cli.site.events import (
     Finish,
     Heartbeat,
     ImageOutput,
+    MessageStart,
     RawEvent,
     ReasoningDelta,
     StreamError,
@@ -162,7 +163,7 @@ EXPECTED: list[Event] = [
     ),
     Citation("a", "https://example.com/jp", None, {"url": "https://example.com/jp"}),
     ImageOutput("b", IMAGE_URL, "image/webp"),
-    RawEvent("a", "f", {"messageId": "019a98f7-afcd-779f-8dcb-856cc3b3f078"}),
+    MessageStart("a", "019a98f7-afcd-779f-8dcb-856cc3b3f078"),  # protocol §15.2
     RawEvent("a", "e", {"finishReason": "stop", "isContinued": False}),
     RawEvent("a", "9", "{not json"),
     Finish("a", "stop", {"promptTokens": 12, "completionTokens": 34}),

@@ -143,18 +143,22 @@ async def _discover_actions(page: Page, html: str) -> dict[str, str]:
     """Fetch the page's JS chunks in order until both upload actions are found."""
     actions: dict[str, str] = {}
     paths = pages.chunk_paths(html)
+    turbopack = False
     for path in paths:
         status, text = await page.fetch(path, accept="*/*")
         if status != 200:
             continue
+        turbopack = turbopack or pages.is_turbopack(text)
         for name, action_id in pages.find_actions(text).items():
             actions.setdefault(name, action_id)
         if all(name in actions for name in facts.UPLOAD_ACTIONS):
             break
     if not all(name in actions for name in facts.UPLOAD_ACTIONS):
+        build = " (a Turbopack build)" if turbopack else ""
         logger.info(
             f"found no server action ids for {', '.join(facts.UPLOAD_ACTIONS)} in the site's "
-            f"{len(paths)} JS chunks; image uploads will fail"
+            f"{len(paths)} JS chunks{build}, neither by createServerReference nor by the "
+            "fallbacks (the call's shape, the export table); image uploads will fail"
         )
     return actions
 
@@ -167,7 +171,9 @@ def missing_upload_actions(actions: dict[str, str]) -> ProtocolError | None:
     return ProtocolError(
         "expected the site's JS chunks to define the server actions "
         + ", ".join(facts.UPLOAD_ACTIONS)
-        + f", but {', '.join(missing)} could not be found; the site has changed",
+        + f", but {', '.join(missing)} could not be found there, neither by "
+        "createServerReference nor by the Turbopack fallbacks (protocol §15.4: the call's "
+        "shape, the export table); the site has changed and lmarena needs an update",
         kind=ErrorKind.STALE_ACTION,
     )
 

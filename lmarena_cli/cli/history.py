@@ -91,14 +91,21 @@ def show(
     settings = load_settings(term)
     with failures(term):
         conversation = _get(settings, conversation_id.strip())
+        continues, went_on = _links(settings, conversation.id)
     if json_:
-        term.out(_json({**_record(conversation), "transcript": conversation.transcript}))
+        links = {"continues": continues, "continued_in": went_on}
+        term.out(_json({**_record(conversation), **links, "transcript": conversation.transcript}))
         return
     term.info(
         f"conversation: {conversation.id} ({_models(conversation)}, {_mode(conversation)}, "
         f"{conversation.turns} turn{'' if conversation.turns == 1 else 's'}, "
         f"{_age(conversation.updated_at)} ago)"
     )
+    # A conversation the site recycled goes on in a new one (protocol §15.3).
+    if continues is not None:
+        term.info(f"continues: {continues} (the site recycled it; its turns are folded in here)")
+    if went_on is not None:
+        term.info(f"continued in: {went_on} (the site recycled this conversation)")
     blocks = transcript_blocks(conversation.transcript)
     term.out("\n\n".join(blocks) + "\n" if blocks else "")
 
@@ -162,6 +169,17 @@ def _get(settings: Settings, conversation_id: str) -> Conversation:
     if found is None:
         raise ConversationNotFound(_not_found(conversation_id))
     return found
+
+
+def _links(settings: Settings, conversation_id: str) -> tuple[str | None, str | None]:
+    """The conversation this one goes on from, and the one it went on in (recycled, §15.3)."""
+    from ..state.links import ConversationLinks
+
+    links = ConversationLinks(settings.store_path, read_only=True)
+    try:
+        return links.predecessor(conversation_id), links.successor(conversation_id)
+    finally:
+        links.close()
 
 
 def _not_found(ids: str) -> str:

@@ -29,6 +29,9 @@ EVENT_TYPES = {
     "Finish": "finish",
     "StreamError": "error",
     "Heartbeat": "heartbeat",
+    # Protocol §15.2: the side's message id (af/bf), the router's choice of model.
+    "MessageStart": "message_id",
+    "RoutedModel": "routed_model",
     "RawEvent": "raw",
     # The site answered a single-model turn as an anonymous battle and it was skipped.
     "SkippedBattle": "battle_skipped",
@@ -196,6 +199,9 @@ async def save_images(
     if output is None:
         if not machine:
             term.out("".join(url + "\n" for url in reply.images))
+            if any(url.startswith("data:") for url in reply.images):
+                # The site sent the picture itself, not a link (protocol §15.2).
+                term.info("lmarena: the image came inline (a data: URI); -o PATH saves it")
         return
     from ..state.files import atomic_write
 

@@ -10,12 +10,17 @@ in use).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ..errors import InputError, ProtocolError, UpstreamUnavailable
+from ..settings import Settings
+from ..site.models import Model
 from .transport import Transport
-from .uploads import ImageInput, UploadCache
+from .uploads import ImageInput, ImageSource, UploadCache, load_image
+
+#: An image to send, optionally with the file name to upload it under.
+ImageArg = ImageSource | tuple[ImageSource, str | None]
 
 #: Calls a server action by name with its arguments (``SiteCalls.server_action``).
 ServerAction = Callable[[str, list[Any]], Awaitable[Any]]
@@ -30,6 +35,35 @@ class Uploader:
         self._http = http
         self._server_action = server_action
         self._cache = cache if cache is not None else UploadCache()
+
+    async def upload_all(
+        self, images: Sequence[ImageArg], models: list[Model], settings: Settings
+    ) -> list[dict[str, str]]:
+        """Each image read, checked and uploaded for a send to ``models`` (a battle's are not
+        known: none, and it takes no images); the ``experimental_attachments`` entries."""
+        if not images:
+            return []
+        if not models:
+            raise InputError("a battle's models are not known in advance, so it takes no images")
+        for model in models:
+            if not model.takes_images:
+                raise InputError(
+                    f"{model.name} does not take images; `lmarena models --vision` "
+                    "lists the models that do"
+                )
+        loaded = []
+        for index, item in enumerate(images, start=1):
+            source, filename = item if isinstance(item, tuple) else (item, None)
+            loaded.append(
+                await load_image(
+                    source,
+                    filename,
+                    allow_private=settings.allow_private_urls,
+                    timeout=settings.timeout,
+                    index=index,
+                )
+            )
+        return [await self.upload(image) for image in loaded]
 
     async def upload(self, image: ImageInput) -> dict[str, str]:
         """The ``experimental_attachments`` entry for ``image``, uploading it when needed."""
@@ -70,4 +104,4 @@ def _field(value: Any, name: str, action: str) -> str:
     )
 
 
-__all__ = ["ServerAction", "Uploader"]
+__all__ = ["ImageArg", "ServerAction", "Uploader"]

@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
-from ..errors import ConversationNotFound, InputError, PromptTooLong, UsageError
+from ..errors import ConversationNotFound, InputError, LmArenaError, PromptTooLong, UsageError
 from ..site import facts
 from ..site.ids import is_uuid
 from ..site.models import Model
-from ..site.prompts import fold_system
-from .attachments import Uploader
+from ..site.prompts import fold_history, fold_system
+from .attachments import ImageArg, Uploader
 from .exchange import ReplyStream
 from .recording import Recorder
+from .recycled import announce, follow, is_recycled, stored_transcript
 from .regenerate import RetryStream, find_latest_answer
 from .reply import Reply
 from .turn_site import TurnSite
-from .uploads import ImageSource, load_image
-
-#: An image to send, optionally with the file name to upload it under.
-ImageArg = ImageSource | tuple[ImageSource, str | None]
 
 
 class Chats:
@@ -93,6 +90,7 @@ class Chats:
         chat_id = chat_id.strip()
         if not is_uuid(chat_id):
             raise ConversationNotFound(f"{chat_id!r} is not a conversation id (a UUID)")
+        chat_id = follow(self._recorder, chat_id)
         known = self._recorder.store.get(chat_id)
         mode = _stored_mode(known.mode) if known else facts.Mode.DIRECT
         if model is None and known is not None:
@@ -157,6 +155,9 @@ class ChatSession:
         #: The site's message id of the latest answer (model A's): what :meth:`retry` asks for
         #: again. From the last send, else from the conversation store; None when not known.
         self.answer_id: str | None = None
+        #: The recycled conversation this one goes on from, and its transcript (folded into
+        #: the first prompt, stored before the first exchange), until that exchange is done.
+        self._carried: tuple[str, list[dict[str, Any]]] | None = None
         # One turn at a time: held from a send until its answer has ended.
         self._lock = asyncio.Lock()
 
@@ -219,17 +220,51 @@ class ChatSession:
         """
         if not prompt.strip() and not images:
             raise InputError("the prompt is empty")
-        # Only a new conversation's first prompt carries the system prompt: afterwards the site
-        # has it in the conversation's history.
+        content, system = self._content(prompt)
+        self._turns.pacing.check()  # before any upload
+        attachments = await self._attachments(images or [])
+        try:
+            reply_stream = await self._start(
+                content, attachments, prompt, system, timeout, rate_limit_wait
+            )
+        except LmArenaError as error:
+            if not (self._recorder.records and is_recycled(error, self.id)) or not self._anew():
+                raise
+            content, system = self._content(prompt)
+            reply_stream = await self._start(
+                content, attachments, prompt, system, timeout, rate_limit_wait
+            )
+        if stream:
+            return reply_stream
+        return await reply_stream.read_reply()
+
+    def _content(self, prompt: str) -> tuple[str, str | None]:
+        """The prompt as it will be sent, and the system prompt folded into it (if any).
+
+        Only a new conversation's first prompt carries the system prompt (afterwards the site
+        has it in the conversation's history), or the transcript of the recycled conversation it
+        goes on from. Measured before anything leaves: the site counts an oversized prompt
+        against the account, so one over ``max_prompt_chars`` raises PromptTooLong.
+        """
         system = self.system if self.id is None else None
-        content = fold_system(system, prompt)
-        # The prompt as it will be sent, measured before anything leaves: the site counts an
-        # oversized prompt against the account.
+        if self.id is None and self._carried is not None:
+            content = fold_history(self._carried[1], prompt)
+        else:
+            content = fold_system(system, prompt)
         limit = self._turns.settings.max_prompt_chars
         if len(content) > limit:
             raise PromptTooLong(len(content), limit)
-        self._turns.pacing.check()  # before any upload
-        attachments = await self._attachments(images or [])
+        return content, system
+
+    async def _start(
+        self,
+        content: str,
+        attachments: list[dict[str, str]],
+        prompt: str,
+        system: str | None,
+        timeout: float | None,
+        rate_limit_wait: float,
+    ) -> ReplyStream:
         reply_stream = ReplyStream(
             self._turns,
             self,
@@ -241,9 +276,21 @@ class ChatSession:
             rate_limit_wait=rate_limit_wait,
         )
         await reply_stream.start()
-        if stream:
-            return reply_stream
-        return await reply_stream.read_reply()
+        return reply_stream
+
+    def _anew(self) -> bool:
+        """The site recycled this conversation (protocol §15.3, :mod:`.recycled`): the next send
+        starts a new one that carries the stored transcript (the system prompt is in it).
+        False when this tool has no transcript of it: then the 404 stands."""
+        old = self.id
+        assert old is not None
+        transcript = stored_transcript(self._recorder, old)
+        if not transcript:
+            return False
+        announce(old, transcript)
+        self._carried = (old, transcript)
+        self.id, self.answer_id, self.pending_battle, self.system = None, None, None, None
+        return True
 
     def _on_finish(self, prompt: str, system: str | None = None) -> Callable[[Reply], None]:
         """What a complete answer does: the conversation has its id, and is remembered.
@@ -254,6 +301,7 @@ class ChatSession:
 
         def finish(reply: Reply) -> None:
             self.id = reply.evaluation_session_id
+            carried, self._carried = self._carried, None
             # A skipped battle with no answer leaves the turn unanswered: the conversation is
             # remembered (for -c), its transcript gets no answer, and there is none to retry.
             answered = bool(reply.text or reply.images or not reply.battle_skipped)
@@ -269,9 +317,11 @@ class ChatSession:
                     mode=str(self.mode),
                     model=self.model.name if self.model else None,
                     model_b=self.model_b.name if self.model_b else None,
-                    messages=messages,
+                    messages=(carried[1] if carried else []) + messages,
                     answer_id=self.answer_id,
                 )
+                if carried is not None:
+                    self._recorder.record_link(carried[0], reply.evaluation_session_id)
 
         return finish
 
@@ -339,31 +389,8 @@ class ChatSession:
             self._recorder.record_retry(reply)
 
     async def _attachments(self, images: Sequence[ImageArg]) -> list[dict[str, str]]:
-        if not images:
-            return []
         models = [m for m in (self.model, self.model_b) if m is not None]
-        if not models:
-            raise InputError("a battle's models are not known in advance, so it takes no images")
-        for model in models:
-            if not model.takes_images:
-                raise InputError(
-                    f"{model.name} does not take images; `lmarena models --vision` "
-                    "lists the models that do"
-                )
-        settings = self._turns.settings
-        loaded = []
-        for index, item in enumerate(images, start=1):
-            source, filename = item if isinstance(item, tuple) else (item, None)
-            loaded.append(
-                await load_image(
-                    source,
-                    filename,
-                    allow_private=settings.allow_private_urls,
-                    timeout=settings.timeout,
-                    index=index,
-                )
-            )
-        return [await self._uploader.upload(image) for image in loaded]
+        return await self._uploader.upload_all(images, models, self._turns.settings)
 
 
 __all__ = ["ChatSession", "Chats", "ImageArg"]

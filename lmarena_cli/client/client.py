@@ -161,6 +161,10 @@ class Client:
             reply, mode=mode, model=model, model_b=model_b, messages=messages, answer_id=answer_id
         )
 
+    def record_link(self, old_id: str, new_id: str) -> None:
+        """The site recycled ``old_id``; it goes on in ``new_id`` (:mod:`.recycled`)."""
+        self._recorder.record_link(old_id, new_id)
+
     def record_retry(self, reply: Reply, content: str | None = None) -> None:
         """A regenerated answer replaces the conversation's last one in the store."""
         self._recorder.record_retry(reply, content)

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import LmArenaError
 from ..settings import Settings
+from ..state.links import ConversationLinks
 from ..state.store import ConversationStore
 from .reply import Reply
 
@@ -25,6 +26,7 @@ class Recorder:
         self._settings = settings
         self._record = record
         self._store: ConversationStore | None = None
+        self._links: ConversationLinks | None = None
 
     @property
     def records(self) -> bool:
@@ -37,6 +39,22 @@ class Recorder:
         if self._store is None:
             self._store = ConversationStore(self._settings.store_path)
         return self._store
+
+    @property
+    def links(self) -> ConversationLinks:
+        """Which conversation went on in which (a recycled one, protocol §15.3); opened on
+        first use."""
+        if self._links is None:
+            self._links = ConversationLinks(self._settings.store_path)
+        return self._links
+
+    def record_link(self, old_id: str, new_id: str) -> None:
+        """``old_id`` (recycled by the site) goes on in ``new_id``; logged, never raised, when
+        the store fails."""
+        try:
+            self.links.link(old_id, new_id)
+        except LmArenaError as error:
+            _log.info(f"could not link the conversation to its successor: {error}")
 
     def record_exchange(
         self,

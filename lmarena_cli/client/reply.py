@@ -12,7 +12,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..site.events import Citation, Event, ImageOutput, ReasoningDelta, TextDelta
+from ..site.events import (
+    Citation,
+    Event,
+    ImageOutput,
+    MessageStart,
+    ReasoningDelta,
+    RoutedModel,
+    TextDelta,
+)
 
 
 @dataclass
@@ -30,11 +38,18 @@ class Answer:
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
     error: str | None = None
+    #: The organization of the model the site's router chose ("Max", protocol §15.2).
+    routed_organization: str | None = None
 
     def add(self, event: Event) -> bool:
-        """Add what a content event says (text, reasoning, an image, a citation) to this answer;
-        False for any other event."""
-        if isinstance(event, TextDelta):
+        """Add what an event says about this answer (text, reasoning, an image, a citation; the
+        router's choice; the site's id of the message, protocol §15.2); False for any other
+        event."""
+        if isinstance(event, RoutedModel):
+            self.routed_organization = event.organization or self.routed_organization
+        elif isinstance(event, MessageStart):
+            self.message_id = event.message_id  # the site's word for what a retry names
+        elif isinstance(event, TextDelta):
             self.text += event.text
         elif isinstance(event, ReasoningDelta):
             self.reasoning += event.text
@@ -66,6 +81,7 @@ class Answer:
             "citations": list(self.citations),
             "finish_reason": self.finish_reason,
             "usage": self.usage,
+            "routed_organization": self.routed_organization,
         }
 
 

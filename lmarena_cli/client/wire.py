@@ -29,7 +29,7 @@ from ..site.models import Model
 from .reply import Answer, Reply, SkippedBattle
 
 #: Bumped whenever a line changes shape: a server and a command of different versions do not talk.
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 
 #: Settings that shape a request of the command itself, not the server's connection to the site:
 #: a kept server serves commands that differ only in these. (``timeout`` travels with each send;
@@ -58,6 +58,8 @@ _EVENT_TYPES: dict[str, type[Any]] = {
         site_events.Finish,
         site_events.StreamError,
         site_events.Heartbeat,
+        site_events.MessageStart,
+        site_events.RoutedModel,
         site_events.RawEvent,
         SkippedBattle,
     )

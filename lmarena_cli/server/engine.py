@@ -19,10 +19,11 @@ from typing import Any
 
 from ..client.chats import ChatSession
 from ..client.exchange import ReplyStream
+from ..client.recycled import announce, is_recycled, stored_transcript
 from ..client.reply import SkippedBattle
 from ..client.structured import instruction
 from ..client.usage import estimate_tokens
-from ..errors import PromptTooLong
+from ..errors import LmArenaError, PromptTooLong
 from ..site.events import Citation, Finish, ImageOutput, ReasoningDelta, TextDelta
 from ..site.prompts import fold_history
 from . import tools
@@ -154,20 +155,55 @@ class TurnRun:
         self.outcome = Outcome(mode=str(chat.mode))
         self.stream: ReplyStream | None = None
         self._sides: dict[str, SidePipe] = {}
+        #: The conversation the site recycled, which this turn's new one goes on from.
+        self.recycled: str | None = None
 
     async def start(self) -> None:
-        """Send; returns once the site accepted the request (errors before that raise here)."""
+        """Send; returns once the site accepted the request (errors before that raise here).
+
+        A stored conversation the site has recycled (a 404 to the follow-up, protocol §15.3)
+        goes on, once, in a new conversation whose first prompt folds the stored transcript
+        and the request's new messages (:meth:`_go_on_anew`); the answer then carries the new
+        ``conversation_id``. The 404 reached no model, so this is still the turn's one send.
+        """
+        try:
+            await self._send()
+        except LmArenaError as error:
+            if self.where.retry or not is_recycled(error, self.where.conversation_id):
+                raise
+            if not await self._go_on_anew():
+                raise
+            await self._send()
+        assert self.stream is not None
+        answers = self.stream.reply.answers
+        self.outcome.sides = [Side(model=answer.model) for answer in answers]
+        for index, answer in enumerate(answers):
+            side = self.outcome.sides[index]
+            self._sides[answer.side] = SidePipe(self.turn, index, side, self.state.log)
+
+    async def _send(self) -> None:
         if self.where.retry:
             self.stream = await self.chat.retry(stream=True)
         else:
             self.stream = await self.chat.send(
                 self.prompt.text, images=self.prompt.images or None, stream=True
             )
-        answers = self.stream.reply.answers
-        self.outcome.sides = [Side(model=answer.model) for answer in answers]
-        for index, answer in enumerate(answers):
-            side = self.outcome.sides[index]
-            self._sides[answer.side] = SidePipe(self.turn, index, side, self.state.log)
+
+    async def _go_on_anew(self) -> bool:
+        """A new conversation in place of the recycled one, its prompt composed again (the
+        earlier turns folded, the tool contract sent again); :meth:`record` links the two.
+        False when the store has no transcript of it (an id the client named): the 404 stands."""
+        old = self.where.conversation_id
+        assert old is not None
+        transcript = stored_transcript(self.state.client, old)
+        if not transcript:
+            return False
+        announce(old, transcript)
+        self.recycled = old
+        self.where = Route(None, [*transcript, *self.where.new_messages], transcript)
+        self.prompt = compose(self.state, self.turn, self.where)
+        self.chat = await open_chat(self.state, self.turn, self.where)
+        return True
 
     async def events(self) -> AsyncIterator[Out]:
         assert self.stream is not None, "start() first"
@@ -243,6 +279,8 @@ class TurnRun:
                 messages=[*self.where.new_messages, self.assistant_message()],
                 answer_id=reply.a.message_id,
             )
+        if self.recycled is not None:
+            state.client.record_link(self.recycled, reply.evaluation_session_id)
         try:
             state.served.remember(
                 reply.evaluation_session_id,

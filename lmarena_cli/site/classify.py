@@ -136,6 +136,8 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
     """
     data = loads(body) if body.lstrip()[:1] in ("{", "[", '"') else NOT_JSON
     said = (error_text(data) if data is not NOT_JSON else None) or body
+    if isinstance(data, dict) and data.get(facts.ERROR_CODE_FIELD) == facts.LOGIN_GATE:
+        said = f"{facts.LOGIN_GATE}: {said}"  # the gate by its field, whatever the words (§15.3)
     detail = excerpt(said) if said.strip() else None
     low = said.lower()
 
@@ -214,19 +216,19 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
 
 def _auth_error(status: int, said: str, detail: str | None) -> LmArenaError:
     low = said.lower()
-    if facts.USER_NOT_FOUND.lower() in low:
-        return SignInRequired(
-            f"the site found no valid session for this request (HTTP {status} User not found); "
-            "run `lmarena login` to sign in",
-            detail=detail,
-            kind=ErrorKind.USER_NOT_FOUND,
-        )
     if facts.LOGIN_GATE in said:
         return SignInRequired(
             "the site wants a signed-in account for this kind of chat; "
             "run `lmarena login` and sign in in the browser window",
             detail=detail,
             kind=ErrorKind.LOGIN_GATE,
+        )
+    if facts.USER_NOT_FOUND.lower() in low:
+        return SignInRequired(
+            f"the site found no valid session for this request (HTTP {status} User not found); "
+            "run `lmarena login` to sign in",
+            detail=detail,
+            kind=ErrorKind.USER_NOT_FOUND,
         )
     if facts.NO_ACCESS in low:
         return SignInRequired(

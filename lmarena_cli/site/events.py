@@ -38,7 +38,10 @@ class ReasoningDelta:
 
 @dataclass(frozen=True)
 class ImageOutput:
-    """A generated image (``a2:[{"type":"image","image":"<url>"}]``): https URL or ``data:`` URI."""
+    """A generated image (``a2:[{"type":"image","image":"<url>"}]``): https URL or ``data:`` URI.
+
+    An image sent inline (``ak:{"mimeType","data"}``, or an ``a2`` image item with ``data``
+    instead of a URL, protocol §15.2) comes as a ``data:<mimeType>;base64,<data>`` URI."""
 
     side: Side
     url: str
@@ -86,6 +89,26 @@ class Heartbeat:
 
 
 @dataclass(frozen=True)
+class MessageStart:
+    """The message id a side's answer is stored under (``af:{"messageId": ...}``; ``bf:`` on
+    side B), which may open a stream since Aug-Oct 2026 (protocol §15.2). A ``bf`` line is, like
+    any ``b`` line, the sign of a battle (§15.1)."""
+
+    side: Side
+    message_id: str
+
+
+@dataclass(frozen=True)
+class RoutedModel:
+    """The router model ("Max") says which organization's model answers
+    (``a2:[{"type":"routed_model","organization":"..."}]``, protocol §15.2). ``raw``: the item."""
+
+    side: Side
+    organization: str | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class RawEvent:
     """Anything else: an unknown code, a side other than a/b, or a payload that is not JSON.
 
@@ -108,5 +131,7 @@ Event = (
     | Finish
     | StreamError
     | Heartbeat
+    | MessageStart
+    | RoutedModel
     | RawEvent
 )

@@ -110,6 +110,8 @@ CLOUDFLARE_MARKERS = (
 )
 RECAPTCHA_FAILED = "recaptcha validation failed"
 LOGIN_GATE = "LOGIN_GATE"
+#: The JSON field that names the login gate (``"code": "LOGIN_GATE"``, protocol §15.3).
+ERROR_CODE_FIELD = "code"
 AUTH_EXPIRED_MARKERS = ("token has expired", "jwt expired", "auth token")
 ACTION_NOT_FOUND = "Server action not found."
 MODERATION_MARKERS = ("violates our terms", "content moderation", "Invalid content")
@@ -160,6 +162,8 @@ SIDES = ("a", "b")
 #: ``type`` of the items of an ``a2:`` data line that this tool reads.
 HEARTBEAT_ITEM = "heartbeat"
 IMAGE_ITEM = "image"
+#: The router model's item: ``{"type":"routed_model","organization":"..."}`` (protocol §15.2).
+ROUTED_MODEL_ITEM = "routed_model"
 #: A server action's flight row that starts so is an error the action threw on the server.
 FLIGHT_ERROR_ROW = "E{"
 
@@ -176,6 +180,23 @@ SERVER_REFERENCE = re.compile(
     r"createServerReference\)?\(\s*[\"']([0-9a-fA-F]{40,})[\"']\s*,[^\"')]*?"
     r"[\"']([A-Za-z_$][\w$]*)[\"']\s*\)"
 )
+#: A Turbopack build (protocol §15.4) may reach ``createServerReference`` through a mangled export
+#: (``(0,t.s)("<id>",t.c,void 0,t.f,"<name>")``), so the fallbacks ignore the callee's name: any
+#: call whose first argument is an action id and whose last is a name...
+SERVER_REFERENCE_CALL = re.compile(
+    r"\(\s*[\"']([0-9a-fA-F]{40,})[\"']\s*,[^\"'()]*?[\"']([A-Za-z_$][\w$]*)[\"']\s*\)"
+)
+#: ... or, without the name argument, a local bound to such a call (``i=(0,t.s)("<id>",...``)
+#: that the module's export table names: Turbopack's ``e.s(["<name>",()=>i,...])`` or webpack's
+#: ``a.d(t,{<name>:()=>i})``.
+SERVER_REFERENCE_BINDING = re.compile(
+    r"([A-Za-z_$][\w$]*)\s*=\s*(?:\(0\s*,\s*[\w$.]+\)|[\w$.]+)\(\s*[\"']([0-9a-fA-F]{40,})[\"']"
+)
+EXPORT_GETTER = re.compile(
+    r"(?:[\"']([A-Za-z_$][\w$]*)[\"']\s*,|([A-Za-z_$][\w$]*)\s*:)\s*\(\)\s*=>\s*([A-Za-z_$][\w$]*)"
+)
+#: The mark of a Turbopack build in its chunks (named in the error when no action id is found).
+TURBOPACK_MARK = "globalThis.TURBOPACK"
 #: Flight rows naming client components:
 #: ``1:I[52817,["9731","static/chunks/app/page-x.js"],"Evaluation"]``
 #: (module id a number, or a string under Turbopack; chunk list of id/path pairs, or paths only).
@@ -193,5 +214,7 @@ FLIGHT_REFERENCE = re.compile(r"^\$@?([0-9a-fA-F]+)$")
 #: Components whose chunks hold the chat's server actions, tried first.
 ACTION_COMPONENTS = ("Evaluation",)
 MODELS_KEY = "initialModels"
+#: Row keys the site's picker drops a model row for when they are null (protocol §15.4).
+PICKER_REQUIRED = ("provider", "organization")
 #: Raw-HTML fallback for the model list when the flight chunks cannot be decoded (escaped JSON).
 MODELS_ESCAPED = re.compile(r'\{\\"initialModels\\":(\[.*?\]),\\"initialModel[A-Z]Id', re.S)

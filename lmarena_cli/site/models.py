@@ -47,6 +47,20 @@ class Model:
         return _capable(self._caps("inputCapabilities").get("image"))
 
     @property
+    def takes_files(self) -> bool:
+        """The model takes PDF attachments (``inputCapabilities.file``, protocol §15.4)."""
+        return _capable(self._caps("inputCapabilities").get("file"))
+
+    @property
+    def listed(self) -> bool:
+        """Whether the site's own picker lists the row: it drops rows whose ``provider`` or
+        ``organization`` is null, even when ``userSelectable`` is true (protocol §15.4). A row
+        without those keys at all (older shapes, stealth models) is not dropped for it."""
+        return all(
+            key not in self.raw or self.raw[key] is not None for key in facts.PICKER_REQUIRED
+        )
+
+    @property
     def outputs_images(self) -> bool:
         """The model generates images (``outputCapabilities.image``)."""
         return _capable(self._caps("outputCapabilities").get("image"))
@@ -96,6 +110,7 @@ class Model:
             "organization": self.organization,
             "modality": str(self.modality),
             "takes_images": self.takes_images,
+            "takes_files": self.takes_files,
             "outputs_images": self.outputs_images,
             "searches": self.searches,
             "user_selectable": self.user_selectable,
@@ -109,9 +124,11 @@ def _capable(value: Any) -> bool:
 
     Objects carry options (``{"requiresUpload": true}``, ``{"aspectRatios": [...]}``) whose keys
     are all optional (protocol §3.2): an empty ``{}`` still means "yes", though ``bool({})`` is
-    false.
+    false; but an object that says ``{"enabled": false}`` is off (``search``, protocol §15.4).
     """
-    return value is True or isinstance(value, dict) or (isinstance(value, list) and bool(value))
+    if isinstance(value, dict):
+        return value.get("enabled") is not False
+    return value is True or (isinstance(value, list) and bool(value))
 
 
 def model_from_row(row: Any) -> Model | None:
@@ -224,12 +241,15 @@ def _best(rows: list[Model]) -> Model:
 def usable_models(models: list[Model]) -> list[Model]:
     """The models a user can pick: selectable rows only, one per name (the newest UUIDv7).
 
+    Like the site's own picker, rows with a null ``provider`` or ``organization`` are left out
+    (:attr:`Model.listed`, protocol §15.4).
+
     Names compare case-insensitively. The order is the site's: each name stands where its first
     row stood (the site lists by its own ranking, which ``lmarena models`` shows as is).
     """
     groups: dict[str, list[Model]] = {}
     for model in models:
-        if model.user_selectable:
+        if model.user_selectable and model.listed:
             groups.setdefault(model.name.casefold(), []).append(model)
     return [_best(rows) for rows in groups.values()]
 

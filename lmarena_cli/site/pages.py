@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from . import facts
 from .decode import loads_or_none
-from .models import Model, models_from_rows
+from .models import Model, model_from_row, models_from_rows
 
 # --- flight payload -------------------------------------------------------------------------------
 
@@ -115,12 +115,35 @@ def chunk_paths(html: str) -> list[str]:
 def find_actions(js: str) -> dict[str, str]:
     """Server action ids by name (``{"generateUploadUrl": "<42 hex>", ...}``) from a JS chunk.
 
+    The usual pattern first: ``createServerReference("<id>", ..., "<name>")``. When it finds
+    nothing (the site is a Turbopack build, protocol §15.4, whose chunks may reach that function
+    through a mangled export and leave out the name argument), two fallbacks, in order:
+
+    1. *the call's shape*: any call whose first argument is an action id (40+ hex digits) and
+       whose last argument is a name, whatever the function is called;
+    2. *the export table*: a local bound to a call whose first argument is an action id
+       (``i=(0,t.s)("<id>",...)``), named by the module's exports: Turbopack's
+       ``e.s(["<name>",()=>i,...])`` or webpack's ``a.d(t,{<name>:()=>i})``.
+
     The first id seen for a name wins: one chunk never registers a name twice.
     """
     actions: dict[str, str] = {}
     for match in facts.SERVER_REFERENCE.finditer(js):
         actions.setdefault(match.group(2), match.group(1))
+    if actions:
+        return actions
+    for match in facts.SERVER_REFERENCE_CALL.finditer(js):
+        actions.setdefault(match.group(2), match.group(1))
+    bound = {local: action_id for local, action_id in facts.SERVER_REFERENCE_BINDING.findall(js)}
+    for quoted, bare, local in facts.EXPORT_GETTER.findall(js):
+        if local in bound:
+            actions.setdefault(quoted or bare, bound[local])
     return actions
+
+
+def is_turbopack(js: str) -> bool:
+    """Whether a JS chunk comes from a Turbopack build (``globalThis.TURBOPACK``, §15.4)."""
+    return facts.TURBOPACK_MARK in js
 
 
 # --- a conversation's page ------------------------------------------------------------------------
@@ -170,9 +193,14 @@ def models_from_html(html: str) -> list[Model] | None:
 
 
 def _find_models_value(text: str) -> list[Any] | None:
-    """The JSON array after ``"initialModels":`` in decoded text, read with a real JSON decoder."""
+    """The JSON array after ``"initialModels":`` in decoded text, read with a real JSON decoder.
+
+    A signed-in page may embed several such arrays, some of whose rows carry an id and no name
+    (protocol §15.4): the one with the most named rows wins (the first of equals).
+    """
     decoder = json.JSONDecoder()
     key = f'"{facts.MODELS_KEY}":'
+    found: list[list[Any]] = []
     start = text.find(key)
     while start != -1:
         index = start + len(key)
@@ -182,9 +210,14 @@ def _find_models_value(text: str) -> list[Any] | None:
         if isinstance(value, str):
             value = _flight_reference(decoder, text, value)
         if isinstance(value, list):
-            return value
+            found.append(value)
         start = text.find(key, start + 1)
-    return None
+    return max(found, key=_named_rows) if found else None
+
+
+def _named_rows(rows: list[Any]) -> int:
+    """How many rows of a model array are models with a name (see :func:`model_from_row`)."""
+    return sum(1 for row in rows if model_from_row(row) is not None)
 
 
 def _decode_at(decoder: json.JSONDecoder, text: str, index: int) -> Any:
@@ -206,10 +239,12 @@ def _flight_reference(decoder: json.JSONDecoder, text: str, value: str) -> Any:
 
 def _models_from_raw_html(html: str) -> list[Any] | None:
     """Fallback when the flight scripts could not be decoded: the escaped JSON in the raw HTML."""
-    match = facts.MODELS_ESCAPED.search(html)
-    if match is not None:
-        value = loads_or_none(js_unescape(match.group(1)))
-        if isinstance(value, list):
-            return value
+    arrays = [
+        value
+        for match in facts.MODELS_ESCAPED.finditer(html)
+        if isinstance(value := loads_or_none(js_unescape(match.group(1))), list)
+    ]
+    if arrays:
+        return max(arrays, key=_named_rows)
     # A page that embeds the list unescaped (plain JSON in a script tag).
     return _find_models_value(html)

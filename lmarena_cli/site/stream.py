@@ -1,7 +1,10 @@
 """The chat stream's bytes in, typed events out (protocol §2): ``a0:"text"`` lines and their kin.
 
 Each line is ``<side><code>:<JSON>``: side ``a`` or ``b``, code ``0`` text, ``g`` reasoning, ``2``
-data (heartbeats, images), ``c`` tool-call deltas (citations), ``3`` errors, ``d`` the finish.
+data (heartbeats, images, the router's ``routed_model``), ``c`` tool-call deltas (citations), ``3``
+errors, ``d`` the finish; since Aug-Oct 2026 also ``f`` the side's message id and ``k`` an inline
+image (protocol §15.2). A ``data:`` prefix (SSE framing; the site labels the stream
+``text/event-stream`` though it sends plain lines, §15.2) is read past.
 The parser never raises: whatever it cannot read becomes a :class:`~.events.RawEvent`.
 """
 
@@ -22,8 +25,10 @@ from .events import (
     Finish,
     Heartbeat,
     ImageOutput,
+    MessageStart,
     RawEvent,
     ReasoningDelta,
+    RoutedModel,
     Side,
     StreamError,
     TextDelta,
@@ -140,13 +145,30 @@ class StreamParser:
             if kind == facts.HEARTBEAT_ITEM:
                 events.append(Heartbeat(side))
                 continue
-            url = _image_url(item) if kind == facts.IMAGE_ITEM else None
+            if kind == facts.ROUTED_MODEL_ITEM:
+                organization = item.get("organization")
+                org = organization if isinstance(organization, str) and organization else None
+                events.append(RoutedModel(side, org, item))
+                continue
+            url = _image_url(item) if kind == facts.IMAGE_ITEM else _inline_image_item(item)
             if url is not None:
                 mime = item.get("mimeType")
                 events.append(ImageOutput(side, url, mime if isinstance(mime, str) else None))
             else:
                 events.append(RawEvent(side, "2", item))
         return events
+
+    def _message_id(self, side: Side, value: Any) -> list[Event]:
+        message_id = value.get("messageId") if isinstance(value, dict) else None
+        if not isinstance(message_id, str) or not message_id:
+            return [RawEvent(side, "f", value)]
+        return [MessageStart(side, message_id)]
+
+    def _inline_image(self, side: Side, value: Any) -> list[Event]:
+        url = _inline_url(value) if isinstance(value, dict) else None
+        if url is None:
+            return [RawEvent(side, "k", value)]
+        return [ImageOutput(side, url, str(value["mimeType"]))]
 
     def _tool_delta(self, side: Side, value: Any) -> list[Event]:
         if not isinstance(value, dict):
@@ -190,16 +212,35 @@ _HANDLERS: dict[str, Callable[[StreamParser, Side, Any], list[Event]]] = {
     "c": StreamParser._tool_delta,
     "3": StreamParser._error,
     "d": StreamParser._finish,
+    "f": StreamParser._message_id,
+    "k": StreamParser._inline_image,
 }
 
 
 def _image_url(item: dict[str, Any]) -> str | None:
-    # "image" is what the site sends; "url" is accepted in case it renames the key.
+    # "image" is what the site sends; "url" is accepted in case it renames the key; an item
+    # with the picture itself ("data" and "mimeType", §15.2) becomes a data: URI.
     for key in ("image", "url"):
         value = item.get(key)
         if isinstance(value, str) and value:
             return value
-    return None
+    return _inline_url(item)
+
+
+def _inline_image_item(item: Any) -> str | None:
+    """An ``a2`` item of another type that carries an image itself (``data`` and an image
+    ``mimeType``): its data: URI; else None."""
+    if not isinstance(item, dict) or not str(item.get("mimeType", "")).startswith("image/"):
+        return None
+    return _inline_url(item)
+
+
+def _inline_url(item: dict[str, Any]) -> str | None:
+    """``data:<mimeType>;base64,<data>`` for an inline image (protocol §15.2), else None."""
+    data, mime = item.get("data"), item.get("mimeType")
+    if not (isinstance(data, str) and data and isinstance(mime, str) and "/" in mime):
+        return None
+    return f"data:{mime};base64,{''.join(data.split())}"
 
 
 def _citations(side: Side, args: Any, envelope: dict[str, Any]) -> list[Event]:

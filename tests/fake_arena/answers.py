@@ -8,6 +8,7 @@ handed to the writer, and a client that leaves mid-stream leaves its messages in
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,10 +21,14 @@ from .facts import (
     ARENA_ERROR_MARKER,
     DATA_CODE,
     ERROR_CODE,
+    EVENT_STREAM_HEADERS,
     FINISH_CODE,
     HEARTBEAT,
+    INLINE_IMAGE_CODE,
+    MESSAGE_ID_CODE,
     MODERATION,
     REASONING_CODE,
+    ROUTED_MODEL,
     SIDE_A,
     SIDE_B,
     STREAM_HEADERS,
@@ -149,10 +154,9 @@ class AnswersMixin(GateMixin):
         if isinstance(item, Fault) and item.kind == "hang_headers":
             await _wait(request, item.seconds)
             item = Reply()
-        resp = web.StreamResponse(
-            status=200,
-            headers=dict(STREAM_HEADERS),
-        )
+        # Since Aug-Oct 2026 the stream is labelled text/event-stream (protocol §15.2).
+        headers = EVENT_STREAM_HEADERS if self.stream_2026_10 else STREAM_HEADERS
+        resp = web.StreamResponse(status=200, headers=dict(headers))
         try:
             await resp.prepare(request)
             writer = StreamWriter(resp, self.chunk_size, on_split=self._split_character)
@@ -209,6 +213,13 @@ class AnswersMixin(GateMixin):
         """Lines of a successful answer: heartbeats, then per side reasoning, citations, images and
         text (sides interleaved line by line), then one finish line per side."""
         first_side = targets[0].participant or SIDE_A
+        if self.stream_2026_10:  # each side opens with its message id (protocol §15.2)
+            for msg in targets:
+                side = msg.participant or SIDE_A
+                yield Step(line(side, MESSAGE_ID_CODE, {"messageId": msg.id}))
+        if reply.routed_organization is not None:
+            routed = [{"type": ROUTED_MODEL, "organization": reply.routed_organization}]
+            yield Step(line(first_side, DATA_CODE, routed))
         for _ in range(reply.heartbeats):
             yield Step(line(first_side, DATA_CODE, HEARTBEAT))
         per_side: list[list[Step]] = []
@@ -283,6 +294,15 @@ class AnswersMixin(GateMixin):
             call = {"toolCallId": f"call_{uuid.uuid4().hex[:24]}", "argsTextDelta": args}
             add(TOOL_DELTA_CODE, call, lambda c=citations: msg.citations.extend(c))
         for url in images:
+            if reply.inline_images is not None:  # the picture itself, not a URL (§15.2)
+                data = base64.b64encode(make_png()).decode()
+                inline = {"mimeType": reply.image_mime, "data": data}
+                keep = lambda u=f"data:{reply.image_mime};base64,{data}": msg.images.append(u)  # noqa: E731
+                if reply.inline_images == "ak":
+                    add(INLINE_IMAGE_CODE, inline, keep)
+                else:
+                    add(DATA_CODE, [{"type": "image", **inline}], keep)
+                continue
             part = [{"type": "image", "image": url, "mimeType": reply.image_mime}]
             add(DATA_CODE, part, lambda u=url: msg.images.append(u))
         for delta in as_deltas(text_value, default_text):

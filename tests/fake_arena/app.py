@@ -44,11 +44,14 @@ class FakeArena(ChatMixin, ViewsMixin, ActionsMixin):
 
     @classmethod
     def as_of_2026_10(cls, **overrides: Any) -> FakeArena:
-        """The site as of Oct 2026 (protocol §14): every switch of §14 on, ``overrides`` last.
+        """The site as of Oct 2026 (protocol §14, §15): every switch of both on, ``overrides``
+        last.
 
         Terms-of-Use consent required, no model list in anonymous pages (``"$undefined"``), the
         2026 catalog, one bare auth cookie, soft 404s, and the login gate on direct and
-        side-by-side chats; the ``Date`` header and the id clock check are always on.
+        side-by-side chats; the ``Date`` header and the id clock check are always on. §15:
+        event-stream answers that open with ``af``/``bf`` ids, the 2026-10 model rows (and an
+        id-only ``initialModels`` array in pages that embed the list), a Turbopack build.
         """
         options: dict[str, Any] = {
             "tou_required": True,
@@ -57,6 +60,10 @@ class FakeArena(ChatMixin, ViewsMixin, ActionsMixin):
             "bare_auth_cookie": True,
             "soft_404": True,
             "login_gate": True,
+            # protocol §15
+            "stream_2026_10": True,
+            "models_2026_10": True,
+            "turbopack": True,
         }
         options.update(overrides)
         return cls(**options)
@@ -64,6 +71,11 @@ class FakeArena(ChatMixin, ViewsMixin, ActionsMixin):
     def enqueue(self, *items: Reply | Fault) -> None:
         """Script the next stream answers, first in first out."""
         self.queue.extend(items)
+
+    def recycle(self, session_id: str) -> None:
+        """Forget a conversation, as the site recycles old ones (protocol §15.3): its next
+        post-to-evaluation answers 404."""
+        self.sessions.pop(session_id, None)
 
     def redeploy(self) -> None:
         """New build id, chunk names and action ids; the old action ids answer 404."""

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from . import auth, facts
 from .deploy import Deploy
-from .models import DEFAULT_MODELS, MODELS_2026, FakeModel
+from .models import DEFAULT_MODELS, MODELS_2026, MODELS_2026_10, FakeModel
 from .replies import Fault, Reply
 from .state import EvaluationSession, RecaptchaToken, Received
 from .storage import ObjectStore
@@ -59,11 +59,15 @@ class ArenaCore:
         soft_404: bool = False,
         browser_only: bool = False,
         mint_delay: float = 0.0,
+        stream_2026_10: bool = False,
+        models_2026_10: bool = False,
+        turbopack: bool = False,
     ) -> None:
         if models_in_page not in MODELS_IN_PAGE:
             raise ValueError(f"models_in_page must be one of {MODELS_IN_PAGE}: {models_in_page!r}")
         if models is None:
             models = MODELS_2026 if catalog_2026 else DEFAULT_MODELS
+            models = MODELS_2026_10 if models_2026_10 else models
         self.models: list[FakeModel] = list(models)
         self.site_key = site_key
         self.v2_site_key = v2_site_key
@@ -106,6 +110,14 @@ class ArenaCore:
         #: :attr:`mint_spans` records (start, end) of each, Unix seconds.
         self.mint_delay = mint_delay
         self.mint_spans: list[tuple[float, float]] = []
+        # What §15 of the protocol adds (research of 2026-12-05; as_of_2026_10 turns all on).
+        #: Streams are labelled text/event-stream and open each side with af/bf message ids.
+        self.stream_2026_10 = stream_2026_10
+        #: Pages embed an id-only initialModels array before the real one; the model table
+        #: adds rows with a null provider or organization and a search capability that is off.
+        self.models_2026_10 = models_2026_10
+        #: The JS chunks are a Turbopack build (see :mod:`.turbopack`).
+        self.turbopack = turbopack
         #: What GET /api/billing/balance and GET /api/me/pulse answer.
         self.credits_remaining = 100.0
         self.daily_free_credits = 100.0

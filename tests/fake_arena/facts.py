@@ -200,6 +200,14 @@ FINISH_CODE = "d"
 REASONING_CODE = "g"
 TOOL_DELTA_CODE = "c"
 HEARTBEAT = [{"type": "heartbeat"}]
+#: Since Aug-Oct 2026 (protocol §15.2): ``af:{"messageId"}`` (``bf:`` on side B) may open a side's
+#: answer; the router model sends ``a2:[{"type":"routed_model","organization"}]``; an image may
+#: come inline as ``ak:{"mimeType","data"}`` or as an ``a2`` item with ``data`` instead of a URL;
+#: and the stream's Content-Type is ``text/event-stream`` though its body is the same lines.
+MESSAGE_ID_CODE = "f"
+INLINE_IMAGE_CODE = "k"
+ROUTED_MODEL = "routed_model"
+EVENT_STREAM_HEADERS = {**STREAM_HEADERS, "Content-Type": "text/event-stream"}
 #: ``a0:"hasArenaError"``: the site's server-side failure marker.
 ARENA_ERROR_MARKER = "hasArenaError"
 
@@ -213,6 +221,8 @@ LOGIN_GATE_BODY: dict[str, str] = {
     "message": "Please sign in to use Direct Chat and Side by Side. Battle mode stays available "
     "without an account.",
 }
+#: The login gate named by its ``code`` field (protocol §15.3), whatever its words say.
+LOGIN_GATE_CODED_BODY: dict[str, str] = {"code": "LOGIN_GATE", "message": "Unauthorized"}
 RECAPTCHA_FAILED = {"error": "recaptcha validation failed"}
 RATE_LIMIT_TEXT = "Too many requests, please try again later."
 #: What the site answers a body without ``userMessage`` (protocol §1.6): its schema changed.

@@ -31,6 +31,8 @@ class FakeModel:
     display_name: str | None = None
     #: Fake-only: the model streams ``ag:`` reasoning lines before its answer.
     reasoning: bool = False
+    #: Wire keys sent as JSON null (``provider``, ``organization``: protocol §15.4).
+    null_fields: tuple[str, ...] = ()
 
     @property
     def accepts_images(self) -> bool:
@@ -45,7 +47,9 @@ class FakeModel:
 
     @property
     def searches(self) -> bool:
-        return bool(self.output_capabilities.get("search"))
+        # A boolean or an object; {"enabled": false} is off (protocol §15.4).
+        value = self.output_capabilities.get("search")
+        return bool(value) and not (isinstance(value, dict) and value.get("enabled") is False)
 
     @property
     def chats(self) -> bool:
@@ -88,6 +92,8 @@ class FakeModel:
         row["rankByModality"] = dict(self.rank_by_modality)
         if catalog:
             row["arenas"] = list(self.arenas)
+        for key in self.null_fields:
+            row[key] = None
         return row
 
 
@@ -242,4 +248,44 @@ VIDEO_ONLY = FakeModel(
 MODELS_2026: tuple[FakeModel, ...] = (*DEFAULT_MODELS, WEBDEV_ONLY, VIDEO_ONLY)
 
 
-__all__ = ["CATALOG_ARENAS", "DEFAULT_MODELS", "MODELS_2026", "UNRANKED", "FakeModel"]
+def _text_model(model_id: str, name: str, **changes: Any) -> FakeModel:
+    values: dict[str, Any] = {
+        "id": model_id,
+        "public_name": name,
+        "name": name,
+        "organization": "acme",
+        "provider": "acme",
+        "input_capabilities": {"text": True},
+        "output_capabilities": {"text": True},
+        "rank_by_modality": {"chat": 40},
+    }
+    values.update(changes)
+    return FakeModel(**values)
+
+
+#: Rows of the site of Aug-Oct 2026 (protocol §15.4): selectable rows whose provider or
+#: organization is null (the site's own picker drops them), and a model whose search
+#: capability is an object that says it is off (a plain text model).
+NO_PROVIDER = _text_model(
+    "019b3c20-1a2b-7c3d-8e4f-5a6b7c8d9e01", "orphan-provider-x", null_fields=("provider",)
+)
+NO_ORGANIZATION = _text_model(
+    "019b3c20-1a2b-7c3d-8e4f-5a6b7c8d9e02", "orphan-organization-x", null_fields=("organization",)
+)
+SEARCH_OFF = _text_model(
+    "019b3c20-1a2b-7c3d-8e4f-5a6b7c8d9e03",
+    "quiet-search-x",
+    output_capabilities={"text": True, "search": {"enabled": False}},
+)
+#: The model table of ``FakeArena(models_2026_10=True)`` unless ``models`` says otherwise.
+MODELS_2026_10: tuple[FakeModel, ...] = (*MODELS_2026, NO_PROVIDER, NO_ORGANIZATION, SEARCH_OFF)
+
+
+__all__ = [
+    "CATALOG_ARENAS",
+    "DEFAULT_MODELS",
+    "MODELS_2026",
+    "MODELS_2026_10",
+    "UNRANKED",
+    "FakeModel",
+]

@@ -41,14 +41,24 @@ def json_for_script(value: Any) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-def _flight_pushes(deploy: Deploy, props: dict[str, Any]) -> list[str]:
-    """RSC flight text split over several ``self.__next_f.push([1, ...])`` calls, as Next does."""
+def _flight_pushes(
+    deploy: Deploy,
+    props: dict[str, Any],
+    *,
+    id_only_models: list[dict[str, Any]] | None = None,
+    turbopack: bool = False,
+) -> list[str]:
+    """RSC flight text split over several ``self.__next_f.push([1, ...])`` calls, as Next does.
+
+    ``id_only_models``: an earlier ``initialModels`` array of rows without names (protocol
+    §15.4). ``turbopack``: client components list their chunks' paths only (no webpack ids).
+    """
 
     def pairs(*roles: str) -> str:
         flat: list[str] = []
         for role in roles:
             chunk_id, path = deploy.chunks[role]
-            flat += [chunk_id, path]
+            flat += [facts.NEXT_PREFIX + path] if turbopack else [chunk_id, path]
         return orjson.dumps(flat).decode()
 
     rows_components = (
@@ -60,6 +70,9 @@ def _flight_pushes(deploy: Deploy, props: dict[str, Any]) -> list[str]:
         f'4:I[52817,{pairs("shared", "page")},"Evaluation"]\n'
         f'5:I[30293,{pairs("shared")},"Sidebar"]\n'
     )
+    if id_only_models is not None:
+        sidebar = {facts.INITIAL_MODELS: id_only_models, "collapsed": False}
+        rows_page += "7:" + orjson.dumps(["$", "$L5", None, sidebar]).decode() + "\n"
     rows_tree = (
         "0:"
         + orjson.dumps(
@@ -91,6 +104,8 @@ def app_page(
     props: dict[str, Any],
     user_id: str | None,
     tou_dialog: bool = False,
+    id_only_models: list[dict[str, Any]] | None = None,
+    turbopack: bool = False,
 ) -> str:
     """A chat page (``/``, ``/text/direct``, ``/c/{id}``) with the site's elements and scripts.
 
@@ -102,7 +117,9 @@ def app_page(
     )
     pushes = "".join(
         f"<script>self.__next_f.push([1,{js_string(text)}])</script>"
-        for text in _flight_pushes(deploy, props)
+        for text in _flight_pushes(
+            deploy, props, id_only_models=id_only_models, turbopack=turbopack
+        )
     )
     webpack = facts.NEXT_PREFIX + deploy.path("webpack")
     return f"""<!DOCTYPE html><html lang="en"><head><meta charSet="utf-8"/>

@@ -16,6 +16,7 @@ from .facts import (
     AUTH_EXPIRED,
     INVALID_CONTENT,
     LOGIN_GATE_BODY,
+    LOGIN_GATE_CODED_BODY,
     MISSING_USER_MESSAGE,
     MODELS_NOT_FOUND,
     NOT_ALLOWED_BODY,
@@ -59,6 +60,11 @@ class Reply:
     heartbeats: int = 1
     #: Extra raw lines (without newline) appended before the finish lines, for odd cases.
     extra_lines: list[str] = field(default_factory=list)
+    #: Protocol §15.2: the router's ``a2:[{"type":"routed_model","organization": ...}]`` line.
+    routed_organization: str | None = None
+    #: Protocol §15.2: images sent inline instead of as URLs: ``"ak"`` (``ak:{mimeType,data}``)
+    #: or ``"a2"`` (an ``a2`` image item with ``data`` and ``mimeType``); None: URLs.
+    inline_images: str | None = None
 
 
 @dataclass
@@ -128,6 +134,11 @@ class Fault:
     @classmethod
     def login_gate(cls) -> Fault:
         return cls("http", 401, orjson_bytes(LOGIN_GATE_BODY))
+
+    @classmethod
+    def login_gate_coded(cls) -> Fault:
+        """401 whose JSON names the gate only by ``"code": "LOGIN_GATE"`` (protocol §15.3)."""
+        return cls("http", 401, orjson_bytes(LOGIN_GATE_CODED_BODY))
 
     # --- statuses of Sep-Oct 2026 (protocol §14.6) ---------------------------------------------
 

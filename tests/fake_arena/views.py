@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import pages
+from . import pages, turbopack
 from .accounts import AccountsMixin
 from .facts import (
     CATALOG_ARENAS,
@@ -68,12 +68,18 @@ class ViewsMixin(AccountsMixin):
         }
         # A user who has not accepted the Terms of Use yet (a first visit too) sees the dialog.
         tou_dialog = self.tou_required and (user is None or self.consent_time(user) is None)
+        # Pages that embed the list carry an id-only array of it first (protocol §15.4).
+        id_only = None
+        if self.models_2026_10 and isinstance(props.get(INITIAL_MODELS), list):
+            id_only = [{"id": m.id, "rankByModality": m.rank_by_modality} for m in self.models]
         resp.text = pages.app_page(
             self.deploy,
             site_key=self.site_key,
             props=props,
             user_id=user.id if user else None,
             tou_dialog=tou_dialog,
+            id_only_models=id_only,
+            turbopack=self.turbopack,
         )
         return resp
 
@@ -81,8 +87,9 @@ class ViewsMixin(AccountsMixin):
         role = self.deploy.role_of("static/" + request.match_info["path"])
         if role is None:
             return web.Response(status=404, text="Not Found")
+        build = turbopack if self.turbopack else pages
         return web.Response(
-            text=pages.chunk_js(self.deploy, role, self.site_key),
+            text=build.chunk_js(self.deploy, role, self.site_key),
             content_type="application/javascript",
             headers={"Cache-Control": "public, max-age=31536000, immutable"},
         )
