@@ -23,7 +23,8 @@ The tree, with the exit code of the CLI and the HTTP status of ``lmarena serve``
     ├── RateLimited               6   429  too many requests; ``retry_after`` when the site said
     ├── ContentRejected           7   400  the site refused the prompt or image (moderation, or
     │                                      "prompt failed": maybe too long)
-    ├── Timeout                   8   504  no answer in time (connect, first token, idle stream)
+    ├── Timeout                   8   504  no answer in time (connect, first token, idle stream;
+    │                                      kind ``no_data``: status and headers, then no byte)
     ├── BrowserUnavailable        9   503  no usable Chromium, or it could not be started
     │   └── CdpError              9   503  Chromium refused a DevTools command
     ├── SchemaMismatch           11   502  the answer holds no JSON value matching the asked schema
@@ -118,6 +119,7 @@ class ErrorKind(StrEnum):
     NETWORK = "network"  # connection refused, reset, DNS failure
     SERVER = "server"  # the site answered 5xx
     TIMEOUT = "timeout"  # no answer in time
+    NO_DATA = "no_data"  # the site accepted the message (status, headers) but sent no byte
     REDIRECTED = "redirected"  # the site moved (an old origin)
     CUT = "cut"  # the answer stopped before its finish line
     EMPTY = "empty"  # the answer had no content

@@ -92,6 +92,9 @@ class Settings:
     timeout: float = 120.0
     #: Seconds of silence allowed between two chunks of a streamed answer.
     idle_timeout: float = 120.0
+    #: Seconds allowed between an answer's status and headers and its first byte of body (a
+    #: heartbeat counts): the site may accept a message and send nothing (protocol §15.3).
+    first_byte_timeout: float = 20.0
     #: Let `serve` fetch image URLs on loopback and private networks.
     allow_private_urls: bool = False
     #: How `serve` treats a request's earlier messages when no stored conversation matches them:

@@ -101,6 +101,8 @@ class ReplyStream(TextStream):
         #: Since when a first answer is awaited (a skip starts a new wait).
         self._waiting_since = self._started
         self._first_token: float | None = None
+        #: When the current answer's status came (its first byte is awaited from then).
+        self._accepted = self._started
         self._response: AnswerBody | None = None
         self._ids = MessageIds.fresh(turns.clock)
         self._session_id = chat.id or uuid7(turns.clock)
@@ -214,6 +216,7 @@ class ReplyStream(TextStream):
         while True:
             try:
                 self._response = await self._post()
+                self._accepted = time.monotonic()
                 self._flow.accepted((self._ids.model_a, self._ids.model_b))
                 return
             except LmArenaError as error:
@@ -326,6 +329,7 @@ class ReplyStream(TextStream):
         new_id, self._response = await battles.post_skip(
             turns, self._session_id, *ids, timeout=self._timeout
         )
+        self._accepted = time.monotonic()
         skipped = SkippedBattle(*ids, new_id, answered=True, anonymous_text_shown=shown)
         self._flow.skipping(skipped)
         self._flow.accepted(ids)
@@ -359,6 +363,8 @@ class ReplyStream(TextStream):
             first_deadline=self._waiting_since + self._timeout,
             idle=self._turns.settings.idle_timeout,
             wake=flow.deadline,
+            first_byte_timeout=self._turns.settings.first_byte_timeout,
+            accepted=self._accepted,
         )
         try:
             async with contextlib.aclosing(reading.steps()) as steps:
