@@ -5,9 +5,10 @@ conversation) and decides; this module makes the requests: the skip itself, drai
 stream before it, and finding an earlier turn's unskipped battle from the conversation's JSON.
 The pure parts (the skip's body, reading the JSON) are in :mod:`..site.battles`.
 
-How long side A's text is held back to catch a battle in time is :data:`BATTLE_HOLD` by default
-(a client's ``battle_hold``); the hold itself is :class:`~.turn_flow.TurnFlow`'s, and the
-guarantee and its limit are written out in :class:`~.exchange.ReplyStream`'s docstring.
+How long side A's text is held back to catch a battle in time is ``LM_ARENA_BATTLE_HOLD`` (a
+client's ``battle_hold``; :data:`BATTLE_HOLD` is its default); the hold itself is
+:class:`~.turn_flow.TurnFlow`'s, and the guarantee and its limit are written out in
+:class:`~.exchange.ReplyStream`'s docstring.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 #: Seconds side A's first content is held back in a single-model chat, waiting for a ``b`` line
 #: that would show the turn is an anonymous battle (see ``ReplyStream``'s docstring): the
-#: default of ``Client(battle_hold=)``, read when a client is made.
+#: default of the ``battle_hold`` setting (``Settings.battle_hold`` repeats it: base layer).
 BATTLE_HOLD = 1.0
 
 _log = logging.getLogger("lmarena")

@@ -30,9 +30,10 @@ from ..site.events import (
 )
 from ..site.ids import uuid7
 from . import battles
+from .first_lines import FirstLines
 from .reading import AnswerReading, reply_has_content
 from .reply import Answer, Reply, SkippedBattle, TextStream
-from .turn_flow import BattleSeen, Phase, ReadEnd, TurnFlow
+from .turn_flow import BattleSeen, HoldDue, Phase, ReadEnd, TurnFlow
 from .turn_site import Conversation, TurnSite
 
 if TYPE_CHECKING:
@@ -70,14 +71,14 @@ class ReplyStream(TextStream):
     the conversation stays usable. A turn refused because an earlier battle was never skipped is
     unstuck the same way (ids remembered, or read from the site's conversation JSON), then sent.
 
-    *The guarantee*: side A's content is held back from its first content event until a ``b``
-    line, A's finish line, or the turn's hold (``TurnSite.battle_hold``, by default
-    ``battles.BATTLE_HOLD``: 1 s), whichever comes first. A battle whose first ``b`` line comes
-    within that window (or before A's finish) never shows an anonymous text. *The limit*: a
-    ``b`` line later than that finds side A's first text already handed over; a warning (stderr
-    in the CLI) then says that text was an anonymous model's, it is never part of
-    ``reply.text``, ``battle_skipped.anonymous_text_shown`` is true, and the chosen model's
-    answer follows. Other chats (side by side, battle) are never held.
+    *The hold* (protocol §15.1): from the conversation's second turn on, side A's content is
+    held back from its first content event until any ``b`` line, A's finish line, or the turn's
+    hold (``TurnSite.battle_hold``: ``LM_ARENA_BATTLE_HOLD``, 1 s), whichever comes first; a new
+    chat's first turn is never held (no battle was ever seen there). *The limit*: a ``b`` line
+    later than that finds A's text already handed over; a warning says that text was an
+    anonymous model's, it is never part of ``reply.text``, ``battle_skipped.anonymous_text_shown``
+    is true, and the chosen model's answer follows. ``reply.timings`` keeps the offsets of the
+    first ``a`` and ``b`` lines (:mod:`.first_lines`). Side by side and battle are never held.
     """
 
     def __init__(
@@ -110,9 +111,11 @@ class ReplyStream(TextStream):
         self._policy = turns.calls.send_policy(rate_limit_wait=rate_limit_wait)
         self._lock = lock
         self._on_finish = on_finish
+        self._lines = FirstLines(watch=self._watches())
         self._flow = TurnFlow(
             watch=self._watches(),
-            hold=turns.battle_hold,
+            # No source shows a battle on a new chat's first turn (protocol §15.1): not held.
+            hold=turns.battle_hold if chat.id is not None else 0.0,
             pending_battle=chat.pending_battle,
             on_pending=self._note_pending,
         )
@@ -267,6 +270,7 @@ class ReplyStream(TextStream):
             referer = facts.conversation_page(chat.id)
         # The wait for the answer to start counts against the first-token timeout too.
         left = max(0.0, self._started + self._timeout - time.monotonic())
+        self._lines.sent(time.monotonic())
         return await turns.http.post_stream(
             state, path, referer=referer, body=body, wait=left, timeout=self._timeout
         )
@@ -324,6 +328,7 @@ class ReplyStream(TextStream):
             )
         response, self._response = self._response, None
         self._reply, self._first_token = None, None  # the anonymous answer is dropped
+        self._lines.close()
         await battles.drain(response, turns.settings.idle_timeout)
         self._waiting_since = time.monotonic()
         new_id, self._response = await battles.post_skip(
@@ -369,7 +374,10 @@ class ReplyStream(TextStream):
         try:
             async with contextlib.aclosing(reading.steps()) as steps:
                 async for step in steps:
-                    for event in flow.pass_on(step, time.monotonic()):
+                    now = time.monotonic()
+                    if not isinstance(step, HoldDue | ReadEnd):
+                        self._lines.see(step, now)
+                    for event in flow.pass_on(step, now):
                         yield event
                     if isinstance(step, ReadEnd) and step.error is not None:
                         raise step.error
@@ -382,7 +390,9 @@ class ReplyStream(TextStream):
         reply.timings = {
             "first_token": None if self._first_token is None else self._first_token - self._started,
             "total": now - self._started,
+            **self._lines.timings(self._flow.hold),
         }
+        self._lines.log(self._flow.hold)
         self._flow.move(Phase.DONE)
         self._on_finish(reply)
 
