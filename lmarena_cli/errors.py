@@ -132,6 +132,7 @@ class ErrorKind(StrEnum):
     ZOD = "zod"  # the site's schema check refused the request body
     SPOOFED_ID = "spoofed_id"  # ids minted too far from the site's clock
     BATTLE_TURN = "battle_turn"  # a single-model chat's turn was answered as a battle
+    SKIP_REFUSED = "skip_refused"  # the site refused to skip that battle: the chat cannot go on
     PROMPT_REFUSED = "prompt_refused"  # 429 "prompt failed": the site refused the prompt itself
     MODEL_NOT_OFFERED = "model_not_offered"  # 404 "Models not found" for this modality
     NOT_JSON = "not_json"  # a page (a soft 404) where JSON was expected

@@ -18,6 +18,7 @@ from ..site.ids import is_uuid
 from ..site.models import Model
 from ..site.prompts import fold_system
 from .attachments import Uploader
+from .carry_over import CarryOver, carry_over
 from .exchange import ReplyStream
 from .recording import Recorder
 from .regenerate import RetryStream, find_latest_answer
@@ -157,6 +158,9 @@ class ChatSession:
         #: The site's message id of the latest answer (model A's): what :meth:`retry` asks for
         #: again. From the last send, else from the conversation store; None when not known.
         self.answer_id: str | None = None
+        #: The turns of an ended conversation folded into this one's first prompt (protocol
+        #: §15.1, :mod:`.carry_over`); empty otherwise. ``serve`` stores them with its turn.
+        self.carried: list[dict[str, str]] = []
         # One turn at a time: held from a send until its answer has ended.
         self._lock = asyncio.Lock()
 
@@ -219,10 +223,16 @@ class ChatSession:
         """
         if not prompt.strip() and not images:
             raise InputError("the prompt is empty")
+        carried = None
+        if self.id is not None:  # a conversation the site let end goes on in a new one
+            self.id, carried = carry_over(self._recorder, self.id)
+            if carried is not None:
+                self.id, self.pending_battle, self.answer_id = None, None, None
+                self.carried = carried.transcript
         # Only a new conversation's first prompt carries the system prompt: afterwards the site
         # has it in the conversation's history.
         system = self.system if self.id is None else None
-        content = fold_system(system, prompt)
+        content = carried.prompt(prompt) if carried else fold_system(system, prompt)
         # The prompt as it will be sent, measured before anything leaves: the site counts an
         # oversized prompt against the account.
         limit = self._turns.settings.max_prompt_chars
@@ -236,7 +246,7 @@ class ChatSession:
             content,
             attachments,
             lock=self._lock,
-            on_finish=self._on_finish(prompt, system),
+            on_finish=self._on_finish(prompt, system, carried),
             timeout=timeout,
             rate_limit_wait=rate_limit_wait,
         )
@@ -245,7 +255,15 @@ class ChatSession:
             return reply_stream
         return await reply_stream.read_reply()
 
-    def _on_finish(self, prompt: str, system: str | None = None) -> Callable[[Reply], None]:
+    def cannot_go_on(self, conversation_id: str, reason: str) -> None:
+        """The site will not let the conversation go on (protocol §15.1): remembered, so that
+        its next turn, in any process, starts a new one with its history (:mod:`.carry_over`)."""
+        self.id = conversation_id
+        self._recorder.end(conversation_id, reason)
+
+    def _on_finish(
+        self, prompt: str, system: str | None = None, carried: CarryOver | None = None
+    ) -> Callable[[Reply], None]:
         """What a complete answer does: the conversation has its id, and is remembered.
 
         A folded system prompt is stored as a ``system`` turn before the user's own words, so
@@ -258,8 +276,10 @@ class ChatSession:
             # remembered (for -c), its transcript gets no answer, and there is none to retry.
             answered = bool(reply.text or reply.images or not reply.battle_skipped)
             self.answer_id = reply.a.message_id if answered else None
+            if carried is not None:
+                self._recorder.succeed(carried.old_id, self.id)
             if self._recorder.records:
-                messages = [{"role": "user", "content": prompt}]
+                messages = [*self.carried, {"role": "user", "content": prompt}]
                 if system and system.strip():
                     messages.insert(0, {"role": "system", "content": system})
                 if answered:

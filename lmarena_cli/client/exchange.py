@@ -1,13 +1,11 @@
 """One exchange: :class:`ReplyStream`, a send and its answer as it streams.
 
-A send is: a fresh reCAPTCHA token from the browser, a request body with fresh UUIDv7 ids, the POST
-made through the client's transport (:class:`~.site_transport.SiteTransport`: aiohttp with the
-browser's cookies and User-Agent, or the browser's page itself), and the answer parsed line by line
-as it streams. Failures before any answer text may start a new attempt, as
+A send is: a fresh reCAPTCHA token, a request body with fresh UUIDv7 ids, the POST made through
+the client's transport (:class:`~.site_transport.SiteTransport`: aiohttp or the browser's page),
+and the answer parsed as it streams. Failures before any answer text may start a new attempt, as
 :class:`~.retry.RetryPolicy` decides; every failure ends in an exception from :mod:`errors`.
-What the turn is doing (sending, holding, streaming, battle found, skipping, done, failed) and
-every move between those is :class:`~.turn_flow.TurnFlow`'s; this module does the I/O. The
-conversation API around it (``Client``, ``ChatSession``) is in :mod:`.client` and :mod:`.chats`.
+What the turn is doing, and every move between phases, is :class:`~.turn_flow.TurnFlow`'s; this
+module does the I/O. The conversation API around it is in :mod:`.client` and :mod:`.chats`.
 """
 
 from __future__ import annotations
@@ -238,7 +236,9 @@ class ReplyStream(TextStream):
         if ids is None:
             raise battles.stuck_error(session_id, turns.settings.base_url, error)
         self._flow.found_battle(ids)
-        new_id, response = await battles.post_skip(turns, session_id, *ids, timeout=self._timeout)
+        new_id, response = await battles.post_skip(
+            turns, session_id, *ids, timeout=self._timeout, on_refused=self._chat.cannot_go_on
+        )
         skipped = SkippedBattle(*ids, new_id, answered=False, earlier_turn=True)
         self._flow.skipping(skipped, earlier=True)
         await battles.drain(response, turns.settings.idle_timeout)
@@ -332,7 +332,7 @@ class ReplyStream(TextStream):
         await battles.drain(response, turns.settings.idle_timeout)
         self._waiting_since = time.monotonic()
         new_id, self._response = await battles.post_skip(
-            turns, self._session_id, *ids, timeout=self._timeout
+            turns, self._session_id, *ids, timeout=self._timeout, on_refused=self._chat.cannot_go_on
         )
         self._accepted = time.monotonic()
         skipped = SkippedBattle(*ids, new_id, answered=True, anonymous_text_shown=shown)

@@ -87,6 +87,21 @@ class Recorder:
                 hold=times.get("battle_hold") or 0.0,
             )
 
+    def end(self, conversation_id: str, reason: str) -> None:
+        """The site will not let the conversation go on (see :mod:`.carry_over`); logged, never
+        raised, when the store fails."""
+        try:
+            self.notes.end(conversation_id, reason)
+        except LmArenaError as error:
+            _log.info(f"could not record that the conversation ended: {error}")
+
+    def succeed(self, old_id: str, new_id: str) -> None:
+        """``new_id`` took over from the ended ``old_id``."""
+        try:
+            self.notes.succeed(old_id, new_id)
+        except LmArenaError as error:
+            _log.info(f"could not link the conversations: {error}")
+
     def record_retry(self, reply: Reply, content: str | None = None) -> None:
         """A regenerated answer (``content``, default its text) replaces the conversation's
         last one in the store; logged, never raised, when the store fails."""
