@@ -69,10 +69,19 @@ async def test_a_refused_skip_ends_the_conversation_and_the_next_turn_folds_its_
     stored = client.store.get(new)
     assert stored is not None
     assert [t["content"] for t in stored.transcript if t["role"] == "user"] == ["one", "three"]
+    four = await chat.send("four")
+    assert four.evaluation_session_id == new and four.text == "Echo (turn 2): four"
+    stored = client.store.get(new)
+    assert stored is not None
+    assert [t["content"] for t in stored.transcript if t["role"] == "user"] == [
+        "one",
+        "three",
+        "four",
+    ]
     # A later resume of the old id goes on in the new conversation (no third one).
     resumed = await client.chats.resume(old, model=MODEL)
-    four = await resumed.send("four")
-    assert four.evaluation_session_id == new and four.text == "Echo (turn 2): four"
+    five = await resumed.send("five")
+    assert five.evaluation_session_id == new and five.text == "Echo (turn 3): five"
 
 
 async def test_cli_says_the_conversation_cannot_go_on_and_c_starts_a_new_one(

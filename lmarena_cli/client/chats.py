@@ -223,7 +223,7 @@ class ChatSession:
         """
         if not prompt.strip() and not images:
             raise InputError("the prompt is empty")
-        carried = None
+        carried, self.carried = None, []
         if self.id is not None:  # a conversation the site let end goes on in a new one
             self.id, carried = carry_over(self._recorder, self.id)
             if carried is not None:
@@ -279,7 +279,8 @@ class ChatSession:
             if carried is not None:
                 self._recorder.succeed(carried.old_id, self.id)
             if self._recorder.records:
-                messages = [*self.carried, {"role": "user", "content": prompt}]
+                history = carried.transcript if carried is not None else []
+                messages = [*history, {"role": "user", "content": prompt}]
                 if system and system.strip():
                     messages.insert(0, {"role": "system", "content": system})
                 if answered:
