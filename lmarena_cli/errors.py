@@ -23,7 +23,8 @@ The tree, with the exit code of the CLI and the HTTP status of ``lmarena serve``
     ├── RateLimited               6   429  too many requests; ``retry_after`` when the site said
     ├── ContentRejected           7   400  the site refused the prompt or image (moderation, or
     │                                      "prompt failed": maybe too long)
-    ├── Timeout                   8   504  no answer in time (connect, first token, idle stream)
+    ├── Timeout                   8   504  no answer in time (connect, first token, idle stream;
+    │                                      kind ``no_data``: status and headers, then no byte)
     ├── BrowserUnavailable        9   503  no usable Chromium, or it could not be started
     │   └── CdpError              9   503  Chromium refused a DevTools command
     ├── SchemaMismatch           11   502  the answer holds no JSON value matching the asked schema
@@ -118,6 +119,7 @@ class ErrorKind(StrEnum):
     NETWORK = "network"  # connection refused, reset, DNS failure
     SERVER = "server"  # the site answered 5xx
     TIMEOUT = "timeout"  # no answer in time
+    NO_DATA = "no_data"  # the site accepted the message (status, headers) but sent no byte
     REDIRECTED = "redirected"  # the site moved (an old origin)
     CUT = "cut"  # the answer stopped before its finish line
     EMPTY = "empty"  # the answer had no content
@@ -130,6 +132,7 @@ class ErrorKind(StrEnum):
     ZOD = "zod"  # the site's schema check refused the request body
     SPOOFED_ID = "spoofed_id"  # ids minted too far from the site's clock
     BATTLE_TURN = "battle_turn"  # a single-model chat's turn was answered as a battle
+    SKIP_REFUSED = "skip_refused"  # the site refused to skip that battle: the chat cannot go on
     PROMPT_REFUSED = "prompt_refused"  # 429 "prompt failed": the site refused the prompt itself
     MODEL_NOT_OFFERED = "model_not_offered"  # 404 "Models not found" for this modality
     NOT_JSON = "not_json"  # a page (a soft 404) where JSON was expected

@@ -92,6 +92,12 @@ class Settings:
     timeout: float = 120.0
     #: Seconds of silence allowed between two chunks of a streamed answer.
     idle_timeout: float = 120.0
+    #: Seconds allowed between an answer's status and headers and its first byte of body (a
+    #: heartbeat counts): the site may accept a message and send nothing (protocol §15.3).
+    first_byte_timeout: float = 20.0
+    #: Seconds the first text of a single-model answer is held, after the conversation's first
+    #: turn, to catch a battle before anything is shown (protocol §15.1); 0: never held.
+    battle_hold: float = 1.0
     #: Let `serve` fetch image URLs on loopback and private networks.
     allow_private_urls: bool = False
     #: How `serve` treats a request's earlier messages when no stored conversation matches them:
@@ -174,7 +180,7 @@ class Settings:
 
 
 #: Seconds settings for which 0 means "off".
-_ZERO_ALLOWED = {"min_interval", "keep_alive"}
+_ZERO_ALLOWED = {"min_interval", "keep_alive", "battle_hold"}
 #: Settings that take one of a few words.
 _CHOICES = {"transport": ("auto", "http", "page")}
 _FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}

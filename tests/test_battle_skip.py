@@ -128,8 +128,9 @@ async def test_a_battle_turn_is_skipped_and_the_conversation_goes_on(
 
 
 async def test_the_stream_never_yields_the_anonymous_text(client: Client, arena: FakeArena) -> None:
-    arena.battle_turns = {1}
+    arena.battle_turns = {2}  # a new chat's first turn is not held (protocol §15.1)
     chat = await client.chats.create(MODEL)
+    await chat.send("first")
     stream = await chat.send("hello", stream=True)
     texts: list[str] = []
     seen: list[SkippedBattle] = []
@@ -138,10 +139,10 @@ async def test_the_stream_never_yields_the_anonymous_text(client: Client, arena:
             texts.append(event.text)
         elif isinstance(event, SkippedBattle):
             seen.append(event)
-    assert "".join(texts) == "Echo (turn 1): hello"
+    assert "".join(texts) == "Echo (turn 2): hello"
     assert len(seen) == 1 and stream.reply.battle_skipped == seen[0]
     assert chat.id == stream.reply.evaluation_session_id
-    assert (await chat.send("again")).text == "Echo (turn 2): again"
+    assert (await chat.send("again")).text == "Echo (turn 3): again"
 
 
 async def test_a_battle_seen_after_the_hold_is_said_and_kept_out_of_the_reply(
@@ -150,15 +151,16 @@ async def test_a_battle_seen_after_the_hold_is_said_and_kept_out_of_the_reply(
     """The limit of the guarantee: a b line later than the hold finds A's text already shown."""
     client = client_factory(battle_hold=0.2)  # the b line comes 0.6 s after A's first text
     await client.bootstrap()
-    arena.battle_turns = {1}
-    arena.enqueue(Reply(text=["late ", "battle"], b_text=["b side"], delay_between=0.6))
+    arena.battle_turns = {2}
     chat = await client.chats.create(MODEL)
+    await chat.send("first")
+    arena.enqueue(Reply(text=["late ", "battle"], b_text=["b side"], delay_between=0.6))
     stream = await chat.send("x", stream=True)
     assert stream.phase is Phase.HOLDING
     texts = [event.text async for event in stream.events() if isinstance(event, TextDelta)]
     assert texts[0] == "late "  # shown before the b line came: the limit
-    assert "".join(texts[1:]) == "Echo (turn 1): x"
-    assert stream.reply.text == "Echo (turn 1): x"
+    assert "".join(texts[1:]) == "Echo (turn 2): x"
+    assert stream.reply.text == "Echo (turn 2): x"
     skipped = stream.reply.battle_skipped
     assert skipped is not None and skipped.anonymous_text_shown
     assert "anonymous model's answer" in caplog.text
@@ -178,8 +180,9 @@ async def test_an_ordinary_answer_is_held_at_most_the_hold(
 ) -> None:
     # Parts further apart than the hold: the first one leaves alone, when the hold ends.
     gap = battles.BATTLE_HOLD + 1.0
-    arena.enqueue(Reply(text=["first ", "second ", "third"], delay_between=gap, heartbeats=0))
     chat = await client.chats.create(MODEL)
+    await chat.send("first")  # the second turn is held (the first is not)
+    arena.enqueue(Reply(text=["first ", "second ", "third"], delay_between=gap, heartbeats=0))
     stream = await chat.send("slow", stream=True)
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -296,9 +299,11 @@ async def test_cli_json_and_jsonl_say_a_battle_was_skipped(
 async def test_cli_empty_skip_exits_3_saying_so_and_the_next_turn_works(
     cli: StandInCli, arena: FakeArena
 ) -> None:
-    arena.battle_turns = {1}
+    arena.battle_turns = {2}
     arena.skip_answer = "empty"
-    run = await cli("ask", "--no-stdin", "hi")
+    first = await cli("ask", "--no-stdin", "first")
+    assert first.returncode == 0, first.stderr
+    run = await cli("ask", "--no-stdin", "-c", "hi")
     assert run.returncode == 3
     assert run.stdout == ""
     (line,) = [line for line in run.stderr.splitlines() if line.startswith("lmarena: ")]
@@ -308,7 +313,7 @@ async def test_cli_empty_skip_exits_3_saying_so_and_the_next_turn_works(
     assert session_id in line
     again = await cli("ask", "--no-stdin", "-c", "hi")
     assert again.returncode == 0, again.stderr
-    assert again.stdout == "Echo (turn 2): hi\n"
+    assert again.stdout == "Echo (turn 3): hi\n"
     assert conversation(again.stderr) == session_id
 
 
@@ -333,11 +338,17 @@ async def served(client_factory: ClientFactory) -> AsyncIterator[str]:
 async def test_serve_answers_with_the_chosen_model_and_says_a_battle_was_skipped(
     served: str, arena: FakeArena, streaming: bool
 ) -> None:
-    arena.battle_turns = {1}
+    arena.battle_turns = {2}
     api = openai_client(served)
+    opening = await api.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "first"}]
+    )
+    named = {"conversation_id": (opening.model_extra or {})["conversation_id"]}
     messages = [{"role": "user", "content": "hi"}]
     if streaming:
-        stream = await api.chat.completions.create(model=MODEL, messages=messages, stream=True)
+        stream = await api.chat.completions.create(
+            model=MODEL, messages=messages, stream=True, extra_body=named
+        )
         text, marks, conversation_id = "", [], None
         async for chunk in stream:
             extra = chunk.model_extra or {}
@@ -346,12 +357,14 @@ async def test_serve_answers_with_the_chosen_model_and_says_a_battle_was_skipped
                 marks.append(extra["battle_skipped"])
             for choice in chunk.choices:
                 text += choice.delta.content or ""
-        assert text == "Echo (turn 1): hi"
+        assert text == "Echo (turn 2): hi"
         assert len(marks) == 1 and marks[0]["answered"] is True
     else:
-        completion = await api.chat.completions.create(model=MODEL, messages=messages)
+        completion = await api.chat.completions.create(
+            model=MODEL, messages=messages, extra_body=named
+        )
         text = completion.choices[0].message.content
-        assert text == "Echo (turn 1): hi"
+        assert text == "Echo (turn 2): hi"
         extra = completion.model_extra or {}
         assert extra["battle_skipped"]["answered"] is True
         conversation_id = extra["conversation_id"]
@@ -361,7 +374,7 @@ async def test_serve_answers_with_the_chosen_model_and_says_a_battle_was_skipped
         messages=[{"role": "user", "content": "more"}],
         extra_body={"conversation_id": conversation_id},
     )
-    assert follow.choices[0].message.content == "Echo (turn 2): more"
+    assert follow.choices[0].message.content == "Echo (turn 3): more"
     assert "battle_skipped" not in (follow.model_extra or {})
     await api.close()
 

@@ -195,7 +195,14 @@ async def test_doctor_says_which_transport_and_why(
     checks = {c.step: c async for c in Doctor(client_factory()).checks()}
     got = checks["transport"].got
     assert got.startswith("aiohttp: LM_ARENA_TRANSPORT=auto, the default"), got
-    assert checks["transport"].details == {"mode": "auto", "active": "http"}
+    assert checks["transport"].details == {
+        "mode": "auto",
+        "active": "http",
+        # What the battle hold is sized from (protocol §15.1): no turn timed yet, so no
+        # largest_b_offset.
+        "battle_hold": 1.0,
+        "timed_turns": 0,
+    }
     checks = {c.step: c async for c in Doctor(client_factory(transport="page")).checks()}
     assert checks["transport"].got == "the browser page: LM_ARENA_TRANSPORT=page"
 

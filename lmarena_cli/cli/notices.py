@@ -39,19 +39,24 @@ class TerminalHandler(logging.Handler):
 
 
 @contextlib.contextmanager
-def shown_on(term: Terminal, *, note: Callable[[str], None] | None = None) -> Iterator[None]:
+def shown_on(
+    term: Terminal, *, note: Callable[[str], None] | None = None, debug: bool = False
+) -> Iterator[None]:
     """Show the ``lmarena`` logger's notices on ``term`` inside the block.
 
     ``note`` replaces ``term.info`` for INFO records (``lmarena login`` shows the browser's
-    notices even with -q, through ``term.err``).
+    notices even with -q, through ``term.err``). ``debug`` (``--debug``) shows DEBUG records too,
+    such as each turn's first-line offsets.
     """
     logger = logging.getLogger(LOGGER)
     handler = TerminalHandler(term, note=note)
+    lowest = logging.DEBUG if debug else logging.INFO
+    handler.setLevel(lowest)
     level = logger.level
     # INFO records pass only if the logger lets them: its default (NOTSET) defers to the root
     # logger's WARNING.
-    if level == logging.NOTSET or level > logging.INFO:
-        logger.setLevel(logging.INFO)
+    if level == logging.NOTSET or level > lowest:
+        logger.setLevel(lowest)
     logger.addHandler(handler)
     try:
         yield

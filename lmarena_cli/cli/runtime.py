@@ -35,11 +35,11 @@ def run(
     """Run one command's coroutine and turn every failure into a message and an exit code.
 
     The library's notices go to stderr meanwhile (through ``note`` for INFO records, which is
-    ``term.info`` unless given).
+    ``term.info`` unless given; with ``debug``, its DEBUG records too).
     """
     import asyncio
 
-    with failures(term, debug=debug), shown_on(term, note=note):
+    with failures(term, debug=debug), shown_on(term, note=note, debug=debug):
         return asyncio.run(work())
     raise AssertionError("unreachable: failures() re-raises as typer.Exit")
 

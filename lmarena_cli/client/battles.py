@@ -5,14 +5,16 @@ conversation) and decides; this module makes the requests: the skip itself, drai
 stream before it, and finding an earlier turn's unskipped battle from the conversation's JSON.
 The pure parts (the skip's body, reading the JSON) are in :mod:`..site.battles`.
 
-How long side A's text is held back to catch a battle in time is :data:`BATTLE_HOLD` by default
-(a client's ``battle_hold``); the hold itself is :class:`~.turn_flow.TurnFlow`'s, and the
-guarantee and its limit are written out in :class:`~.exchange.ReplyStream`'s docstring.
+How long side A's text is held back to catch a battle in time is ``LM_ARENA_BATTLE_HOLD`` (a
+client's ``battle_hold``; :data:`BATTLE_HOLD` is its default); the hold itself is
+:class:`~.turn_flow.TurnFlow`'s, and the guarantee and its limit are written out in
+:class:`~.exchange.ReplyStream`'s docstring.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ..errors import ErrorKind, LmArenaError, UpstreamError
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 #: Seconds side A's first content is held back in a single-model chat, waiting for a ``b`` line
 #: that would show the turn is an anonymous battle (see ``ReplyStream``'s docstring): the
-#: default of ``Client(battle_hold=)``, read when a client is made.
+#: default of the ``battle_hold`` setting (``Settings.battle_hold`` repeats it: base layer).
 BATTLE_HOLD = 1.0
 
 _log = logging.getLogger("lmarena")
@@ -52,10 +54,13 @@ async def post_skip(
     message_b_id: str,
     *,
     timeout: float,
+    on_refused: Callable[[str, str], None],
 ) -> tuple[str, AnswerBody]:
     """Skip the battle whose message ids are given: the new message id, and the open 200 (a
     stream of the chosen model's answer under that id, or an empty body). Errors raise, their
-    message saying that the skip failed."""
+    message saying that the skip failed. A skip the site refuses ("only allowed for first
+    response", protocol §15.1) leaves the conversation unable to go on: ``on_refused`` is told
+    (the conversation's id, why) before the error (kind ``skip_refused``) is raised."""
     state = await turns.session.current_state()
     new_id = uuid7(turns.clock)
     token = await turns.session.mint_token(facts.ACTION_CHAT_SUBMIT)
@@ -76,9 +81,19 @@ async def post_skip(
             timeout=timeout,
         )
     except LmArenaError as error:
+        if facts.SKIP_ONLY_FIRST in str(error).lower():  # §15.1: the chat cannot go on
+            on_refused(session_id, f"the site refused to skip its battle: {facts.SKIP_ONLY_FIRST}")
+            raise UpstreamError(
+                "the site turned a turn of this single-model chat into an anonymous battle and "
+                f"refused to skip it ({facts.SKIP_ONLY_FIRST}): the conversation {session_id} "
+                "cannot go on; the next turn (ask -c, chat, serve) starts a new conversation "
+                "with its history",
+                detail=error.detail,
+                kind=ErrorKind.SKIP_REFUSED,
+            ) from None
         error.message = (
-            "the site turned a turn of this single-model chat into an anonymous battle, and "
-            f"skipping the battle failed: {error.message}"
+            "the site turned a turn of this single-model chat into an anonymous battle, "
+            f"and skipping the battle failed: {error.message}"
         )
         error.args = (error.message,)
         raise

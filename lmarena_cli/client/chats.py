@@ -1,4 +1,5 @@
-"""Conversations: ``client.chats`` (:class:`Chats`) and one conversation (:class:`ChatSession`).
+"""One conversation: :class:`ChatSession` (``client.chats`` that starts or resumes one is
+:class:`~.conversations.Chats`).
 
 A conversation is the site's ``evaluationSessionId``: the site keeps its history, this tool keeps
 the models and mode it was started with (the conversation store) so that it can be picked up
@@ -12,116 +13,18 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, overload
 
-from ..errors import ConversationNotFound, InputError, LmArenaError, PromptTooLong, UsageError
+from ..errors import InputError, LmArenaError, PromptTooLong, UsageError
 from ..site import facts
-from ..site.ids import is_uuid
 from ..site.models import Model
 from ..site.prompts import fold_history, fold_system
 from .attachments import ImageArg, Uploader
+from .carry_over import carry_over
 from .exchange import ReplyStream
 from .recording import Recorder
-from .recycled import announce, follow, is_recycled, stored_transcript
+from .recycled import announce, is_recycled, stored_transcript
 from .regenerate import RetryStream, find_latest_answer
 from .reply import Reply
 from .turn_site import TurnSite
-
-
-class Chats:
-    """``client.chats``: start a conversation or pick one up again.
-
-    Its conversations send through ``turns``, record in ``recorder`` and upload with
-    ``uploader``; models are named through ``turns.catalog``.
-    """
-
-    def __init__(self, turns: TurnSite, recorder: Recorder, uploader: Uploader) -> None:
-        self._turns = turns
-        self._recorder = recorder
-        self._uploader = uploader
-
-    def session(self, model: Model | None, model_b: Model | None, mode: facts.Mode) -> ChatSession:
-        """A conversation of these models and mode, with no id yet (nothing is checked: the
-        kept server rebuilds a command's conversation with it)."""
-        return ChatSession(self._turns, self._recorder, self._uploader, model, model_b, mode)
-
-    async def create(
-        self,
-        model: str | Model | None = None,
-        *,
-        versus: str | Model | None = None,
-        battle: bool = False,
-        system: str | None = None,
-    ) -> ChatSession:
-        """A new conversation: one model, two side by side (``versus``), or an anonymous battle.
-
-        ``system`` is a system prompt. The site has no system role, so it is folded into the
-        conversation's first prompt (:func:`~lmarena_cli.site.prompts.fold_system`, exactly as
-        ``lmarena serve`` folds a system message) and stored as a ``system`` turn.
-        """
-        turns, catalog = self._turns, self._turns.catalog
-        turns.pacing.check()  # the site said to wait: refuse before a browser starts
-        if battle:
-            if model is not None or versus is not None:
-                raise UsageError("a battle picks its two models itself; do not name a model")
-            chat = self.session(None, None, facts.Mode.BATTLE)
-        else:
-            model_a = await catalog.model(model or turns.settings.model)
-            model_b = await catalog.model(versus) if versus is not None else None
-            if model_b is not None and model_b.id == model_a.id:
-                raise UsageError("side by side needs two different models")
-            mode = facts.Mode.DIRECT if model_b is None else facts.Mode.SIDE_BY_SIDE
-            chat = self.session(model_a, model_b, mode)
-        chat.system = system or None
-        return chat
-
-    async def resume(
-        self,
-        chat_id: str,
-        *,
-        model: str | Model | None = None,
-        versus: str | Model | None = None,
-    ) -> ChatSession:
-        """Continue a conversation by its ``evaluationSessionId``; the site keeps its history.
-
-        The model comes from the argument, else from this tool's conversation store, else from
-        the settings' default model.
-        """
-        turns, catalog = self._turns, self._turns.catalog
-        turns.pacing.check()  # the site said to wait: refuse before a browser starts
-        chat_id = chat_id.strip()
-        if not is_uuid(chat_id):
-            raise ConversationNotFound(f"{chat_id!r} is not a conversation id (a UUID)")
-        chat_id = follow(self._recorder, chat_id)
-        known = self._recorder.store.get(chat_id)
-        mode = _stored_mode(known.mode) if known else facts.Mode.DIRECT
-        if model is None and known is not None:
-            model = known.model
-        if versus is None and known is not None and known.model_b:
-            versus = known.model_b
-        if mode == facts.Mode.BATTLE:
-            chat = self.session(None, None, mode)
-        else:
-            model_a = await catalog.model(model or turns.settings.model)
-            model_b = await catalog.model(versus) if versus else None
-            if model_b is not None:
-                mode = facts.Mode.SIDE_BY_SIDE
-            chat = self.session(model_a, model_b, mode)
-        chat.id = chat_id
-        chat.answer_id = known.answer_id if known is not None else None
-        return chat
-
-    async def latest(self) -> ChatSession:
-        """The conversation this tool most recently used (``lmarena ask -c``)."""
-        known = self._recorder.store.latest()
-        if known is None:
-            raise ConversationNotFound("there is no earlier conversation to continue")
-        return await self.resume(known.id)
-
-
-def _stored_mode(value: str) -> facts.Mode:
-    try:
-        return facts.Mode(value)
-    except ValueError:  # "direct": the site's name for a single-model chat until mid 2026
-        return facts.Mode.DIRECT
 
 
 class ChatSession:
@@ -155,9 +58,13 @@ class ChatSession:
         #: The site's message id of the latest answer (model A's): what :meth:`retry` asks for
         #: again. From the last send, else from the conversation store; None when not known.
         self.answer_id: str | None = None
-        #: The recycled conversation this one goes on from, and its transcript (folded into
-        #: the first prompt, stored before the first exchange), until that exchange is done.
+        #: The conversation this one goes on from (recycled by the site, protocol §15.3, or
+        #: ended by a refused skip, §15.1) and its transcript (folded into the first prompt,
+        #: stored before the first exchange), until that exchange is done.
         self._carried: tuple[str, list[dict[str, Any]]] | None = None
+        #: The carried turns of the latest send ([] when none): ``serve`` stores them with its
+        #: turn.
+        self.carried: list[dict[str, Any]] = []
         # One turn at a time: held from a send until its answer has ended.
         self._lock = asyncio.Lock()
 
@@ -220,6 +127,7 @@ class ChatSession:
         """
         if not prompt.strip() and not images:
             raise InputError("the prompt is empty")
+        self._carry_ended()
         content, system = self._content(prompt)
         self._turns.pacing.check()  # before any upload
         attachments = await self._attachments(images or [])
@@ -278,6 +186,19 @@ class ChatSession:
         await reply_stream.start()
         return reply_stream
 
+    def _carry_ended(self) -> None:
+        """A conversation the site will not let go on (a refused skip, protocol §15.1) goes on
+        in a new one that carries its stored transcript; a turn of one that already did goes to
+        its successor (:mod:`.carry_over`)."""
+        self.carried = []
+        if self.id is None:
+            return
+        self.id, carried = carry_over(self._recorder, self.id)
+        if carried is not None:
+            self._carried = (carried.old_id, list(carried.transcript))
+            self.carried = list(carried.transcript)
+            self.id, self.answer_id, self.pending_battle, self.system = None, None, None, None
+
     def _anew(self) -> bool:
         """The site recycled this conversation (protocol §15.3, :mod:`.recycled`): the next send
         starts a new one that carries the stored transcript (the system prompt is in it).
@@ -289,14 +210,23 @@ class ChatSession:
             return False
         announce(old, transcript)
         self._carried = (old, transcript)
+        self.carried = list(transcript)
         self.id, self.answer_id, self.pending_battle, self.system = None, None, None, None
         return True
+
+    def cannot_go_on(self, conversation_id: str, reason: str) -> None:
+        """The site will not let the conversation go on (protocol §15.1): remembered, so that
+        its next turn, in any process, starts a new one with its history (:mod:`.carry_over`)."""
+        self.id = conversation_id
+        self._recorder.end(conversation_id, reason)
 
     def _on_finish(self, prompt: str, system: str | None = None) -> Callable[[Reply], None]:
         """What a complete answer does: the conversation has its id, and is remembered.
 
         A folded system prompt is stored as a ``system`` turn before the user's own words, so
-        that the transcript is the OpenAI history ``lmarena serve`` would be sent for it.
+        that the transcript is the OpenAI history ``lmarena serve`` would be sent for it; a
+        carried conversation's transcript comes first, and the old conversation is linked to
+        this one (every process then goes on here).
         """
 
         def finish(reply: Reply) -> None:
@@ -306,6 +236,8 @@ class ChatSession:
             # remembered (for -c), its transcript gets no answer, and there is none to retry.
             answered = bool(reply.text or reply.images or not reply.battle_skipped)
             self.answer_id = reply.a.message_id if answered else None
+            if carried is not None:
+                self._recorder.record_link(carried[0], self.id)
             if self._recorder.records:
                 messages = [{"role": "user", "content": prompt}]
                 if system and system.strip():
@@ -320,8 +252,6 @@ class ChatSession:
                     messages=(carried[1] if carried else []) + messages,
                     answer_id=self.answer_id,
                 )
-                if carried is not None:
-                    self._recorder.record_link(carried[0], reply.evaluation_session_id)
 
         return finish
 
@@ -393,4 +323,4 @@ class ChatSession:
         return await self._uploader.upload_all(images, models, self._turns.settings)
 
 
-__all__ = ["ChatSession", "Chats", "ImageArg"]
+__all__ = ["ChatSession", "ImageArg"]

@@ -34,11 +34,13 @@ from ..browser.interface import BrowserInterface
 from ..settings import Settings
 from ..site.models import Model
 from ..state.cache import SiteState
+from ..state.links import ConversationLinks
 from ..state.store import ConversationStore
+from ..state.turn_notes import TurnNotes
 from .attachments import Uploader
-from .battles import BATTLE_HOLD
 from .catalog import ModelCatalog
-from .chats import Chats, ChatSession
+from .chats import ChatSession
+from .conversations import Chats
 from .exchange import ReplyStream
 from .pacing import Pacing
 from .recording import Recorder
@@ -57,7 +59,8 @@ class Client:
     and ``browser`` to share one (it is then not closed here, unless ``owns_browser`` hands it
     over: :meth:`close` closes it too). With ``record`` false, exchanges are not written to the
     conversation store (``serve`` records its own). ``battle_hold``: seconds a single-model
-    answer's first text is held to catch a battle (default :data:`~.battles.BATTLE_HOLD`).
+    answer's first text is held to catch a battle (default: the settings' ``battle_hold``,
+    ``LM_ARENA_BATTLE_HOLD``; protocol §15.1).
     Use it as an async context manager, or call :meth:`bootstrap` and :meth:`close` yourself.
     """
 
@@ -89,7 +92,7 @@ class Client:
             pacing=self.pacing,
             calls=self._calls,
             catalog=self._catalog,
-            battle_hold=BATTLE_HOLD if battle_hold is None else battle_hold,
+            battle_hold=self.settings.battle_hold if battle_hold is None else battle_hold,
         )
         uploader = Uploader(self.http, self._calls.server_action)
         #: Start a conversation or pick one up again.
@@ -145,6 +148,18 @@ class Client:
     def store(self) -> ConversationStore:
         """The conversation store, opened on first use."""
         return self._recorder.store
+
+    @property
+    def notes(self) -> TurnNotes:
+        """What the turns taught about each conversation: first-line offsets (the battle hold's
+        data, protocol §15.1) and conversations that cannot go on; opened on first use."""
+        return self._recorder.notes
+
+    @property
+    def links(self) -> ConversationLinks:
+        """Which conversation went on in which (recycled by the site, or ended by a refused
+        skip); opened on first use."""
+        return self._recorder.links
 
     def record_exchange(
         self,

@@ -366,7 +366,10 @@ class Doctor:
     async def _transport(self) -> _Outcome:
         transport = self.client.http
         name, why = transport.describe()
-        return _Outcome(f"{name}: {why}", mode=transport.mode, active=transport.active())
+        largest_b, timed = self.client.notes.largest_b()  # what the hold is sized from (§15.1)
+        details: dict[str, Any] = {"battle_hold": self.settings.battle_hold, "timed_turns": timed}
+        details.update(mode=transport.mode, active=transport.active(), largest_b_offset=largest_b)
+        return _Outcome(f"{name}: {why}", **details)
 
     async def _send(self) -> _Outcome:
         self._loaded()

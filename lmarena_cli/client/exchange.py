@@ -1,13 +1,11 @@
 """One exchange: :class:`ReplyStream`, a send and its answer as it streams.
 
-A send is: a fresh reCAPTCHA token from the browser, a request body with fresh UUIDv7 ids, the POST
-made through the client's transport (:class:`~.site_transport.SiteTransport`: aiohttp with the
-browser's cookies and User-Agent, or the browser's page itself), and the answer parsed line by line
-as it streams. Failures before any answer text may start a new attempt, as
+A send is: a fresh reCAPTCHA token, a request body with fresh UUIDv7 ids, the POST made through
+the client's transport (:class:`~.site_transport.SiteTransport`: aiohttp or the browser's page),
+and the answer parsed as it streams. Failures before any answer text may start a new attempt, as
 :class:`~.retry.RetryPolicy` decides; every failure ends in an exception from :mod:`errors`.
-What the turn is doing (sending, holding, streaming, battle found, skipping, done, failed) and
-every move between those is :class:`~.turn_flow.TurnFlow`'s; this module does the I/O. The
-conversation API around it (``Client``, ``ChatSession``) is in :mod:`.client` and :mod:`.chats`.
+What the turn is doing, and every move between phases, is :class:`~.turn_flow.TurnFlow`'s; this
+module does the I/O. The conversation API around it is in :mod:`.client` and :mod:`.chats`.
 """
 
 from __future__ import annotations
@@ -22,17 +20,13 @@ from typing import TYPE_CHECKING, TypedDict
 from ..errors import ErrorKind, IncompleteAnswer, LmArenaError
 from ..site import facts
 from ..site.bodies import MessageIds, create_evaluation_body, post_to_evaluation_body
-from ..site.events import (
-    Event,
-    ImageOutput,
-    ReasoningDelta,
-    TextDelta,
-)
+from ..site.events import Event, ImageOutput, ReasoningDelta, TextDelta
 from ..site.ids import uuid7
 from . import battles
+from .first_lines import FirstLines
 from .reading import AnswerReading, reply_has_content
 from .reply import Answer, Reply, SkippedBattle, TextStream
-from .turn_flow import BattleSeen, Phase, ReadEnd, TurnFlow
+from .turn_flow import BattleSeen, HoldDue, Phase, ReadEnd, TurnFlow
 from .turn_site import Conversation, TurnSite
 
 if TYPE_CHECKING:
@@ -70,14 +64,14 @@ class ReplyStream(TextStream):
     the conversation stays usable. A turn refused because an earlier battle was never skipped is
     unstuck the same way (ids remembered, or read from the site's conversation JSON), then sent.
 
-    *The guarantee*: side A's content is held back from its first content event until a ``b``
-    line, A's finish line, or the turn's hold (``TurnSite.battle_hold``, by default
-    ``battles.BATTLE_HOLD``: 1 s), whichever comes first. A battle whose first ``b`` line comes
-    within that window (or before A's finish) never shows an anonymous text. *The limit*: a
-    ``b`` line later than that finds side A's first text already handed over; a warning (stderr
-    in the CLI) then says that text was an anonymous model's, it is never part of
-    ``reply.text``, ``battle_skipped.anonymous_text_shown`` is true, and the chosen model's
-    answer follows. Other chats (side by side, battle) are never held.
+    *The hold* (protocol §15.1): from the conversation's second turn on, side A's content is
+    held back from its first content event until any ``b`` line, A's finish line, or the turn's
+    hold (``TurnSite.battle_hold``: ``LM_ARENA_BATTLE_HOLD``, 1 s), whichever comes first; a new
+    chat's first turn is never held (no battle was ever seen there). *The limit*: a ``b`` line
+    later than that finds A's text already handed over; a warning says that text was an
+    anonymous model's, it is never part of ``reply.text``, ``battle_skipped.anonymous_text_shown``
+    is true, and the chosen model's answer follows. ``reply.timings`` keeps the offsets of the
+    first ``a`` and ``b`` lines (:mod:`.first_lines`). Side by side and battle are never held.
     """
 
     def __init__(
@@ -101,25 +95,27 @@ class ReplyStream(TextStream):
         #: Since when a first answer is awaited (a skip starts a new wait).
         self._waiting_since = self._started
         self._first_token: float | None = None
+        #: When the current answer's status came (its first byte is awaited from then).
+        self._accepted = self._started
         self._response: AnswerBody | None = None
         self._ids = MessageIds.fresh(turns.clock)
         self._session_id = chat.id or uuid7(turns.clock)
         self._reply: Reply | None = None
         self._policy = turns.calls.send_policy(rate_limit_wait=rate_limit_wait)
         self._lock = lock
-        #: Whether this turn holds the conversation's lock (taken by start(), let go once).
-        self._holds_lock = False
+        self._holds_lock = False  # whether this turn holds the lock (from start(), let go once)
         self._on_finish = on_finish
+        self._lines = FirstLines(watch=self._watches())
         self._flow = TurnFlow(
             watch=self._watches(),
-            hold=turns.battle_hold,
+            # No source shows a battle on a new chat's first turn (protocol §15.1): not held.
+            hold=turns.battle_hold if chat.id is not None else 0.0,
             pending_battle=chat.pending_battle,
             on_pending=self._note_pending,
         )
 
     @property
-    def reply(self) -> Reply:
-        """The whole reply so far; complete once iteration has ended."""
+    def reply(self) -> Reply:  # the whole reply so far; complete once iteration has ended
         if self._reply is None:
             self._reply = self._new_reply()
         return self._reply
@@ -163,15 +159,13 @@ class ReplyStream(TextStream):
             await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop reading; the site is told by the closed connection (the page transport aborts
-        its fetch in the page)."""
+        """Stop reading; the closed connection tells the site (the page aborts its fetch)."""
         self._flow.fail()  # stopped before the end (nothing changes once done)
         await self._close_response()
         self._release()
 
     def _release(self) -> None:
-        """Let the conversation's next send go, once: a second close must not release a lock
-        that the next turn has taken meanwhile."""
+        """Let the conversation's next send go, once (never the lock a next turn has taken)."""
         if self._holds_lock:
             self._holds_lock = False
             self._lock.release()
@@ -223,6 +217,7 @@ class ReplyStream(TextStream):
         while True:
             try:
                 self._response = await self._post()
+                self._accepted = time.monotonic()
                 self._flow.accepted((self._ids.model_a, self._ids.model_b))
                 return
             except LmArenaError as error:
@@ -241,7 +236,9 @@ class ReplyStream(TextStream):
         if ids is None:
             raise battles.stuck_error(session_id, turns.settings.base_url, error)
         self._flow.found_battle(ids)
-        new_id, response = await battles.post_skip(turns, session_id, *ids, timeout=self._timeout)
+        new_id, response = await battles.post_skip(
+            turns, session_id, *ids, timeout=self._timeout, on_refused=self._chat.cannot_go_on
+        )
         skipped = SkippedBattle(*ids, new_id, answered=False, earlier_turn=True)
         self._flow.skipping(skipped, earlier=True)
         await battles.drain(response, turns.settings.idle_timeout)
@@ -273,6 +270,7 @@ class ReplyStream(TextStream):
             referer = facts.conversation_page(chat.id)
         # The wait for the answer to start counts against the first-token timeout too.
         left = max(0.0, self._started + self._timeout - time.monotonic())
+        self._lines.sent(time.monotonic())
         return await turns.http.post_stream(
             state, path, referer=referer, body=body, wait=left, timeout=self._timeout
         )
@@ -330,11 +328,13 @@ class ReplyStream(TextStream):
             )
         response, self._response = self._response, None
         self._reply, self._first_token = None, None  # the anonymous answer is dropped
+        self._lines.close()
         await battles.drain(response, turns.settings.idle_timeout)
         self._waiting_since = time.monotonic()
         new_id, self._response = await battles.post_skip(
-            turns, self._session_id, *ids, timeout=self._timeout
+            turns, self._session_id, *ids, timeout=self._timeout, on_refused=self._chat.cannot_go_on
         )
+        self._accepted = time.monotonic()
         skipped = SkippedBattle(*ids, new_id, answered=True, anonymous_text_shown=shown)
         self._flow.skipping(skipped)
         self._flow.accepted(ids)
@@ -368,11 +368,16 @@ class ReplyStream(TextStream):
             first_deadline=self._waiting_since + self._timeout,
             idle=self._turns.settings.idle_timeout,
             wake=flow.deadline,
+            first_byte_timeout=self._turns.settings.first_byte_timeout,
+            accepted=self._accepted,
         )
         try:
             async with contextlib.aclosing(reading.steps()) as steps:
                 async for step in steps:
-                    for event in flow.pass_on(step, time.monotonic()):
+                    now = time.monotonic()
+                    if not isinstance(step, HoldDue | ReadEnd):
+                        self._lines.see(step, now)
+                    for event in flow.pass_on(step, now):
                         yield event
                     if isinstance(step, ReadEnd) and step.error is not None:
                         raise step.error
@@ -385,7 +390,9 @@ class ReplyStream(TextStream):
         reply.timings = {
             "first_token": None if self._first_token is None else self._first_token - self._started,
             "total": now - self._started,
+            **self._lines.timings(self._flow.hold),
         }
+        self._lines.log(self._flow.hold)
         self._flow.move(Phase.DONE)
         self._on_finish(reply)
 

@@ -1,10 +1,10 @@
 """Reading one answer body: :class:`AnswerReading`, the site's stream into steps and a reply.
 
-The first-token and idle timeouts and the end checks (an empty answer, one cut off before its
-finish line). What the caller gets of each event, and when (the battle hold of a single-model
-chat), is :class:`~.turn_flow.TurnFlow`'s: the reading wakes it when the hold's time comes
-(:data:`~.turn_flow.HOLD_DUE`) and ends with a :class:`~.turn_flow.ReadEnd` that carries the
-failure, if any, so that held events are handed over before it is raised.
+The first-byte, first-token and idle timeouts and the end checks (an empty answer, one cut
+off before its finish line). What the caller gets of each event, and when (the battle hold of a
+single-model chat), is :class:`~.turn_flow.TurnFlow`'s: the reading wakes it when the hold's
+time comes (:data:`~.turn_flow.HOLD_DUE`) and ends with a :class:`~.turn_flow.ReadEnd` that
+carries the failure, if any, so that held events are handed over before it is raised.
 """
 
 from __future__ import annotations
@@ -42,7 +42,12 @@ class AnswerReading:
     :meth:`steps` and into ``reply`` as they come.
 
     ``first_deadline`` (monotonic) bounds the wait for the first answer text, ``idle`` the
-    silence after it. ``wake`` says when the caller's hold is due (None: no hold runs).
+    silence after it. ``first_byte_timeout`` (seconds from ``accepted``, the monotonic time the
+    status came; None: not watched) bounds the wait for the body's first byte: the site may send
+    its status and headers and then nothing at all (protocol §15.3, "200 with no data"), which
+    ends the reading with a ``Timeout`` of kind ``no_data`` long before the first-token timeout
+    would; any byte counts, a heartbeat too. ``wake`` says when the caller's hold is due (None:
+    no hold runs).
     """
 
     def __init__(
@@ -53,8 +58,16 @@ class AnswerReading:
         first_deadline: float,
         idle: float,
         wake: Callable[[], float | None],
+        first_byte_timeout: float | None = None,
+        accepted: float | None = None,
     ) -> None:
         self._response = response
+        self._first_byte_timeout = first_byte_timeout
+        self._first_byte = (
+            None
+            if first_byte_timeout is None
+            else (time.monotonic() if accepted is None else accepted) + first_byte_timeout
+        )
         self.reply = reply
         self._first_deadline = first_deadline
         self._idle = idle
@@ -79,6 +92,13 @@ class AnswerReading:
                     if self.first_token is not None
                     else max(0.0, first_deadline - time.monotonic())
                 )
+                # Nothing yet, not even a heartbeat: the first-byte watchdog, when it is the
+                # nearer of the two (protocol §15.3).
+                byte_due = self._first_byte if not alive else None
+                silent = byte_due is not None and byte_due < first_deadline
+                if silent:
+                    assert byte_due is not None
+                    wait = min(wait, max(0.0, byte_due - time.monotonic()))
                 due = self._wake()
                 hold_left = None if due is None else max(0.0, due - time.monotonic())
                 try:
@@ -87,6 +107,8 @@ class AnswerReading:
                     if hold_left is not None and hold_left < wait:
                         yield HOLD_DUE  # the hold is over: no battle so far
                         continue
+                    if silent:
+                        raise no_data_error(self._first_byte_timeout or 0.0) from None
                     raise self._silence(wait, alive) from None
                 events = parser.feed(chunk) if chunk else parser.close()
                 alive = alive or bool(chunk)
@@ -149,6 +171,18 @@ class AnswerReading:
             _reveal_model(answer, event)
 
 
+def no_data_error(seconds: float) -> Timeout:
+    """The site took the message (status and headers came) and then sent no byte of its answer
+    within ``seconds`` (protocol §15.3): a failure of its own, never resent automatically (the
+    site may still be working on the message); the conversation goes on with the next send."""
+    return Timeout(
+        f"the site accepted the message but sent nothing for {seconds:.0f} s "
+        "(LM_ARENA_FIRST_BYTE_TIMEOUT); it was not sent again: send it again to retry, the "
+        "conversation goes on",
+        kind=ErrorKind.NO_DATA,
+    )
+
+
 def _reveal_model(answer: Answer, event: RawEvent) -> None:
     """Battles hide the models; when a line names one, keep it."""
     value = event.value
@@ -162,4 +196,4 @@ def _reveal_model(answer: Answer, event: RawEvent) -> None:
                 answer.model_id = item["modelId"]
 
 
-__all__ = ["AnswerReading", "reply_has_content"]
+__all__ = ["AnswerReading", "no_data_error", "reply_has_content"]

@@ -13,6 +13,7 @@ from ..errors import LmArenaError
 from ..settings import Settings
 from ..state.links import ConversationLinks
 from ..state.store import ConversationStore
+from ..state.turn_notes import TurnNotes
 from .reply import Reply
 
 _log = logging.getLogger("lmarena")
@@ -27,6 +28,7 @@ class Recorder:
         self._record = record
         self._store: ConversationStore | None = None
         self._links: ConversationLinks | None = None
+        self._notes: TurnNotes | None = None
 
     @property
     def records(self) -> bool:
@@ -56,6 +58,14 @@ class Recorder:
         except LmArenaError as error:
             _log.info(f"could not link the conversation to its successor: {error}")
 
+    @property
+    def notes(self) -> TurnNotes:
+        """What the turns taught about each conversation (turn times, ended conversations),
+        opened on first use."""
+        if self._notes is None:
+            self._notes = TurnNotes(self._settings.store_path)
+        return self._notes
+
     def record_exchange(
         self,
         reply: Reply,
@@ -80,8 +90,28 @@ class Recorder:
                 messages=messages,
                 answer_id=answer_id,
             )
+            self._record_times(reply)
         except LmArenaError as error:
             _log.info(f"could not record the conversation: {error}")
+
+    def _record_times(self, reply: Reply) -> None:
+        """A watched turn's first-line offsets (protocol §15.1: what the hold is sized from)."""
+        times = reply.timings
+        if "battle_hold" in times:
+            self.notes.add_times(
+                reply.evaluation_session_id,
+                first_a=times.get("first_a"),
+                first_b=times.get("first_b"),
+                hold=times.get("battle_hold") or 0.0,
+            )
+
+    def end(self, conversation_id: str, reason: str) -> None:
+        """The site will not let the conversation go on (see :mod:`.carry_over`); logged, never
+        raised, when the store fails."""
+        try:
+            self.notes.end(conversation_id, reason)
+        except LmArenaError as error:
+            _log.info(f"could not record that the conversation ended: {error}")
 
     def record_retry(self, reply: Reply, content: str | None = None) -> None:
         """A regenerated answer (``content``, default its text) replaces the conversation's

@@ -7,7 +7,8 @@ through :meth:`TurnFlow.move`, which refuses any pair not in :data:`TRANSITIONS`
 from              to                when
 ================  ================  ==========================================================
 sending           sending           a failure before the answer started, retried (fresh ids)
-sending           holding           the site accepted a single-model turn: side A is held
+sending           holding           the site accepted a single-model turn (not a new chat's
+                                    first, protocol §15.1): side A is held
 sending           streaming         accepted, nothing to hold (two models, a regenerate)
 sending           battle found      the site refuses the turn until an earlier battle is skipped
 sending           failed            a failure the retry policy does not retry
@@ -34,9 +35,10 @@ skipping          failed            the skip's answer failed or was empty (never
 start of its answer until its first content is ``hold`` seconds old, A's finish line, or the end
 of the body (a failure too), whichever comes first; :meth:`TurnFlow._release` is the one place
 held events are handed over. A ``b`` line while watching (holding or streaming a single-model
-answer) is the battle: :class:`BattleSeen`. The battle's message ids are *pending* from ``battle
-found`` until ``skipping`` (``on_pending`` is told both times): a skip that failed is retried by
-the conversation's next send.
+answer) is the battle, whatever its code (text, reasoning, ``b2``, ``b9``/``ba``, ``bf``:
+protocol §15.1 says any ``b`` line marks one): :class:`BattleSeen`. The battle's message ids are
+*pending* from ``battle found`` until ``skipping`` (``on_pending`` is told both times): a skip
+that failed is retried by the conversation's next send.
 """
 
 from __future__ import annotations

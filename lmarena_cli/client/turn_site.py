@@ -56,6 +56,11 @@ class Conversation(Protocol):
     #: The message ids (A, B) of a battle the site put into this chat that is not skipped yet.
     pending_battle: tuple[str, str] | None
 
+    def cannot_go_on(self, conversation_id: str, reason: str) -> None:
+        """The site will not let this conversation go on (a refused skip, protocol §15.1):
+        its next turn starts a new conversation with the history folded in."""
+        ...
+
 
 @dataclass(frozen=True)
 class TurnSite:

@@ -276,7 +276,8 @@ class TurnRun:
                 model=chat.model.name if chat.model else (reply.a.model or "battle"),
                 model_b=chat.model_b.name if chat.model_b else reply.b.model if reply.b else None,
                 mode=str(chat.mode),
-                messages=[*self.where.new_messages, self.assistant_message()],
+                # An ended conversation's turns, carried into this new one (protocol §15.1).
+                messages=[*chat.carried, *self.where.new_messages, self.assistant_message()],
                 answer_id=reply.a.message_id,
             )
         if self.recycled is not None:

@@ -140,6 +140,8 @@ DATE = "Date"
 SPOOFED_ID = "seems spoofed"
 #: 400 when a single-model chat was answered as a battle and not skipped (§14.5).
 BAD_NEXT_TURN = "Bad next turn request in Battles in Direct mode"
+#: A refused skip of such a battle (§15.1): the conversation cannot go on.
+SKIP_ONLY_FIRST = "only allowed for first response"
 #: 429 that refuses the prompt itself (seen for oversized prompts; §14.6): not a rate limit.
 PROMPT_FAILED = "prompt failed"
 #: 401 when there is no valid session at all.

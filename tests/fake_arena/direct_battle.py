@@ -19,6 +19,8 @@ Switches of :class:`~tests.fake_arena.app.FakeArena`:
 * ``skip_answer``: ``"stream"`` answers the conversation's own model's answer to the battle turn's
   prompt (``Echo (turn N): <prompt>``, as an ordinary answer) as a stream under the new message id;
   ``"empty"`` answers an empty 200. Either way the conversation is unstuck.
+* ``refuse_skip``: the skip answers ``400 {"error": SKIP_ONLY_FIRST}`` ("only allowed for first
+  response", protocol §15.1) and the battle stays pending: the conversation cannot go on.
 * :attr:`skipped_battles` records each accepted skip; the request log has every one that came.
 """
 
@@ -45,6 +47,7 @@ from .facts import (
     SIDE_B,
     SKIP_DIRECT_BATTLE,
     SKIP_IDS_MISMATCH,
+    SKIP_ONLY_FIRST,
     V2_TOKEN_FIELD,
     V3_TOKEN_FIELD,
 )
@@ -87,6 +90,8 @@ class DirectBattleMixin(AnswersMixin, Era2026Mixin, RecaptchaMixin):
         self.battle_turns: set[int] = set(battle_turns)
         #: What the skip endpoint answers: the chosen model's answer as a stream, or nothing.
         self.skip_answer = skip_answer
+        #: Refuse every skip ("only allowed for first response"): the conversation is stuck.
+        self.refuse_skip = False
         #: Conversation id -> (battle's side-A message id, side-B message id) until skipped.
         self.pending_battles: dict[str, tuple[str, str]] = {}
         self.skipped_battles: list[SkippedBattle] = []
@@ -178,6 +183,8 @@ class DirectBattleMixin(AnswersMixin, Era2026Mixin, RecaptchaMixin):
                 raise error(400, NO_BATTLE_TO_SKIP)
             if (body["messageAId"], body["messageBId"]) != pending:
                 raise error(400, SKIP_IDS_MISMATCH)
+            if self.refuse_skip:
+                raise error(400, SKIP_ONLY_FIRST)
             new_id: str = body["modelAMessageId"]
             self._check_ids({"modelAMessageId": new_id})
         except Rejection as rej:

@@ -306,3 +306,6 @@ BAD_NEXT_TURN = (
 #: Fake-only texts (the site's were never recorded): a skip with nothing to skip, or wrong ids.
 NO_BATTLE_TO_SKIP = "No battle to skip in this evaluation session"
 SKIP_IDS_MISMATCH = "messageAId and messageBId must be the battle's message ids"
+#: The skip refused (protocol doc §15.1: "only allowed for first response"; the whole text was
+#: not recorded, so this one is the fake's).
+SKIP_ONLY_FIRST = "Skip is only allowed for first response"

@@ -198,7 +198,8 @@ class Fault:
 
     @classmethod
     def hang(cls, seconds: float | None = None) -> Fault:
-        """200 headers, then silence (no heartbeats) for ``seconds`` or until the client leaves."""
+        """200 headers, then silence (no heartbeats) for ``seconds`` or until the client leaves:
+        the site's "200 with no data" (protocol §15.3)."""
         return cls("hang", seconds=seconds)
 
     @classmethod
