@@ -228,7 +228,9 @@ class ChatSession:
         limit = self._turns.settings.max_prompt_chars
         if len(content) > limit:
             raise PromptTooLong(len(content), limit)
-        self._turns.pacing.check()  # before any upload
+        # Before any upload: a short wait the site asked for is waited out, a long one, a
+        # flag or a model's cooldown refuses at once (protocol §15.3).
+        await self._turns.pacing.wait_out(self.model, self.model_b)
         attachments = await self._attachments(images or [])
         reply_stream = ReplyStream(
             self._turns,
@@ -318,6 +320,7 @@ class ChatSession:
                 "tool has no answer recorded for it, and the site did not say), so it cannot "
                 "regenerate it; send the prompt again instead"
             )
+        await self._turns.pacing.wait_out(self.model)
         retry_stream = RetryStream(
             self._turns,
             self,

@@ -139,7 +139,8 @@ class ReplyStream(TextStream):
 
     async def start(self) -> None:
         """Make the request and wait until the site accepts it (status 200)."""
-        self._turns.pacing.check()  # the site said to wait: refuse before touching it
+        # The site said to wait, or rate-limits this model (§15.3): refuse before touching it.
+        self._turns.pacing.check(self._chat.model, self._chat.model_b)
         await self._lock.acquire()
         try:
             await self._open()
@@ -214,6 +215,7 @@ class ReplyStream(TextStream):
         while True:
             try:
                 self._response = await self._post()
+                self._turns.pacing.accepted()  # no longer rejections in a row (§15.3)
                 self._flow.accepted((self._ids.model_a, self._ids.model_b))
                 return
             except LmArenaError as error:
