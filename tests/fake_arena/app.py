@@ -8,6 +8,7 @@ and the object store in :mod:`.actions`. What the site is (paths, names, texts) 
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -64,6 +65,14 @@ class FakeArena(ChatMixin, ViewsMixin, ActionsMixin):
     def enqueue(self, *items: Reply | Fault) -> None:
         """Script the next stream answers, first in first out."""
         self.queue.extend(items)
+
+    def rate_limit_model(self, public_name: str, until: str | None) -> None:
+        """Give the rows named ``public_name`` a ``rateLimitedUntil`` (an ISO time; None takes
+        it away), as the site does for a per-account, per-model cooldown (protocol §15.3)."""
+        self.models = [
+            dataclasses.replace(m, rate_limited_until=until) if m.public_name == public_name else m
+            for m in self.models
+        ]
 
     def redeploy(self) -> None:
         """New build id, chunk names and action ids; the old action ids answer 404."""

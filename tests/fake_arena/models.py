@@ -31,6 +31,8 @@ class FakeModel:
     display_name: str | None = None
     #: Fake-only: the model streams ``ag:`` reasoning lines before its answer.
     reasoning: bool = False
+    #: The row's per-account cooldown, an ISO time (protocol §15.3); None: no such key.
+    rate_limited_until: str | None = None
 
     @property
     def accepts_images(self) -> bool:
@@ -88,6 +90,8 @@ class FakeModel:
         row["rankByModality"] = dict(self.rank_by_modality)
         if catalog:
             row["arenas"] = list(self.arenas)
+        if self.rate_limited_until is not None:
+            row["rateLimitedUntil"] = self.rate_limited_until
         return row
 
 
