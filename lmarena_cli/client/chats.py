@@ -213,7 +213,8 @@ class ChatSession:
         in raises :class:`~lmarena_cli.errors.PromptTooLong` (nothing is sent).
         ``timeout`` bounds the wait for the first answer text (default: the settings' timeout).
         ``rate_limit_wait`` is how many seconds you accept to wait out a 429 in total; by
-        default a 429 raises ``RateLimited`` at once, with ``retry_after`` when the site said.
+        default only a wait the site names of at most the settings' ``max_wait`` is waited
+        out, and any other 429 raises ``RateLimited`` at once (``retry_after`` when it said).
         A streaming send returns once the site has accepted the request; errors before that
         raise here, errors while streaming raise from the iteration.
         """
