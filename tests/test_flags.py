@@ -340,3 +340,20 @@ async def test_serve_answers_429_with_retry_after_and_the_flag_message(
     assert "`lmarena doctor --clear-flag`" in caught.value.message
     assert 1190 <= int(caught.value.response.headers["Retry-After"]) <= 1200
     assert len(arena.stream_requests()) == seen
+
+
+def test_foreign_values_in_an_entry_do_not_stop_the_count(tmp_path: Path) -> None:
+    (tmp_path / PENALTIES_FILE).write_bytes(
+        orjson.dumps(
+            {
+                "format": "lmarena-penalties",
+                "version": 1,
+                "sites": {SITE: {"flags": 7, "rejections": "x"}},
+            }
+        )
+    )
+    file = PenaltyFile(tmp_path, lambda line: None)
+    assert file.reject(SITE, "one", now=1000.0) is None
+    flag = file.reject(SITE, "two", now=1001.0)
+    assert flag is not None and flag.until == 1001.0 + 1200
+    assert file.flags_today(SITE, now=1002.0) == 1

@@ -151,7 +151,12 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
         # RateLimit-Reset (absolute Unix seconds) wins over Retry-After (protocol §15.3).
         reset, after = _header(headers, facts.RATELIMIT_RESET), _header(headers, facts.RETRY_AFTER)
         retry_after = rate_limit_wait(reset, parse_retry_after(after), time.time())
-        wait = f"; the site asks to wait {retry_after:.0f} s" if retry_after is not None else ""
+        # Rounded up: a wait still to come is never "0 s".
+        wait = (
+            f"; the site asks to wait {-(-retry_after // 1):.0f} s"
+            if retry_after is not None
+            else ""
+        )
         return RateLimited(
             f"the site is rate-limiting this account or address (HTTP 429){wait}",
             retry_after=retry_after,

@@ -131,7 +131,7 @@ class PenaltyFile:
                 entry["rejections"] = {"count": count + 1, "last": now, "cause": cause}
                 self._write(sites)
                 return None
-            flags = recent([t for t in entry.get("flags") or [] if _number(t) is not None], now)
+            flags = recent(_times(entry.get("flags")), now)
             seconds = flag_seconds(len(flags))
             before = first_cause if isinstance(first_cause, str) else "a rejection"
             flag = Penalty(
@@ -163,8 +163,7 @@ class PenaltyFile:
         """How many flags the site gave within the last day (the next one lasts longer)."""
         now = time.time() if now is None else now
         entry = self._read().get(_key(base_url))
-        times = entry.get("flags") if isinstance(entry, dict) else None
-        return len(recent([t for t in times or [] if _number(t) is not None], now))
+        return len(recent(_times(entry.get("flags") if isinstance(entry, dict) else None), now))
 
     def forget(self, base_url: str) -> Penalty | None:
         """Drop the penalty (or flag) remembered for ``base_url`` and the rejections counted;
@@ -275,6 +274,13 @@ def _number(value: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
+
+
+def _times(value: object) -> list[float]:
+    """The numbers of a JSON list (the day's flags); [] for anything else."""
+    if not isinstance(value, list):
+        return []
+    return [t for t in (_number(v) for v in value) if t is not None]
 
 
 def _entry(sites: dict[str, Any], base_url: str) -> dict[str, Any]:
