@@ -18,6 +18,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from lmarena_cli.state.penalty import PENALTIES_FILE, PenaltyFile
 from tests.fake_arena import FakeArena, Fault
 from tests.fake_arena.facts import CREATE_EVALUATION
 from tests.helpers.clients import ClientFactory
+from tests.test_keep import Cli
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -357,3 +359,36 @@ def test_foreign_values_in_an_entry_do_not_stop_the_count(tmp_path: Path) -> Non
     flag = file.reject(SITE, "two", now=1001.0)
     assert flag is not None and flag.until == 1001.0 + 1200
     assert file.flags_today(SITE, now=1002.0) == 1
+
+
+@pytest.fixture
+async def kept(arena: FakeArena, tmp_path: Path) -> AsyncIterator[Cli]:
+    """``lmarena`` through a kept server (the default way a command runs)."""
+    runner = Cli(arena.url, tmp_path)
+    try:
+        yield runner
+    finally:
+        await asyncio.to_thread(runner.close)
+
+
+async def test_through_the_kept_server_a_short_wait_is_said_then_sent_and_a_flag_refuses(
+    kept: Cli, arena: FakeArena
+) -> None:
+    assert (await kept("ask", "--no-stdin", "warm")).returncode == 0
+    assert kept.server() is not None
+    file = PenaltyFile(kept.state, lambda line: None)
+    until = file.remember(arena.url, 2, "told to wait").until
+    run = await kept("ask", "--no-stdin", "later")
+    assert run.returncode == 0, run.stderr
+    assert "waiting 2 s before sending" in run.stderr
+    assert run.stdout == "Echo (turn 1): later\n"
+    assert creates(arena)[-1].time >= until - 0.05
+
+    file.reject(arena.url, 'a 429 "prompt failed"')
+    file.reject(arena.url, 'a 429 "prompt failed"')
+    seen = len(arena.received)
+    refused = await kept("ask", "--no-stdin", "flagged")
+    assert refused.returncode == 6
+    assert "the account is flagged" in refused.stderr
+    assert "`lmarena doctor --clear-flag`" in refused.stderr
+    assert len(arena.received) == seen
