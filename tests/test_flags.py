@@ -28,6 +28,7 @@ import openai
 import orjson
 import pytest
 
+from lmarena_cli.client.pacing import Pacing
 from lmarena_cli.errors import ErrorKind, RateLimited
 from lmarena_cli.server.app import make_app
 from lmarena_cli.server.run import start, warm_up
@@ -36,7 +37,7 @@ from lmarena_cli.site.flags import FLAG_WINDOW, flag_seconds, next_midnight_utc
 from lmarena_cli.state.penalty import PENALTIES_FILE, PenaltyFile
 from tests.fake_arena import FakeArena, Fault
 from tests.fake_arena.facts import CREATE_EVALUATION
-from tests.helpers.clients import ClientFactory
+from tests.helpers.clients import ClientFactory, settings_for
 from tests.test_keep import Cli
 
 pytestmark = pytest.mark.timeout(90)
@@ -246,14 +247,13 @@ async def test_a_wait_longer_than_max_wait_still_fails_at_once(
     assert creates(arena) == []
 
 
-async def test_a_sub_second_wait_refused_never_says_in_0_s(
-    arena: FakeArena, isolated_dirs: Path
-) -> None:
-    PenaltyFile(isolated_dirs, lambda line: None).remember(arena.url, 1.4, "told to wait")
-    env = env_for(arena, isolated_dirs, LM_ARENA_MAX_WAIT="0")
-    refused = await lmarena(env, "ask", "--no-stdin", "hi")
-    assert refused.returncode == 6
-    assert "(in 1 s)" in refused.stderr or "(in 2 s)" in refused.stderr, refused.stderr
+def test_a_sub_second_wait_refused_never_says_in_0_s(tmp_path: Path) -> None:
+    """In-process: a command would take longer to start than the wait lasts."""
+    pacing = Pacing(settings_for(SITE, tmp_path, max_wait=0.0))
+    pacing.remember(0.9, "told to wait")
+    with pytest.raises(RateLimited) as caught:
+        pacing.check()
+    assert "(in 1 s)" in str(caught.value), caught.value
 
 
 async def test_ratelimit_reset_is_waited_out_though_retry_after_is_long(
