@@ -125,6 +125,9 @@ class ErrorKind(StrEnum):
     EMPTY = "empty"  # the answer had no content
     ARENA_ERROR = "arena_error"  # the model failed on the site's side (a3, hasArenaError)
     RATE_LIMITED = "rate_limited"  # 429
+    ACCOUNT_FLAGGED = "account_flagged"  # two rejections in a row flagged the account (§15.3)
+    MODEL_RATE_LIMITED = "model_rate_limited"  # a model row's rateLimitedUntil (§15.3)
+    DAILY_BUDGET = "daily_budget"  # LM_ARENA_DAILY_SENDS spent for the UTC day
     STREAM_RATE_LIMITED = "a3_rate"  # a rate-limit or quota message inside the stream
     STREAM_MODERATION = "a3_moderation"  # a moderation message inside the stream
     STREAM_ERROR = "a3"  # another failure reported inside the stream

@@ -109,6 +109,11 @@ class Settings:
     #: Seconds kept between two sends to the site, across all of this user's processes (0: no
     #: spacing).
     min_interval: float = 0.0
+    #: The longest wait the site asks for (a remembered penalty, a 429's Retry-After) that a
+    #: send waits out instead of failing (0: never wait).
+    max_wait: float = 60.0
+    #: Sends a UTC day, counted across this user's processes (0: no budget).
+    daily_sends: int = 0
     #: Seconds a kept server (started by `ask` and `chat`, see `lmarena server`) stays up
     #: without a request; 0 turns the kept server off (every command runs in-process).
     keep_alive: float = 600.0
@@ -180,7 +185,7 @@ class Settings:
 
 
 #: Seconds settings for which 0 means "off".
-_ZERO_ALLOWED = {"min_interval", "keep_alive", "battle_hold"}
+_ZERO_ALLOWED = {"min_interval", "keep_alive", "battle_hold", "max_wait"}
 #: Settings that take one of a few words.
 _CHOICES = {"transport": ("auto", "http", "page")}
 _FIELDS: dict[str, dataclasses.Field[Any]] = {f.name: f for f in dataclasses.fields(Settings)}
@@ -213,6 +218,8 @@ def _convert(name: str, raw: Any, source: str) -> Any:
             raise ConfigError(f"{source} must be a whole number, not {raw!r}") from None
         if name == "port" and not 0 <= number <= 65535:
             raise ConfigError(f"{source} must be a port number from 0 to 65535, not {number}")
+        if name == "daily_sends" and number < 0:
+            raise ConfigError(f"{source} must be a number of sends (0: no budget), not {number}")
         if name == "max_prompt_chars" and number < 1:
             raise ConfigError(f"{source} must be a number of characters above 0, not {number}")
         return number

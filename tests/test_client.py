@@ -439,11 +439,11 @@ async def test_the_login_gate_leaves_battles_open(client: Client, arena: FakeAre
 async def test_rate_limits_raise_with_retry_after_and_are_not_retried_unasked(
     client: Client, arena: FakeArena
 ) -> None:
-    arena.enqueue(Fault.rate_limit(retry_after=7))
+    arena.enqueue(Fault.rate_limit(retry_after=600))  # longer than LM_ARENA_MAX_WAIT
     before = len(streams(arena))
     with pytest.raises(RateLimited) as caught:
         await send(client)
-    assert caught.value.retry_after == 7
+    assert caught.value.retry_after == 600
     assert caught.value.exit_code == 6
     assert len(streams(arena)) - before == 1
 
@@ -461,7 +461,7 @@ async def test_rate_limits_are_waited_out_when_the_caller_allows_it(
 async def test_a_wait_longer_than_the_caller_allows_is_not_waited(
     client: Client, arena: FakeArena
 ) -> None:
-    arena.enqueue(Fault.rate_limit(retry_after=60))
+    arena.enqueue(Fault.rate_limit(retry_after=600))
     received = len(arena.received)
     with pytest.raises(RateLimited):
         await send(client, rate_limit_wait=5)

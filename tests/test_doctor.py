@@ -270,7 +270,7 @@ async def test_checks_run_in_order_on_a_stand_in_and_stop_at_nothing_when_health
 async def test_a_failing_send_stops_the_checks_with_its_exit_code(
     client_factory: ClientFactory, arena: FakeArena
 ) -> None:
-    arena.enqueue(Fault.rate_limit(retry_after=3))
+    arena.enqueue(Fault.rate_limit(retry_after=600))  # longer than LM_ARENA_MAX_WAIT
     client = client_factory()
     checks = [check async for check in Doctor(client, send=True).checks()]
     assert checks[-1].step == "send" and not checks[-1].ok

@@ -1145,3 +1145,25 @@ async def test_real_chromium_passes_challenge_signs_up_and_mints_tokens(arena: F
             assert answer == "Echo (turn 2): typed"
         finally:
             await _stop(browser, profile)
+
+
+async def test_a_rate_limited_model_row_carries_rate_limited_until(arena: FakeArena) -> None:
+    """Protocol §15.3: a per-account, per-model cooldown is a row's ``rateLimitedUntil``."""
+    arena.rate_limit_model("gemini-3-pro", "2026-12-06T04:00:00.000Z")
+    c = Browserless(arena)
+    try:
+        await c.pass_challenge()
+        async with c.http.get(arena.url + "/nextjs-api/model-catalog") as r:
+            catalog = await r.json()
+    finally:
+        await c.close()
+    rows = {m["id"]: m for arena_ in catalog for m in arena_["models"]}
+    assert rows[GEMINI]["rateLimitedUntil"] == "2026-12-06T04:00:00.000Z"
+    assert all("rateLimitedUntil" not in m for i, m in rows.items() if i != GEMINI)
+
+
+def test_a_rate_limit_fault_may_carry_ratelimit_reset() -> None:
+    """Protocol §15.3: the site's 429 names its end as absolute Unix seconds."""
+    fault = Fault.rate_limit(retry_after=1200, reset=1796526850.7)
+    assert fault.status == 429
+    assert fault.headers == {"Retry-After": "1200", "RateLimit-Reset": "1796526850"}

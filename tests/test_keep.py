@@ -283,7 +283,8 @@ async def test_failures_through_the_kept_server_exit_and_say_what_in_process_doe
         (["ask", "--no-stdin", "x"], "", [Fault.server_error(503)] * 4),
         (["ask", "--no-stdin", "-c", "--resume", "nope", "x"], "", []),
         (["ask", "--no-stdin", "--resume", "not-a-uuid", "x"], "", []),
-        (["ask", "--no-stdin", "x"], "", [Fault.rate_limit(retry_after=30)]),
+        # Longer than LM_ARENA_MAX_WAIT (60 s), so not waited out.
+        (["ask", "--no-stdin", "x"], "", [Fault.rate_limit(retry_after=600)]),
         (["ask", "--no-stdin", "again"], "", []),
     ]
     work = cli.tmp / "work"

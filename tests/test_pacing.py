@@ -118,8 +118,8 @@ def remembered(state: Path) -> dict[str, Any]:
 
 
 async def rate_limited_once(client_factory: ClientFactory, arena: FakeArena, seconds: int) -> None:
-    """A send the site answers 429 with ``Retry-After: seconds``."""
-    client = client_factory()
+    """A send the site answers 429 with ``Retry-After: seconds`` (not waited out)."""
+    client = client_factory(max_wait=0)
     chat = await client.chats.create(MODEL)
     arena.enqueue(Fault.rate_limit(retry_after=seconds))
     with pytest.raises(RateLimited) as caught:
@@ -227,7 +227,7 @@ async def test_once_the_wait_is_over_sends_go_through_again(
     client_factory: ClientFactory, arena: FakeArena
 ) -> None:
     await rate_limited_once(client_factory, arena, 1)
-    client = client_factory()
+    client = client_factory(max_wait=0)
     seen = len(creates(arena))
     with pytest.raises(RateLimited) as caught:
         await client.chats.create(MODEL)
@@ -268,7 +268,8 @@ async def test_a_second_recaptcha_rejection_holds_every_send_for_20_minutes(
     entry = remembered(isolated_dirs)[arena.url]
     assert before + RECAPTCHA_COOL_DOWN <= entry["until"] <= time.time() + RECAPTCHA_COOL_DOWN
     assert RECAPTCHA_COOL_DOWN == 20 * 60
-    with pytest.raises(RateLimited, match="reCAPTCHA token twice in a row") as refused:
+    assert entry["flagged"] is True and "two sends in a row" in entry["reason"]
+    with pytest.raises(RateLimited, match="the account is flagged") as refused:
         await chat.send("again")
     assert refused.value.exit_code == 6
     assert len(creates(arena)) == 2
@@ -281,7 +282,9 @@ async def test_one_rejection_then_an_answer_remembers_nothing(
     chat = await client.chats.create(MODEL)
     arena.enqueue(Fault.recaptcha())
     assert (await chat.send("hello")).text == "Echo (turn 1): hello"
-    assert not (isolated_dirs / PENALTIES_FILE).exists()
+    # The rejection was counted, and the answer that followed started the count again.
+    assert remembered(isolated_dirs).get(arena.url, {}) == {}
+    assert client.pacing.penalty() is None
 
 
 async def test_a_429_without_retry_after_or_a_challenge_is_not_remembered(

@@ -583,14 +583,15 @@ async def test_count_tokens_counts_an_oversized_prompt_too(env: Env, tmp_path: P
 
 
 async def test_rate_limit_before_the_stream_is_a_rate_limit_error(env: Env) -> None:
-    env.arena.enqueue(Fault.rate_limit(retry_after=3))
+    env.arena.enqueue(Fault.rate_limit(retry_after=600))  # longer than LM_ARENA_MAX_WAIT
     with pytest.raises(anthropic.RateLimitError) as caught:
         async with env.sdk.messages.stream(
             model=CHAT_MODEL, max_tokens=100, messages=[{"role": "user", "content": "too fast"}]
         ) as stream:
             await stream.get_final_message()
     assert caught.value.status_code == 429
-    assert caught.value.response.headers["retry-after"] == "3"
+    assert caught.value.response.headers["retry-after"] == "600"
+    env.client.pacing.forget()  # remembered for every later send; this module's tests send on
     assert caught.value.body == {  # the SDK keeps the whole envelope
         "type": "error",
         "error": {"type": "rate_limit_error", "message": caught.value.body["error"]["message"]},  # type: ignore[index]

@@ -404,10 +404,10 @@ async def test_get_and_delete_a_kept_response(env: Env) -> None:
 
 
 async def test_rate_limit_is_a_rate_limit_error(env: Env) -> None:
-    env.arena.enqueue(Fault.rate_limit(retry_after=3))
+    env.arena.enqueue(Fault.rate_limit(retry_after=600))  # longer than LM_ARENA_MAX_WAIT
     with pytest.raises(openai.RateLimitError) as caught:
         await env.openai.responses.create(model=MODEL, input="too fast (responses)")
-    assert caught.value.response.headers["Retry-After"] == "3"
+    assert caught.value.response.headers["Retry-After"] == "600"
     assert caught.value.code == "rate_limit_exceeded"
     env.client.pacing.forget()
 

@@ -554,13 +554,13 @@ async def test_unknown_model_is_not_found_with_suggestions(env: Env) -> None:
 
 
 async def test_rate_limit_is_429_with_retry_after(env: Env) -> None:
-    env.arena.enqueue(Fault.rate_limit(retry_after=7))
+    env.arena.enqueue(Fault.rate_limit(retry_after=600))  # longer than LM_ARENA_MAX_WAIT
     with pytest.raises(openai.RateLimitError) as caught:
         await env.openai.chat.completions.create(
             model=CHAT_MODEL, messages=[{"role": "user", "content": "too fast"}]
         )
     assert caught.value.status_code == 429
-    assert caught.value.response.headers["Retry-After"] == "7"
+    assert caught.value.response.headers["Retry-After"] == "600"
     # Remembered for every later send (tests/test_pacing.py); this module's tests send on.
     assert env.client.pacing.penalty() is not None
     env.client.pacing.forget()

@@ -22,6 +22,8 @@ from .runtime import load_settings, run
 from .terminal import Terminal
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from ..client.doctor import Check
     from ..settings import Settings
 
@@ -55,6 +57,48 @@ def kept_server_notice(settings: Settings) -> str | None:
     )
 
 
+def account_check(settings: Settings) -> Check | None:
+    """The first step, ``account``: what this machine remembers of the account (a flag or a
+    wait the site asked for, its cause and end; today's sends and their budget), read from the
+    state directory without a browser. It fails as a send would be refused (protocol §15.3).
+    None when there is nothing to say (no wait, flag, budget or send today)."""
+    from ..client.doctor import Check
+    from ..client.pacing import Pacing
+    from ..errors import RateLimited
+
+    pacing = Pacing(settings)
+    status = pacing.status()
+    if not (status.penalty or status.flags_today or status.sends_today or status.daily_sends):
+        return None
+    error = None
+    try:
+        pacing.check()
+    except RateLimited as refused:
+        error = refused
+    got = status.describe() if error is None else str(error)
+    expected = "no flag or long wait remembered, and sends left today"
+    details = status.to_json()
+    return Check("account", expected, got, details=details, error=error)
+
+
+def clear_flag(term: Terminal, settings: Settings) -> None:
+    """``--clear-flag``: forget the flag (or wait) remembered for the site, once its security
+    check is passed in a browser (protocol §15.3)."""
+    from ..client.pacing import Pacing, local_time
+
+    pacing = Pacing(settings)
+    dropped = pacing.forget()
+    if dropped is None:
+        term.info(f"no flag or wait is remembered for {settings.base_url}; nothing to clear")
+        return
+    what = "flag" if dropped.flagged else "wait"
+    term.err(
+        f"cleared the {what} remembered for {settings.base_url} (it would have lasted until "
+        f"{local_time(dropped.until)}): {dropped.reason}. If the site still refuses, it flags "
+        "the account again, for longer"
+    )
+
+
 def doctor(
     send: Annotated[
         bool,
@@ -65,6 +109,14 @@ def doctor(
         ),
     ] = False,
     model: ModelOpt = None,
+    clear: Annotated[
+        bool,
+        typer.Option(
+            "--clear-flag",
+            help="Forget the flag (or wait) the site gave the account, once its security check "
+            "is passed in a browser (lmarena login), and exit; runs no check.",
+        ),
+    ] = False,
     json_: Annotated[
         bool, typer.Option("--json", help="One JSON object per step, one per line.")
     ] = False,
@@ -74,13 +126,18 @@ def doctor(
 ) -> None:
     """Check everything a send needs, step by step; stop at the first failure.
 
-    The steps: the browser, the site (and its clock), the anti-bot check, the session and the
-    Terms of Use, reCAPTCHA, the models, the upload actions, the balance, the transport
-    (aiohttp or the browser page, and why), and with --send one short round trip. Exits with
-    the failing step's exit code (0 when all pass). Nothing secret is printed.
+    The steps: the account (a flag or wait the site gave it, today's sends), the browser, the
+    site (and its clock), the anti-bot check, the session and the Terms of Use, reCAPTCHA, the
+    models, the upload actions, the balance, the transport (aiohttp or the browser page, and
+    why), and with --send one short round trip. Exits with the failing step's exit code (0 when
+    all pass). Nothing secret is printed. --clear-flag forgets a flag once the site's security
+    check is passed in a browser.
     """
     term = Terminal(quiet=quiet, no_color=no_color)
     settings = load_settings(term)
+    if clear:
+        clear_flag(term, settings)
+        return
     kept = kept_server_notice(settings)
     if kept:
         term.info(kept)
@@ -92,9 +149,16 @@ def doctor(
         from ..client.doctor import Doctor
 
         # record=False: the round trip of --send is not a conversation for `ask -c`.
+        async def all_checks() -> AsyncIterator[Check]:
+            account = account_check(settings)
+            if account is not None:
+                yield account
+            async for check in Doctor(client, send=send, model=model).checks():
+                yield check
+
         client = Client(settings, record=False)
         try:
-            async for check in Doctor(client, send=send, model=model).checks():
+            async for check in all_checks():
                 if json_:
                     term.out(orjson.dumps(check.to_json()).decode() + "\n")
                 else:

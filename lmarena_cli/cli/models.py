@@ -63,4 +63,17 @@ def models(
             text = orjson.dumps([m.to_json() for m in chosen], option=orjson.OPT_INDENT_2).decode()
             term.out(text + "\n")
         else:
-            term.out("".join(m.name + "\n" for m in chosen))
+            term.out("".join(m.name + _cooldown(m) + "\n" for m in chosen))
+
+
+def _cooldown(model: Model) -> str:
+    """A model the site rate-limits for this account (its row's ``rateLimitedUntil``, protocol
+    §15.3) is marked after its name, until then."""
+    import time
+
+    until = model.rate_limited_until
+    if until is None or until <= time.time():
+        return ""
+    from ..client.pacing import local_time
+
+    return f"  (rate-limited until {local_time(until)})"

@@ -33,23 +33,29 @@ def status(json_: JsonOpt = False, no_color: NoColorOpt = False) -> None:
     """Show the kept server (pid, uptime, requests, idle time); exit 0 when one runs, 1 when
     none does."""
     term = Terminal(no_color=no_color)
+    from ..client.pacing import Pacing
     from ..state.kept import KeptPaths
     from .keep import probe
 
     settings = load_settings(term)
     paths = KeptPaths.of(settings.state_dir)
     hello = probe(paths.socket)
+    # The account's flag or wait (protocol §15.3) is in the state directory, server or not.
+    account = Pacing(settings).status()
     if json_:
         import orjson
 
         body = {"running": hello is not None, **(hello or {}), "socket": str(paths.socket)}
         body.pop("t", None)
+        body["account"] = account.to_json()
         term.out(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
         raise typer.Exit(0 if hello else 1)
     if hello is None:
         term.out(f"no kept server is running (socket {paths.socket})\n")
+        term.out(f"account: {account.describe()}\n")
         raise typer.Exit(1)
-    term.out("".join(f"{name}: {value}\n" for name, value in describe(hello)))
+    rows = [*describe(hello), ("account", account.describe())]
+    term.out("".join(f"{name}: {value}\n" for name, value in rows))
 
 
 def describe(hello: dict[str, Any]) -> list[tuple[str, str]]:

@@ -121,7 +121,8 @@ class ChatSession:
         in raises :class:`~lmarena_cli.errors.PromptTooLong` (nothing is sent).
         ``timeout`` bounds the wait for the first answer text (default: the settings' timeout).
         ``rate_limit_wait`` is how many seconds you accept to wait out a 429 in total; by
-        default a 429 raises ``RateLimited`` at once, with ``retry_after`` when the site said.
+        default only a wait the site names of at most the settings' ``max_wait`` is waited
+        out, and any other 429 raises ``RateLimited`` at once (``retry_after`` when it said).
         A streaming send returns once the site has accepted the request; errors before that
         raise here, errors while streaming raise from the iteration.
         """
@@ -129,7 +130,9 @@ class ChatSession:
             raise InputError("the prompt is empty")
         self._carry_ended()
         content, system = self._content(prompt)
-        self._turns.pacing.check()  # before any upload
+        # Before any upload: a short wait the site asked for is waited out, a long one, a
+        # flag or a model's cooldown refuses at once (protocol §15.3).
+        await self._turns.pacing.wait_out(self.model, self.model_b)
         attachments = await self._attachments(images or [])
         try:
             reply_stream = await self._start(
@@ -298,6 +301,7 @@ class ChatSession:
                 "tool has no answer recorded for it, and the site did not say), so it cannot "
                 "regenerate it; send the prompt again instead"
             )
+        await self._turns.pacing.wait_out(self.model)
         retry_stream = RetryStream(
             self._turns,
             self,

@@ -15,11 +15,16 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 from ..errors import ErrorKind, IncompleteAnswer, LmArenaError
 from ..site import facts
-from ..site.bodies import MessageIds, create_evaluation_body, post_to_evaluation_body
+from ..site.bodies import (
+    BodyFields,
+    MessageIds,
+    create_evaluation_body,
+    post_to_evaluation_body,
+)
 from ..site.events import Event, ImageOutput, ReasoningDelta, TextDelta
 from ..site.ids import uuid7
 from . import battles
@@ -35,25 +40,13 @@ if TYPE_CHECKING:
 _log = logging.getLogger("lmarena")
 
 
-class _BodyFields(TypedDict):
-    """What the create-evaluation and post-to-evaluation bodies take alike (protocol §1.5, §7.2)."""
-
-    modality: facts.Modality
-    model_a_id: str | None
-    model_b_id: str | None
-    ids: MessageIds
-    content: str
-    attachments: list[dict[str, str]]
-    recaptcha_token: str
-
-
 class ReplyStream(TextStream):
     """An answer as it arrives. Iterate for model A's text deltas; :meth:`events` for all.
 
     Made by ``ChatSession.send``, which passes the conversation's ``lock`` (held from
     :meth:`start` until the answer ends: one turn at a time) and ``on_finish``, called with the
-    whole reply once it is complete (and when a skipped battle left the turn without an answer).
-    Its phases and their transitions are :class:`~.turn_flow.TurnFlow`'s (:attr:`phase`).
+    whole reply once it is complete (and when a skipped battle left the turn without an answer);
+    its phases and their transitions are :class:`~.turn_flow.TurnFlow`'s (:attr:`phase`).
 
     **A single-model chat the site answers as a battle** (protocol §14.5): a ``b`` line in a
     ``direct-battle`` conversation means two anonymous models are answering. The battle's stream
@@ -137,7 +130,8 @@ class ReplyStream(TextStream):
 
     async def start(self) -> None:
         """Make the request and wait until the site accepts it (status 200)."""
-        self._turns.pacing.check()  # the site said to wait: refuse before touching it
+        # The site said to wait, or rate-limits this model (§15.3): refuse before touching it.
+        self._turns.pacing.check(self._chat.model, self._chat.model_b)
         await self._lock.acquire()
         self._holds_lock = True
         try:
@@ -218,6 +212,7 @@ class ReplyStream(TextStream):
             try:
                 self._response = await self._post()
                 self._accepted = time.monotonic()
+                self._turns.pacing.accepted()
                 self._flow.accepted((self._ids.model_a, self._ids.model_b))
                 return
             except LmArenaError as error:
@@ -252,7 +247,7 @@ class ReplyStream(TextStream):
         token = await turns.send_token(self._started + self._timeout)
         # Ids minted now, after the bootstrap that may have learned the site's clock (§14.3).
         self._new_attempt()
-        fields = _BodyFields(
+        fields = BodyFields(
             modality=chat.modality,
             model_a_id=chat.model.id if chat.model else None,
             model_b_id=chat.model_b.id if chat.model_b else None,

@@ -21,6 +21,7 @@ from ..errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from ..site.flags import FLAG_FIRST
 
 #: How many times a failure before any answer text (5xx, connection reset) is retried.
 TRANSIENT_RETRIES = 3
@@ -31,7 +32,13 @@ RATE_LIMIT_RETRIES = 3
 #: Seconds no send is made after the site rejected the reCAPTCHA token twice in a row: about 3
 #: quick failures flag the account for 20 minutes, and every further attempt lengthens the flag
 #: (protocol §14.6).
-RECAPTCHA_COOL_DOWN = 1200.0
+RECAPTCHA_COOL_DOWN = FLAG_FIRST
+#: What each rejection of a send is counted as (``rejected``): two in a row flag the account
+#: (protocol §15.3).
+_REJECTIONS = {
+    ErrorKind.RECAPTCHA: 'a 403 "recaptcha validation failed"',
+    ErrorKind.PROMPT_REFUSED: 'a 429 "prompt failed"',
+}
 
 _log = logging.getLogger("lmarena")
 #: What a server action's refresh renews, by the failure's kind.
@@ -40,6 +47,8 @@ _REFRESHED = {ErrorKind.CLOUDFLARE: "anti-bot clearance", ErrorKind.AUTH_EXPIRED
 Hook = Callable[[], Awaitable[object]]
 #: Told how many seconds the site asked not to send, and why (``Pacing.remember``).
 Penalize = Callable[[float, str], object]
+#: Told of each rejection of a send, as a phrase (``Pacing.rejected``).
+Rejected = Callable[[str], object]
 
 
 class RetryBudget:
@@ -80,8 +89,9 @@ class RetryPolicy:
     reCAPTCHA rejected (``recaptcha``)        one retry, after reloading the page (the site
                                               key may have rotated); never more: a second
                                               rejection raises ``Blocked``, as repeated
-                                              failures lengthen a flag on the account, and
-                                              no send is made for 20 min (``penalize``)
+                                              failures lengthen a flag on the account;
+                                              each rejection goes to ``rejected`` (two in a
+                                              row flag the account, §15.3)
     Cloudflare challenge (``cloudflare``:     one page reload for a new clearance, one retry
     403, or a 429 with ``cf-mitigated:        (a challenge sent as 429 is not a rate limit);
     challenge`` or the challenge page)        refused again: ``fall_back`` (aiohttp to the
@@ -93,14 +103,16 @@ class RetryPolicy:
                                               ``Date``), one retry with ids from the corrected
                                               clock; a second refusal raises, saying how far
                                               the local clock is off
-    429 (``RateLimited``)                     up to ``RATE_LIMIT_RETRIES`` waits of
-                                              ``Retry-After`` (else 5, 10, 20 s), only while
-                                              the total stays within the caller's
-                                              ``rate_limit_wait`` (default 0: raise at once);
-                                              a ``Retry-After`` goes to ``penalize``
+    429 (``RateLimited``)                     up to ``RATE_LIMIT_RETRIES`` waits of the
+                                              site's wait (``RateLimit-Reset``, else
+                                              ``Retry-After``, §15.3) when it is at most
+                                              ``max_wait`` (LM_ARENA_MAX_WAIT), or of 5, 10,
+                                              20 s while the total stays within the
+                                              caller's ``rate_limit_wait`` (default 0);
+                                              the site's wait goes to ``penalize``
     422 / invalid content, moderation,        no retry: ``ContentRejected``
     429 "prompt failed" (``prompt_refused``)  (the site counts refused prompts against the
-                                              account, like failed reCAPTCHAs)
+                                              account, like failed reCAPTCHAs: ``rejected``)
     403 "Not allowed", 404 "Models not        no retry: ``NotAllowed``, ``ModelNotOffered``
     found" (``not_allowed``,                  (usage errors: asking again gets the same)
     ``model_not_offered``)
@@ -128,7 +140,9 @@ class RetryPolicy:
     switched the transport (:meth:`~.site_transport.SiteTransport.fall_back`), then one retry.
     ``penalize`` is told when the site asked not to send for a while, so that later runs do not
     (:class:`~.pacing.Pacing`): a 429 with ``Retry-After`` (its seconds, whether or not it is
-    waited out here), and the second reCAPTCHA rejection in a row (:data:`RECAPTCHA_COOL_DOWN`).
+    waited out here). ``rejected`` is told of every rejection of a send (a reCAPTCHA rejection,
+    a 429 "prompt failed"): :meth:`~.pacing.Pacing.rejected` flags the account on the second in
+    a row, across sends and processes (protocol §15.3).
     """
 
     def __init__(
@@ -140,8 +154,12 @@ class RetryPolicy:
         rate_limit_wait: float = 0.0,
         penalize: Penalize | None = None,
         fall_back: Callable[[LmArenaError], Awaitable[bool]] | None = None,
+        rejected: Rejected | None = None,
+        max_wait: float = 0.0,
     ) -> None:
         self._refresh = refresh
+        self._rejected = rejected
+        self._max_wait = max_wait
         self._fall_back = fall_back
         self._penalize = penalize
         self._rediscover = rediscover
@@ -170,6 +188,8 @@ class RetryPolicy:
     async def _recover_send(self, error: LmArenaError) -> None:
         budget = self.budget
         kind = error.kind
+        if kind in _REJECTIONS and self._rejected is not None:
+            self._rejected(_REJECTIONS[kind])
         if kind == ErrorKind.RECAPTCHA and budget.take("recaptcha", 1):
             _log.info("the site rejected the reCAPTCHA token; trying once more with a fresh one")
             # Reload the page first: a redeploy may have rotated the site key (protocol §4.2),
@@ -206,12 +226,6 @@ class RetryPolicy:
             await asyncio.sleep(delay)
             return
         if kind == ErrorKind.RECAPTCHA:
-            if self._penalize is not None:
-                self._penalize(
-                    RECAPTCHA_COOL_DOWN,
-                    "the site rejected the reCAPTCHA token twice in a row, which flags the "
-                    "account for a while (every further attempt lengthens the flag)",
-                )
             raise Blocked(
                 "the site rejected the reCAPTCHA token twice; not trying again, as repeated "
                 "failures lengthen a flag on the account. Wait a while, or sign in with "
@@ -251,10 +265,12 @@ class RetryPolicy:
 
     async def _wait_out(self, error: RateLimited) -> None:
         budget = self.budget
-        wait = (
-            error.retry_after if error.retry_after is not None else 5.0 * 2 ** budget.used("rate")
-        )
-        if budget.take("rate", RATE_LIMIT_RETRIES) and budget.wait(wait):
+        told = error.retry_after
+        wait = told if told is not None else 5.0 * 2 ** budget.used("rate")
+        # A wait the site named, short enough (LM_ARENA_MAX_WAIT), is waited out as a matter of
+        # course; any other only within what the caller allowed.
+        short = told is not None and told <= self._max_wait
+        if budget.take("rate", RATE_LIMIT_RETRIES) and (short or budget.wait(wait)):
             _log.info(f"rate-limited by the site; waiting {wait:.0f} s as it asked")
             await asyncio.sleep(wait)
             return
@@ -292,6 +308,7 @@ __all__ = [
     "RECAPTCHA_COOL_DOWN",
     "TRANSIENT_RETRIES",
     "Penalize",
+    "Rejected",
     "RetryBudget",
     "RetryPolicy",
 ]

@@ -41,6 +41,8 @@ class SiteCalls:
             rate_limit_wait=rate_limit_wait,
             penalize=self._pacing.remember,
             fall_back=self._http.fall_back,
+            rejected=self._pacing.rejected,
+            max_wait=self._pacing.max_wait,
         )
 
     async def sync_clock(self) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from .facts import Modality, Mode
 from .ids import SiteClock, uuid7
@@ -23,6 +23,18 @@ class MessageIds:
         """Three new, distinct UUIDv7s, minted by ``clock`` (the site's clock, as corrected by
         the connection; protocol §14.3)."""
         return cls(uuid7(clock), uuid7(clock), uuid7(clock))
+
+
+class BodyFields(TypedDict):
+    """What the create-evaluation and post-to-evaluation bodies take alike (protocol §1.5, §7.2)."""
+
+    modality: Modality
+    model_a_id: str | None
+    model_b_id: str | None
+    ids: MessageIds
+    content: str
+    attachments: list[dict[str, str]]
+    recaptcha_token: str
 
 
 def create_evaluation_body(

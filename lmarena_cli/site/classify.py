@@ -8,7 +8,6 @@ Protocol §8 and §14.6 list the answers.
 
 from __future__ import annotations
 
-import email.utils
 import html as html_lib
 import re
 import time
@@ -35,6 +34,8 @@ from ..errors import (
 )
 from . import facts
 from .decode import NOT_JSON, loads
+from .flags import parse_retry_after as parse_retry_after  # re-exported: the tests use it
+from .flags import rate_limit_wait
 from .zod import describe_issue, zod_issues
 
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.I | re.S)
@@ -76,25 +77,6 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
         if key.lower() == lowered:
             return item
     return None
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a date without zone is read as such
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 def error_from_stream(message: str) -> LmArenaError:
@@ -168,8 +150,15 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
             kind=ErrorKind.PROMPT_REFUSED,
         )
     if status == 429:
-        retry_after = parse_retry_after(_header(headers, facts.RETRY_AFTER))
-        wait = f"; the site asks to wait {retry_after:.0f} s" if retry_after is not None else ""
+        # RateLimit-Reset (absolute Unix seconds) wins over Retry-After (protocol §15.3).
+        reset, after = _header(headers, facts.RATELIMIT_RESET), _header(headers, facts.RETRY_AFTER)
+        retry_after = rate_limit_wait(reset, parse_retry_after(after), time.time())
+        # Rounded up: a wait still to come is never "0 s".
+        wait = (
+            f"; the site asks to wait {-(-retry_after // 1):.0f} s"
+            if retry_after is not None
+            else ""
+        )
         return RateLimited(
             f"the site is rate-limiting this account or address (HTTP 429){wait}",
             retry_after=retry_after,

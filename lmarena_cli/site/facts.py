@@ -132,6 +132,11 @@ DUPLICATE_MARKER = "duplicate"
 CONVERSATION_MARKERS = ("session", "evaluation")
 #: Header the site (or Cloudflare) sends with a 429.
 RETRY_AFTER = "Retry-After"
+#: Absolute Unix seconds when a 429 ends; the site's own client reads it before Retry-After
+#: (§15.3).
+RATELIMIT_RESET = "RateLimit-Reset"
+#: A model row's per-account cooldown (ISO time; §15.3).
+RATE_LIMITED_UNTIL = "rateLimitedUntil"
 #: Header that marks a Cloudflare challenge, whatever the status (a 429 after a burst too).
 CF_MITIGATED = "cf-mitigated"
 CF_CHALLENGE = "challenge"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -102,6 +103,12 @@ class Model:
             return Modality.SEARCH
         return Modality.CHAT
 
+    @property
+    def rate_limited_until(self) -> float | None:
+        """Until when (Unix time) the site rate-limits this model for this account: the row's
+        ``rateLimitedUntil``, an ISO time (protocol §15.3); None when the row has none."""
+        return _iso_time(self.raw.get(facts.RATE_LIMITED_UNTIL))
+
     def to_json(self) -> dict[str, Any]:
         """The model as the CLI's ``--json`` and the server's ``/v1/models`` describe it."""
         return {
@@ -116,7 +123,29 @@ class Model:
             "user_selectable": self.user_selectable,
             "rank": self.rank,
             "capabilities": self.capabilities,
+            "rate_limited_until": _iso_utc(self.rate_limited_until),
         }
+
+
+def _iso_time(value: Any) -> float | None:
+    """An ISO 8601 time (``2026-12-06T04:00:00.000Z``) as Unix time; None if it is not one (a
+    time without zone is read as UTC)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
+
+
+def _iso_utc(when: float | None) -> str | None:
+    """Unix time as ``2026-12-06T04:00:00Z``; None stays None."""
+    if when is None:
+        return None
+    return datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _capable(value: Any) -> bool:

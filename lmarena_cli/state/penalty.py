@@ -11,6 +11,12 @@ by the site's base URL (the tests' fake arena and arena.ai never share an entry)
        "sites": {"https://arena.ai": {"until": 1764500000.0, "since": 1764498800.0,
                                       "reason": "the site answered 429 ..."}}}
 
+  An entry may also say that the account is **flagged** (``"flagged": true``, its cause in
+  ``reason``), count the site's rejections in a row (``"rejections": {"count": 1, "last": ...,
+  "cause": ...}``) and keep the times of the day's flags (``"flags": [...]``), which double the
+  next flag's pause (protocol §15.3, :mod:`lmarena_cli.site.flags`). Clearing a flag
+  (:meth:`PenaltyFile.forget`) keeps those times: a flag soon after still lasts longer.
+
 * ``last-send.json`` — when the last send to each site left this user's machine, for
   ``LM_ARENA_MIN_INTERVAL``. It is read and written only while ``last-send.lock`` is held
   (``fcntl.flock``, :class:`FileLock`), so that sends of every process of this user take turns.
@@ -35,6 +41,7 @@ from typing import Any
 
 import orjson
 
+from ..site.flags import REJECTIONS_TO_FLAG, flag_seconds, recent
 from .files import atomic_write
 
 PENALTIES_FILE = "penalties.json"
@@ -56,6 +63,8 @@ class Penalty:
     until: float
     since: float
     reason: str
+    #: The account is flagged: two rejections in a row (protocol §15.3); ``reason`` says which.
+    flagged: bool = False
 
     def left(self, now: float | None = None) -> float:
         """Seconds still to wait (0 once over)."""
@@ -92,20 +101,87 @@ class PenaltyFile:
                 and known.until - now <= MAX_PENALTY
             ):
                 return known
-            sites[_key(base_url)] = {
-                "until": wanted.until,
-                "since": wanted.since,
-                "reason": wanted.reason,
-            }
+            entry = _entry(sites, base_url)
+            if known is not None and known.flagged and known.until > now:
+                entry["until"] = wanted.until  # still the flag, only longer
+                self._write(sites)
+                return Penalty(wanted.until, known.since, known.reason, flagged=True)
+            entry.update(until=wanted.until, since=wanted.since, reason=wanted.reason)
+            entry.pop("flagged", None)
             self._write(sites)
         return wanted
 
-    def forget(self, base_url: str) -> None:
-        """Drop the penalty remembered for ``base_url`` (the file stays, for other sites)."""
+    def reject(self, base_url: str, cause: str, *, now: float | None = None) -> Penalty | None:
+        """Count one rejection of a send by the site (``cause``: what it said, as a phrase).
+        The second in a row flags the account (protocol §15.3): the flag, which stands for
+        :func:`~lmarena_cli.site.flags.flag_seconds` of the day's earlier flags, is returned;
+        else None."""
+        now = time.time() if now is None else now
         with self._lock.held():
             sites = self._read()
-            if sites.pop(_key(base_url), None) is not None:
+            entry = _entry(sites, base_url)
+            streak = entry.get("rejections")
+            streak = streak if isinstance(streak, dict) else {}
+            count = _number(streak.get("count")) or 0.0
+            last = _number(streak.get("last"))
+            if last is None or not recent([last], now):
+                count = 0.0
+            first_cause = streak.get("cause") if count else None
+            if count + 1 < REJECTIONS_TO_FLAG:
+                entry["rejections"] = {"count": count + 1, "last": now, "cause": cause}
                 self._write(sites)
+                return None
+            flags = recent(_times(entry.get("flags")), now)
+            seconds = flag_seconds(len(flags))
+            before = first_cause if isinstance(first_cause, str) else "a rejection"
+            flag = Penalty(
+                now + seconds,
+                now,
+                f"the account is flagged: the site refused two sends in a row ({before}, then "
+                f"{cause}); flag {len(flags) + 1} today, {seconds:.0f} s",
+                flagged=True,
+            )
+            known = _penalty(entry)
+            until = max(flag.until, known.until) if known is not None else flag.until
+            entry.update(until=until, since=now, reason=flag.reason, flagged=True)
+            entry["flags"] = [*flags, now]
+            entry.pop("rejections", None)
+            self._write(sites)
+        return Penalty(until, now, flag.reason, flagged=True)
+
+    def accepted(self, base_url: str) -> None:
+        """The site accepted a send: the rejections in a row start again from none."""
+        entry = self._read().get(_key(base_url))
+        if not isinstance(entry, dict) or "rejections" not in entry:
+            return  # the common case: no lock, no write
+        with self._lock.held():
+            sites = self._read()
+            if _entry(sites, base_url).pop("rejections", None) is not None:
+                self._write(sites)
+
+    def flags_today(self, base_url: str, *, now: float | None = None) -> int:
+        """How many flags the site gave within the last day (the next one lasts longer)."""
+        now = time.time() if now is None else now
+        entry = self._read().get(_key(base_url))
+        return len(recent(_times(entry.get("flags") if isinstance(entry, dict) else None), now))
+
+    def forget(self, base_url: str) -> Penalty | None:
+        """Drop the penalty (or flag) remembered for ``base_url`` and the rejections counted;
+        the times of the day's flags stay (the next flag still lasts longer). Returns what was
+        dropped, if it still ran."""
+        with self._lock.held():
+            sites = self._read()
+            entry = sites.get(_key(base_url))
+            if not isinstance(entry, dict):
+                return None
+            dropped = _penalty(entry)
+            flags = entry.get("flags")
+            if isinstance(flags, list) and flags:
+                sites[_key(base_url)] = {"flags": flags}
+            else:
+                del sites[_key(base_url)]
+            self._write(sites)
+        return dropped if dropped is not None and dropped.until > time.time() else None
 
     def _read(self) -> dict[str, Any]:
         return _read_sites(self.path, _PENALTIES_FORMAT, "the remembered penalties", self._warn)
@@ -200,6 +276,21 @@ def _number(value: object) -> float | None:
     return None
 
 
+def _times(value: object) -> list[float]:
+    """The numbers of a JSON list (the day's flags); [] for anything else."""
+    if not isinstance(value, list):
+        return []
+    return [t for t in (_number(v) for v in value) if t is not None]
+
+
+def _entry(sites: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """The entry of ``base_url`` in ``sites``, made (or replaced, when foreign) as needed."""
+    entry = sites.get(_key(base_url))
+    if not isinstance(entry, dict):
+        entry = sites[_key(base_url)] = {}
+    return entry
+
+
 def _penalty(entry: object) -> Penalty | None:
     if not isinstance(entry, dict):
         return None
@@ -214,6 +305,7 @@ def _penalty(entry: object) -> Penalty | None:
         until,
         until if since is None else since,
         reason if isinstance(reason, str) else "the site asked to wait",
+        flagged=entry.get("flagged") is True,
     )
 
 

@@ -8,6 +8,7 @@ and the object store in :mod:`.actions`. What the site is (paths, names, texts) 
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -76,6 +77,14 @@ class FakeArena(ChatMixin, ViewsMixin, ActionsMixin):
         """Forget a conversation, as the site recycles old ones (protocol §15.3): its next
         post-to-evaluation answers 404."""
         self.sessions.pop(session_id, None)
+
+    def rate_limit_model(self, public_name: str, until: str | None) -> None:
+        """Give the rows named ``public_name`` a ``rateLimitedUntil`` (an ISO time; None takes
+        it away), as the site does for a per-account, per-model cooldown (protocol §15.3)."""
+        self.models = [
+            dataclasses.replace(m, rate_limited_until=until) if m.public_name == public_name else m
+            for m in self.models
+        ]
 
     def redeploy(self) -> None:
         """New build id, chunk names and action ids; the old action ids answer 404."""

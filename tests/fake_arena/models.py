@@ -33,6 +33,8 @@ class FakeModel:
     reasoning: bool = False
     #: Wire keys sent as JSON null (``provider``, ``organization``: protocol §15.4).
     null_fields: tuple[str, ...] = ()
+    #: The row's per-account cooldown, an ISO time (protocol §15.3); None: no such key.
+    rate_limited_until: str | None = None
 
     @property
     def accepts_images(self) -> bool:
@@ -94,6 +96,8 @@ class FakeModel:
             row["arenas"] = list(self.arenas)
         for key in self.null_fields:
             row[key] = None
+        if self.rate_limited_until is not None:
+            row["rateLimitedUntil"] = self.rate_limited_until
         return row
 
 

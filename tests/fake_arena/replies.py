@@ -84,9 +84,12 @@ class Fault:
     # --- HTTP-level refusals (no stream) -------------------------------------------------------
 
     @classmethod
-    def rate_limit(cls, retry_after: int | None = None) -> Fault:
-        """429 with the site's plain-text message, with or without ``Retry-After``."""
+    def rate_limit(cls, retry_after: int | None = None, reset: float | None = None) -> Fault:
+        """429 with the site's plain-text message, with or without ``Retry-After``, and with
+        ``RateLimit-Reset`` (absolute Unix seconds, protocol §15.3) when ``reset`` is given."""
         headers = {} if retry_after is None else {RETRY_AFTER: str(retry_after)}
+        if reset is not None:
+            headers["RateLimit-Reset"] = str(int(reset))
         return cls(
             "http", 429, RATE_LIMIT_TEXT.encode(), "text/plain; charset=utf-8", headers=headers
         )
