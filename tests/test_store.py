@@ -296,3 +296,51 @@ def test_twenty_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0] == 20
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from lmarena_cli.state.store import ConversationStore
+from lmarena_cli.state.turn_notes import TurnNotes
+
+path = Path(sys.argv[1])
+store = ConversationStore(path)
+for line in sys.stdin:
+    word = line.strip()
+    if word == "notes":
+        TurnNotes(path)  # a second table of the same file, opened beside the store
+    else:
+        store.record(word, model="m", mode="direct", messages=[{"role": "user", "content": word}])
+    print("done", flush=True)
+"""
+
+
+def test_a_second_table_of_the_file_beside_an_open_store_loses_no_commit(path: Path) -> None:
+    # The writer keeps its connection open (as a kept server does); another process opens the
+    # store and closes it; the writer's commits after that must still be seen by everyone.
+    with subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as writer:
+
+        def tell(word: str) -> None:
+            assert writer.stdin is not None and writer.stdout is not None
+            writer.stdin.write(word + "\n")
+            writer.stdin.flush()
+            assert writer.stdout.readline().strip() == "done"
+
+        try:
+            tell("01a00000-0000-7000-8000-000000000001")
+            tell("notes")
+            with ConversationStore(path) as other:  # opened and closed by another process
+                assert other.get("01a00000-0000-7000-8000-000000000001") is not None
+            tell("01a00000-0000-7000-8000-000000000002")
+        finally:
+            writer.kill()  # as a SIGKILLed kept server: what it committed must be on disk
+            writer.wait(timeout=10)
+    with ConversationStore(path) as after:
+        assert after.get("01a00000-0000-7000-8000-000000000001") is not None
+        assert after.get("01a00000-0000-7000-8000-000000000002") is not None

@@ -17,7 +17,16 @@ WAL_SWITCH_TIMEOUT = 10.0
 
 
 def create_file(path: Path) -> None:
-    """Create the directory (0700) and the file (0600) before SQLite does, with umask's help."""
+    """Create the directory (0700) and the file (0600) before SQLite does, with umask's help.
+
+    A file that exists is not opened: closing any descriptor of a file drops every POSIX lock
+    this process holds on it, so opening and closing the store's file beside an open SQLite
+    connection (a second table of the same file) let another process take the WAL for unused,
+    checkpoint it and delete it; the connection's later commits then went to a deleted file and
+    were lost with the process.
+    """
+    if path.exists():
+        return
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
