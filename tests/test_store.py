@@ -298,7 +298,8 @@ def test_twenty_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-WRITER = """
+#: A process that keeps the store open (as a kept server does) and writes when told.
+HOLDER = """
 import sys
 from pathlib import Path
 from lmarena_cli.state.store import ConversationStore
@@ -320,7 +321,7 @@ def test_a_second_table_of_the_file_beside_an_open_store_loses_no_commit(path: P
     # The writer keeps its connection open (as a kept server does); another process opens the
     # store and closes it; the writer's commits after that must still be seen by everyone.
     with subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(path)],
+        [sys.executable, "-c", HOLDER, str(path)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
