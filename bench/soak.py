@@ -229,6 +229,9 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     )  # fmt: skip
     plan = [rng.choice(kinds) for _ in range(args.requests)]
     with tempfile.TemporaryDirectory(prefix="lmarena-soak-") as tmp:
+        if args.keep:
+            tmp = tempfile.mkdtemp(prefix="lmarena-soak-kept-")
+            print(f"soak: working in {tmp} (kept)", file=sys.stderr)
         work = Path(tmp)
         image = work / "cat.png"
         image.write_bytes(png())
@@ -265,7 +268,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                     while not queue.empty():
                         index = queue.get_nowait()
                         kind = plan[index]
-                        if index in KILLS_AT:
+                        if index in KILLS_AT[: args.kills]:
                             kind = "ask"
                             arena.enqueue(Reply(text=[f"w{n} " for n in range(40)],
                                                 delay_between=0.1))  # fmt: skip
@@ -324,7 +327,12 @@ def report_data(
         )  # fmt: skip
         by_kind.setdefault(outcome.kind, Counter())[verdict] += 1
     answered = [o for o in outcomes if o.conversation and o.code in (0, 200) and not o.note]
-    missing = [o.conversation for o in answered if stores.get(o.conversation or "", 0) < 1]
+    missing = [
+        f"{o.kind} #{o.index}: {o.conversation}"
+        + (" (no user turn)" if (o.conversation or "") in stores else " (absent)")
+        for o in answered
+        if stores.get(o.conversation or "", 0) < 1
+    ]
     growth = None
     if (
         "at_100" in figures
@@ -391,6 +399,8 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--fault-rate", type=float, default=0.08)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the working folder")
+    parser.add_argument("--kills", type=int, default=len(KILLS_AT), help="kept server kills")
     arguments = parser.parse_args()
     results = asyncio.run(soak(arguments))
     text = table(results)
