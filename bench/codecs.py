@@ -99,9 +99,9 @@ def watch_the_fakes_writes() -> None:
     original = StreamWriter._write
 
     async def write(self: StreamWriter, data: bytes) -> None:
-        await original(self, data)
-        if b'a0:"Hello"' in data:
+        if b'a0:"Hello"' in data:  # noted as it is handed to the transport, not after the yield
             FAKE_WROTE.append(time.perf_counter())
+        await original(self, data)
 
     StreamWriter._write = write  # type: ignore[method-assign]
 
