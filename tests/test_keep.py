@@ -430,7 +430,10 @@ async def test_doctor_names_the_kept_server_that_ask_would_use(cli: Cli) -> None
     assert with_server.returncode == 0, with_server.stderr
     assert f"ask and chat answer through a kept server (pid {pid})" in with_server.stderr
     assert "`lmarena server stop`" in with_server.stderr
-    assert with_server.stdout.splitlines()[0].startswith("ok    browser")  # stdout unchanged
+    # stdout unchanged: the steps (the account first, as the ask was today's send, then the
+    # browser); the kept server is named on stderr only.
+    first, second = with_server.stdout.splitlines()[:2]
+    assert first.startswith("ok    account") and second.startswith("ok    browser")
     assert cli.server() == pid  # doctor neither stops nor replaces it
     cli.extra_env = {"LM_ARENA_MIN_INTERVAL": "0.001"}  # other settings
     other = await cli("doctor")
