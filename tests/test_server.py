@@ -566,6 +566,22 @@ async def test_rate_limit_is_429_with_retry_after(env: Env) -> None:
     env.client.pacing.forget()
 
 
+async def test_a_short_wait_the_site_asks_for_is_the_clients_to_wait(env: Env) -> None:
+    # 3 s is within LM_ARENA_MAX_WAIT: a command waits it out and sends again; serve hands the
+    # 429 on at once, since its client waits by Retry-After itself (a retry here would succeed).
+    env.arena.enqueue(Fault.rate_limit(retry_after=3))
+    with pytest.raises(openai.RateLimitError) as caught:
+        await env.openai.chat.completions.create(
+            model=CHAT_MODEL, messages=[{"role": "user", "content": "too fast"}]
+        )
+    assert caught.value.response.headers["Retry-After"] == "3"
+    env.client.pacing.forget()
+    answer = await env.openai.chat.completions.create(
+        model=CHAT_MODEL, messages=[{"role": "user", "content": "later"}]
+    )
+    assert answer.choices[0].message.content == "Echo (turn 1): later"
+
+
 async def test_rate_limit_on_a_stream_is_429_before_any_event(env: Env) -> None:
     env.arena.enqueue(Fault.rate_limit())
     with pytest.raises(openai.RateLimitError):

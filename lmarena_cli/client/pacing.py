@@ -15,7 +15,8 @@
 * **Short waits are waited out.** What is left of a penalty, when it is at most
   ``LM_ARENA_MAX_WAIT`` seconds, is waited out (said at INFO) before the send
   (:meth:`Pacing.wait_out`); a longer one refuses at once (:meth:`Pacing.check`). A refusal
-  never says "in 0 s": the seconds are rounded up.
+  never says "in 0 s": the seconds are rounded up. Within :func:`never_wait_out` (``lmarena
+  serve``'s HTTP requests) nothing is waited out: the client gets the 429 and its wait at once.
 * **Per model** (§15.3): a model row's ``rateLimitedUntil`` refuses sends to that model (and
   only that one) until then, at once (``check(model)``).
 * **A daily budget.** Every send is counted per UTC day across processes
@@ -37,7 +38,8 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,22 @@ from ..state.penalty import LastSendFile, Penalty, PenaltyFile
 from ..state.sends import DailySends
 
 _log = logging.getLogger("lmarena")
+
+#: The ``max_wait`` of the sends made in this context when it is not the settings'.
+_MAX_WAIT: ContextVar[float | None] = ContextVar("lmarena_max_wait", default=None)
+
+
+@contextlib.contextmanager
+def never_wait_out() -> Iterator[None]:
+    """Within it, no wait the site asks for is waited out (``LM_ARENA_MAX_WAIT`` is 0 for the
+    sends made here): ``lmarena serve``'s HTTP requests, whose client gets the 429 with its
+    ``Retry-After`` at once and waits as it sees fit, while the commands it serves on its socket
+    keep their ``LM_ARENA_MAX_WAIT`` (protocol §15.3)."""
+    token = _MAX_WAIT.set(0.0)
+    try:
+        yield
+    finally:
+        _MAX_WAIT.reset(token)
 
 #: A penalty with no more than this left is not worth refusing a send for: it is the one this
 #: send's own retry policy has just waited out (``rate_limit_wait``).
@@ -63,13 +81,19 @@ class Pacing:
     def __init__(self, settings: Settings) -> None:
         self.base_url = settings.base_url.rstrip("/")
         self.interval = settings.min_interval
-        self.max_wait = settings.max_wait
+        self._max_wait = settings.max_wait
         self.daily_sends = settings.daily_sends
         self._penalties = PenaltyFile(settings.state_dir, self._warn_once)
         self._last_send = LastSendFile(settings.state_dir, self._warn_once)
         self._sends = DailySends(settings.state_dir, self._warn_once)
         self._turns = asyncio.Lock()
         self._warned: set[str] = set()
+
+    @property
+    def max_wait(self) -> float:
+        """The longest wait the site asks for that a send made now waits out."""
+        override = _MAX_WAIT.get()
+        return self._max_wait if override is None else override
 
     @property
     def penalties_path(self) -> Path:

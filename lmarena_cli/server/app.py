@@ -50,6 +50,7 @@ from typing import Any
 from aiohttp import web
 
 from ..client.client import Client
+from ..client.pacing import never_wait_out
 from ..errors import ConfigError, LmArenaError, RateLimited
 from ..settings import Settings
 from . import chat_codec, handlers, messages_codec, responses, responses_codec
@@ -180,7 +181,10 @@ def _error_middleware(log: Log) -> Any:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         anthropic = messages_codec.is_messages_path(request.path)
         try:
-            return await handler(request)
+            # A 429 goes back at once with its Retry-After, for the client to wait by: the
+            # wait-out of LM_ARENA_MAX_WAIT is a command's, where nobody else can wait.
+            with never_wait_out():
+                return await handler(request)
         except LmArenaError as error:
             return messages_codec.error_response(error) if anthropic else error_response(error)
         except web.HTTPException as exc:

@@ -124,9 +124,6 @@ async def serve(
     check_bind(settings.host, api_key=settings.api_key, insecure=insecure)
     if not is_loopback(settings.host) and not settings.api_key:
         _say(f"lmarena serve: warning: serving {settings.host} without an API key (--insecure)")
-    # A 429 goes back to the client at once with its Retry-After (its SDK waits as it sees fit):
-    # LM_ARENA_MAX_WAIT's wait-out is for a command, where nobody else can wait (protocol §15.3).
-    settings = settings.replace(max_wait=0.0)
     client = new_client(settings, record=False)  # Chromium, or the browser of client/factory.py
     app = make_app(client, settings, cors_origins=cors_origins, access_log=logger.info)
     try:
