@@ -84,6 +84,7 @@ class Cli:
         self.state = tmp / "kept-state"
         self.states: set[Path] = set()
         self.pids: set[int] = set()
+        self.children: list[subprocess.Popen[str]] = []
         #: The browser's stand-in in the server (False: real Chromium, for `browser` tests).
         self.stand_in = True
         #: More of the environment of every command.
@@ -109,7 +110,7 @@ class Cli:
         # The stand-in's entry module runs the real main() on HttpBrowser, and so does the
         # kept server it starts; the product's own entry point runs Chromium.
         entry = "tests.helpers.stand_in_lmarena" if self.stand_in else "lmarena_cli"
-        return subprocess.Popen(
+        child = subprocess.Popen(
             [sys.executable, "-m", entry, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -118,6 +119,8 @@ class Cli:
             env=self.env(state, keep),
             cwd=cwd or self.tmp,
         )
+        self.children.append(child)
+        return child
 
     async def __call__(
         self,
@@ -151,6 +154,12 @@ class Cli:
         return int(hello["pid"])
 
     def close(self) -> None:
+        # A command a failed test left running is ended, and its pipes closed (left to the
+        # garbage collector, they fail a later test with ResourceWarning).
+        for child in self.children:
+            if child.poll() is None:
+                child.kill()
+            child.communicate()
         for state in self.states:
             self.remember(state)
             stop_server(KeptPaths.of(state), wait=10)
@@ -604,7 +613,7 @@ async def test_lmarena_serve_also_serves_the_commands_on_the_socket(cli: Cli) ->
     finally:
         if serve.poll() is None:
             serve.kill()
-            serve.wait()
+            serve.communicate()
 
 
 # --- who may connect ------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ def fake_arena_command(*args: str) -> Iterator[str]:
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+        proc.communicate()  # reaps it and closes its pipes
 
 
 __all__ = ["fake_arena_command"]
