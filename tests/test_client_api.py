@@ -29,6 +29,7 @@ from lmarena_cli.client.wire_requests import (
     ChatState,
     Download,
     Hello,
+    Incoming,
     ListModels,
     OpenChat,
     Request,
@@ -110,12 +111,13 @@ def test_each_request_reads_back_as_itself_with_its_op_and_the_wire_version(
     raw = request_line(request_)
     message = wire.parse(raw)
     assert message["op"] == OPS[type(request_)] and message["wire"] == wire.WIRE_VERSION
-    assert read_request(raw) == request_
+    assert read_request(raw) == Incoming(request_, debug=False)
+    assert read_request(request_line(request_, debug=True)) == Incoming(request_, debug=True)
 
 
 def test_a_request_the_server_does_not_know_or_cannot_read_is_unknown() -> None:
-    assert read_request(b'{"op": "dance"}\n') == Unknown("dance")
-    malformed = read_request(b'{"op": "send", "prompt": "no chat"}\n')
+    assert read_request(b'{"op": "dance"}\n') == Incoming(Unknown("dance"))
+    malformed = read_request(b'{"op": "send", "prompt": "no chat"}\n').request
     assert isinstance(malformed, Unknown) and malformed.op == "send" and malformed.reason
     with pytest.raises(ValueError):
         read_request(b"not json\n")

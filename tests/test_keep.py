@@ -381,6 +381,23 @@ async def test_the_first_ask_starts_a_detached_server_that_the_next_one_uses(
     assert f"pid {pid}" in status.stdout and "requests: " in status.stdout
 
 
+async def test_debug_through_the_kept_server_shows_that_commands_debug_records(
+    cli: Cli,
+) -> None:
+    first = await cli("ask", "--no-stdin", "start")
+    assert first.returncode == 0, first.stderr
+    pid = cli.server()
+    debug = await cli("ask", "--no-stdin", "--debug", "traced")
+    assert (debug.returncode, debug.stdout) == (0, "Echo (turn 1): traced\n"), debug.stderr
+    assert cli.server() == pid  # answered by the kept server, not in-process
+    (line,) = [line for line in debug.stderr.splitlines() if "first lines after the send" in line]
+    assert ", b none (battle hold 0 s)" in line
+    plain = await cli("ask", "--no-stdin", "quiet")
+    assert plain.returncode == 0 and "first lines after the send" not in plain.stderr
+    # The server's own log stays at INFO: the command's DEBUG records went to the command only.
+    assert "first lines after the send" not in KeptPaths.of(cli.state).log.read_text()
+
+
 async def test_commands_started_at_once_start_one_server(cli: Cli) -> None:
     processes = [cli.popen("ask", "--no-stdin", f"q{n}") for n in range(4)]
     outs = await asyncio.to_thread(lambda: [p.communicate("", timeout=60) for p in processes])

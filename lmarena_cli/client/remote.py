@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
@@ -121,7 +122,9 @@ class RemoteClient:
         reader, writer = await asyncio.open_unix_connection(
             str(self.socket_path), limit=STREAM_LIMIT
         )
-        writer.write(request_line(request))
+        # --debug: the server relays this request's DEBUG records too.
+        debug = logging.getLogger("lmarena").isEnabledFor(logging.DEBUG)
+        writer.write(request_line(request, debug=debug))
         await writer.drain()
         return Exchange(self.gone, reader, writer)
 

@@ -3,6 +3,8 @@
 A command writes one request line (:func:`request_line`); the server reads it back into the same
 class (:func:`read_request`) and dispatches on the class, not on a string. Every request line
 carries the wire's version (:data:`~.wire.WIRE_VERSION`); ``hello``'s answer says the server's.
+A command run with ``--debug`` marks its request line ``"debug": true``: the server then relays
+the library's DEBUG records of that request too (INFO and above otherwise).
 A conversation travels as a :class:`ChatState` in both directions: the server keeps none.
 
 ==============  ======================================================================
@@ -179,18 +181,35 @@ OPS: dict[type[Any], str] = {
 _BY_OP = {op: cls for cls, op in OPS.items()}
 
 
-def request_line(request: Request) -> bytes:
-    """``request`` as one line of the wire, with its op and the wire's version."""
+def request_line(request: Request, *, debug: bool = False) -> bytes:
+    """``request`` as one line of the wire, with its op and the wire's version; ``debug``: the
+    command wants the library's DEBUG records of this request too."""
     fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(request)}
     if "chat" in fields:
         fields["chat"] = fields["chat"].to_json()
-    return wire.line({"op": OPS[type(request)], "wire": wire.WIRE_VERSION, **fields})
+    envelope: dict[str, Any] = {"op": OPS[type(request)], "wire": wire.WIRE_VERSION}
+    if debug:
+        envelope["debug"] = True
+    return wire.line({**envelope, **fields})
 
 
-def read_request(raw: bytes) -> Request | Unknown:
-    """The request a line holds; :class:`Unknown` for a request that cannot be served, and
+@dataclass(frozen=True)
+class Incoming:
+    """A request line as the server read it."""
+
+    request: Request | Unknown
+    #: The command runs with ``--debug``: relay DEBUG records too.
+    debug: bool = False
+
+
+def read_request(raw: bytes) -> Incoming:
+    """The request a line holds (:class:`Unknown` for a request that cannot be served); and
     ``ValueError`` when the line is no message at all."""
     message = wire.parse(raw)
+    return Incoming(_request_of(message), debug=message.get("debug") is True)
+
+
+def _request_of(message: dict[str, Any]) -> Request | Unknown:
     op = str(message.get("op"))
     cls = _BY_OP.get(op)
     if cls is None:
@@ -212,6 +231,7 @@ __all__ = [
     "Download",
     "HasChatState",
     "Hello",
+    "Incoming",
     "ListModels",
     "OpenChat",
     "Request",

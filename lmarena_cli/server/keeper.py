@@ -262,6 +262,7 @@ def main() -> None:
     close_inherited_fds()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setLevel(logging.INFO)  # a --debug command's DEBUG records go to it, not here
     lib = logging.getLogger("lmarena")
     lib.addHandler(handler)
     lib.setLevel(logging.INFO)

@@ -41,6 +41,7 @@ from ..client.wire_requests import (
     ChatState,
     Download,
     Hello,
+    Incoming,
     ListModels,
     OpenChat,
     Request,
@@ -59,6 +60,11 @@ logger = logging.getLogger("lmarena.server")
 #: Where a request's notices go: set inside the task that serves it.
 _SINK: contextvars.ContextVar[Callable[[dict[str, Any]], None] | None] = contextvars.ContextVar(
     "lmarena_private_sink", default=None
+)
+#: The lowest level of the library's records relayed to the request served here (DEBUG for a
+#: command run with ``--debug``).
+_LEVEL: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "lmarena_private_level", default=logging.INFO
 )
 #: Seconds a connection gets to send its request line.
 REQUEST_WAIT = 10.0
@@ -88,11 +94,11 @@ class RelayHandler(logging.Handler):
     """Sends each notice of the library to the request it was logged for."""
 
     def __init__(self) -> None:
-        super().__init__(logging.INFO)
+        super().__init__(logging.DEBUG)
 
     def emit(self, record: logging.LogRecord) -> None:
         sink = _SINK.get()
-        if sink is not None:
+        if sink is not None and record.levelno >= _LEVEL.get():
             with contextlib.suppress(Exception):
                 sink(wire.record_to_json(record))
 
@@ -136,6 +142,9 @@ class PrivateEndpoint:
         #: The open requests' sinks, and the shared notices no request was open to take.
         self._sinks: set[Callable[[dict[str, Any]], None]] = set()
         self._unsent: list[dict[str, Any]] = []
+        #: Open requests of commands run with ``--debug``, and the library's level before them.
+        self._debugging = 0
+        self._level = logging.NOTSET
 
     @contextlib.contextmanager
     def shared_notices(self) -> Iterator[None]:
@@ -204,10 +213,10 @@ class PrivateEndpoint:
                 logger.warning("refused a connection from uid %s (not this user)", uid)
                 return
             try:
-                request = read_request(await asyncio.wait_for(reader.readline(), REQUEST_WAIT))
+                incoming = read_request(await asyncio.wait_for(reader.readline(), REQUEST_WAIT))
             except (ValueError, TimeoutError, OSError):
                 return
-            match request:
+            match request := incoming.request:
                 case Hello(touch=touch):
                     writer.write(wire.line(self.hello()))
                     if touch:  # a command about to use this server: not idle now
@@ -219,13 +228,35 @@ class PrivateEndpoint:
                     error = ShuttingDown("the kept server is stopping; run the command again")
                     writer.write(wire.line({"t": "error", "error": wire.error_to_json(error)}))
                 case _:
-                    await self._serve(request, reader, writer)
+                    with self._debug_records(incoming):
+                        await self._serve(request, reader, writer)
             with contextlib.suppress(OSError, ConnectionError):
                 await writer.drain()
         finally:
             writer.close()
             with contextlib.suppress(OSError, ConnectionError):
                 await writer.wait_closed()
+
+    @contextlib.contextmanager
+    def _debug_records(self, incoming: Incoming) -> Iterator[None]:
+        """For a command run with ``--debug``: the library logs DEBUG records while its request
+        is open, and this request's are relayed (the server's own log stays at INFO)."""
+        if not incoming.debug:
+            yield
+            return
+        lib = logging.getLogger("lmarena")
+        if not self._debugging:
+            self._level = lib.level
+            lib.setLevel(logging.DEBUG)
+        self._debugging += 1
+        token = _LEVEL.set(logging.DEBUG)
+        try:
+            yield
+        finally:
+            _LEVEL.reset(token)
+            self._debugging -= 1
+            if not self._debugging:
+                lib.setLevel(self._level)
 
     def _serving(self) -> bool:
         return self._server is not None and self._server.is_serving()
