@@ -234,7 +234,7 @@ async def _warm_up(client: Client, endpoint: PrivateEndpoint, warm_up: WarmUp) -
     waiting for it, as it would on their stderr in-process."""
     warm_up.running = True
     try:
-        with endpoint.shared_notices():
+        with endpoint.notices.shared():
             await client.bootstrap()
     except LmArenaError as error:  # each request tries again, and says why it failed
         warm_up.error = str(error)

@@ -8,7 +8,7 @@ resumes a conversation; ``Send`` and ``Retry`` run a turn and stream the library
 the reply (or the failure); ``ListModels`` and ``Download`` do what ``Client`` does. The
 notices the library logs while it works for a request travel on that request's connection, in
 order with its events; those of work done for every request
-(:meth:`PrivateEndpoint.shared_notices`: the kept server's start-up) go to each request open
+(:meth:`.private_notices.Notices.shared`: the kept server's start-up) go to each request open
 then, or to the next one. A command that closes its connection stops its send (Ctrl-C).
 
 Only this user: the socket is 0600 in a 0700 folder, and each connection's peer is checked
@@ -20,14 +20,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import contextvars
 import logging
 import os
 import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,6 @@ from ..client.wire_requests import (
     ChatState,
     Download,
     Hello,
-    Incoming,
     ListModels,
     OpenChat,
     Request,
@@ -53,23 +51,13 @@ from ..client.wire_requests import (
 )
 from ..errors import InputError, LmArenaError, ShuttingDown
 from ..state.kept import remove_stale
+from .private_notices import Notices
 from .tasks import abandon
 
 logger = logging.getLogger("lmarena.server")
 
-#: Where a request's notices go: set inside the task that serves it.
-_SINK: contextvars.ContextVar[Callable[[dict[str, Any]], None] | None] = contextvars.ContextVar(
-    "lmarena_private_sink", default=None
-)
-#: The lowest level of the library's records relayed to the request served here (DEBUG for a
-#: command run with ``--debug``).
-_LEVEL: contextvars.ContextVar[int] = contextvars.ContextVar(
-    "lmarena_private_level", default=logging.INFO
-)
 #: Seconds a connection gets to send its request line.
 REQUEST_WAIT = 10.0
-#: Shared notices kept for the next request when none is open (the rest are only logged).
-UNSENT_LIMIT = 50
 
 
 def peer_allowed(peer_uid: int | None, own_uid: int | None = None) -> bool:
@@ -88,19 +76,6 @@ def peer_uid(sock: socket.socket | None) -> int | None:
         return None
     _pid, uid, _gid = struct.unpack("3i", raw)
     return int(uid)
-
-
-class RelayHandler(logging.Handler):
-    """Sends each notice of the library to the request it was logged for."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        sink = _SINK.get()
-        if sink is not None and record.levelno >= _LEVEL.get():
-            with contextlib.suppress(Exception):
-                sink(wire.record_to_json(record))
 
 
 @dataclass
@@ -136,33 +111,9 @@ class PrivateEndpoint:
         self._server: asyncio.Server | None = None
         self._path: Path | None = None
         self._inode: int | None = None
-        self._relay = RelayHandler()
+        self.notices = Notices()
         self._quiet = asyncio.Event()  # set while no request is open
         self._quiet.set()
-        #: The open requests' sinks, and the shared notices no request was open to take.
-        self._sinks: set[Callable[[dict[str, Any]], None]] = set()
-        self._unsent: list[dict[str, Any]] = []
-        #: Open requests of commands run with ``--debug``, and the library's level before them.
-        self._debugging = 0
-        self._level = logging.NOTSET
-
-    @contextlib.contextmanager
-    def shared_notices(self) -> Iterator[None]:
-        """Inside the block (and in tasks it starts), the library's notices go to every request
-        open at the time, or to the next request when none is: for work that all requests wait
-        on, such as starting the browser, whose notices a command run in-process would show."""
-        token = _SINK.set(self._to_all)
-        try:
-            yield
-        finally:
-            _SINK.reset(token)
-
-    def _to_all(self, message: dict[str, Any]) -> None:
-        if self._sinks:
-            for sink in list(self._sinks):
-                sink(message)
-        elif len(self._unsent) < UNSENT_LIMIT:
-            self._unsent.append(message)
 
     async def listen(self, path: Path) -> None:
         """Listen on ``path`` (anything left there must be removed first), mode 0600."""
@@ -175,10 +126,7 @@ class PrivateEndpoint:
             os.umask(old)
         os.chmod(path, 0o600)
         self._path, self._inode = path, os.stat(path).st_ino
-        lib = logging.getLogger("lmarena")
-        lib.addHandler(self._relay)
-        if lib.level == logging.NOTSET or lib.level > logging.INFO:
-            lib.setLevel(logging.INFO)
+        self.notices.install()
 
     def still_ours(self) -> bool:
         """False once the socket file was removed or replaced (the state directory is gone)."""
@@ -202,7 +150,7 @@ class PrivateEndpoint:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(2.0):
                 await self._quiet.wait()
-        logging.getLogger("lmarena").removeHandler(self._relay)
+        self.notices.uninstall()
 
     # -- one connection ----------------------------------------------------------------------------
 
@@ -228,35 +176,13 @@ class PrivateEndpoint:
                     error = ShuttingDown("the kept server is stopping; run the command again")
                     writer.write(wire.line({"t": "error", "error": wire.error_to_json(error)}))
                 case _:
-                    with self._debug_records(incoming):
-                        await self._serve(request, reader, writer)
+                    await self._serve(request, reader, writer, debug=incoming.debug)
             with contextlib.suppress(OSError, ConnectionError):
                 await writer.drain()
         finally:
             writer.close()
             with contextlib.suppress(OSError, ConnectionError):
                 await writer.wait_closed()
-
-    @contextlib.contextmanager
-    def _debug_records(self, incoming: Incoming) -> Iterator[None]:
-        """For a command run with ``--debug``: the library logs DEBUG records while its request
-        is open, and this request's are relayed (the server's own log stays at INFO)."""
-        if not incoming.debug:
-            yield
-            return
-        lib = logging.getLogger("lmarena")
-        if not self._debugging:
-            self._level = lib.level
-            lib.setLevel(logging.DEBUG)
-        self._debugging += 1
-        token = _LEVEL.set(logging.DEBUG)
-        try:
-            yield
-        finally:
-            _LEVEL.reset(token)
-            self._debugging -= 1
-            if not self._debugging:
-                lib.setLevel(self._level)
 
     def _serving(self) -> bool:
         return self._server is not None and self._server.is_serving()
@@ -280,6 +206,8 @@ class PrivateEndpoint:
         request: Request | Unknown,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
+        *,
+        debug: bool,
     ) -> None:
         activity = self.activity
         activity.active += 1
@@ -298,31 +226,37 @@ class PrivateEndpoint:
             else:  # a notice logged in a worker thread
                 loop.call_soon_threadsafe(writer.write, wire.line(message))
 
-        unsent, self._unsent = self._unsent, []
-        for message in unsent:
-            send(message)
-        self._sinks.add(send)
         try:
-            work = asyncio.ensure_future(self._run(request, send, writer))
-            gone = asyncio.ensure_future(reader.read(1))  # b"" once the command closes
-            stop = asyncio.ensure_future(self.closing.wait())
-            try:
-                await asyncio.wait({work, gone, stop}, return_when=asyncio.FIRST_COMPLETED)
-            finally:  # also when this handler is cancelled: nothing of the request is left
-                for waiter in (gone, stop):
-                    waiter.cancel()
-                ended = work.done()
-                if not ended:
-                    await abandon(work)
-            if not ended and self.closing.is_set():
-                send({"t": "error", "error": wire.error_to_json(ShuttingDown(STOPPED))})
+            with self.notices.of_request(send, debug=debug):
+                await self._until_done(request, send, reader, writer)
         finally:
             finished = True
-            self._sinks.discard(send)
             activity.active -= 1
             activity.last = time.monotonic()
             if not activity.active:
                 self._quiet.set()
+
+    async def _until_done(
+        self,
+        request: Request | Unknown,
+        send: Callable[[dict[str, Any]], None],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Serve ``request`` until it is done, the command goes away or the server stops."""
+        work = asyncio.ensure_future(self._run(request, send, writer))
+        gone = asyncio.ensure_future(reader.read(1))  # b"" once the command closes
+        stop = asyncio.ensure_future(self.closing.wait())
+        try:
+            await asyncio.wait({work, gone, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when this handler is cancelled: nothing of the request is left
+            for waiter in (gone, stop):
+                waiter.cancel()
+            ended = work.done()
+            if not ended:
+                await abandon(work)
+        if not ended and self.closing.is_set():
+            send({"t": "error", "error": wire.error_to_json(ShuttingDown(STOPPED))})
 
     async def _run(
         self,
@@ -330,7 +264,6 @@ class PrivateEndpoint:
         send: Callable[[dict[str, Any]], None],
         writer: asyncio.StreamWriter,
     ) -> None:
-        _SINK.set(send)
         chat: ChatSession | None = None
         try:
             match request:
@@ -421,7 +354,6 @@ def state_of(chat: ChatSession) -> ChatState:
 __all__ = [
     "Activity",
     "PrivateEndpoint",
-    "RelayHandler",
     "peer_allowed",
     "peer_uid",
     "session_from",
