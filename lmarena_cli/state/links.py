@@ -13,15 +13,11 @@ store (WAL, short ``BEGIN IMMEDIATE`` writes).
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import StoreError
-from .sqlite import create_file, set_wal
-from .store import BUSY_TIMEOUT
+from .sqlite import SideTables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversation_links (
@@ -35,33 +31,13 @@ CREATE INDEX IF NOT EXISTS conversation_links_new ON conversation_links (new_id)
 MAX_HOPS = 32
 
 
-class ConversationLinks:
+class ConversationLinks(SideTables):
     """The links table in the conversation store's file; close it with :meth:`close`."""
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         """``read_only``: for readers (``lmarena history``), which must neither create the table
         nor wait for another process's write lock; a file without the table has no links."""
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        if not read_only:
-            create_file(self.path)
-        try:
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            if read_only:
-                return
-            set_wal(self._db)
-            with self._write() as db:
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    db.execute(statement)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot use the conversation store {self.path}: {exc}") from None
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _SCHEMA, read_only=read_only)
 
     def link(self, old_id: str, new_id: str) -> None:
         """``old_id`` goes on in ``new_id`` (a later link of ``old_id`` replaces this one)."""
@@ -109,20 +85,6 @@ class ConversationLinks:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the conversation store {self.path}: {exc}") from None
         return None if row is None else str(row[0])
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        try:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the conversation store {self.path}: {exc}") from None
 
 
 __all__ = ["ConversationLinks"]

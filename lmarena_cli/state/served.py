@@ -15,20 +15,14 @@ older lmarena reading the file sees nothing new. Safe across processes like the 
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..errors import StoreError
-from .sqlite import create_file, set_wal
-from .store import BUSY_TIMEOUT
+from .sqlite import SideTables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS served_conversations (
@@ -60,28 +54,11 @@ class StoredResponse:
     latest: bool
 
 
-class ServedStore:
+class ServedStore(SideTables):
     """The server's tables in the conversation store's file; close it with :meth:`close`."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        create_file(self.path)
-        try:
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            set_wal(self._db)
-            with self._write() as db:
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    db.execute(statement)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot use the conversation store {self.path}: {exc}") from None
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _SCHEMA)
 
     # --- conversations ---------------------------------------------------------------------------
 
@@ -137,28 +114,6 @@ class ServedStore:
             )
 
     # --- plumbing --------------------------------------------------------------------------------
-
-    def _read(self, sql: str, *params: Any) -> tuple[Any, ...] | None:
-        try:
-            with self._lock:
-                row: tuple[Any, ...] | None = self._db.execute(sql, params).fetchone()
-                return row
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the conversation store {self.path}: {exc}") from None
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        try:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the conversation store {self.path}: {exc}") from None
 
 
 __all__ = ["ServedStore", "StoredResponse"]

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from ..errors import ErrorKind, StoreError
-from .sqlite import create_file, set_wal
+from .sqlite import BUSY_TIMEOUT, create_file, set_wal
 from .transcripts import (
     Turn,
     candidate_cuts,
@@ -44,8 +44,6 @@ from .transcripts import (
 )
 
 SCHEMA_VERSION = 2
-#: Seconds a writer waits for another process's lock before giving up.
-BUSY_TIMEOUT = 10.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversations (

@@ -14,17 +14,10 @@ untouched. Safe across processes (WAL, short ``BEGIN IMMEDIATE`` writes).
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from ..errors import StoreError
-from .sqlite import create_file, set_wal
-from .store import BUSY_TIMEOUT
+from .sqlite import SideTables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS turn_times (
@@ -43,28 +36,11 @@ CREATE TABLE IF NOT EXISTS ended_conversations (
 """
 
 
-class TurnNotes:
+class TurnNotes(SideTables):
     """The two tables of the module doc; close with :meth:`close`."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        create_file(self.path)
-        try:
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-            )
-            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-            set_wal(self._db)
-            with self._write() as db:
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    db.execute(statement)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot use the conversation store {self.path}: {exc}") from None
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _SCHEMA)
 
     # --- turn times ------------------------------------------------------------------------------
 
@@ -81,12 +57,11 @@ class TurnNotes:
 
     def times(self, conversation_id: str) -> list[tuple[float | None, float | None, float]]:
         """The conversation's turns, oldest first: (first_a, first_b, hold)."""
-        with self._errors():
-            rows = self._db.execute(
-                "SELECT first_a, first_b, hold FROM turn_times WHERE conversation_id = ?"
-                " ORDER BY rowid",
-                (conversation_id,),
-            ).fetchall()
+        rows = self._rows(
+            "SELECT first_a, first_b, hold FROM turn_times WHERE conversation_id = ?"
+            " ORDER BY rowid",
+            conversation_id,
+        )
         return [(row[0], row[1], row[2]) for row in rows]
 
     def largest_b(self) -> tuple[float | None, int]:
@@ -109,33 +84,6 @@ class TurnNotes:
         """Why the conversation cannot go on; None when it can."""
         row = self._read("SELECT reason FROM ended_conversations WHERE id = ?", conversation_id)
         return None if row is None else str(row[0])
-
-    def _read(self, sql: str, *params: Any) -> tuple[Any, ...] | None:
-        with self._errors():
-            row: tuple[Any, ...] | None = self._db.execute(sql, params).fetchone()
-            return row
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            with self._lock:
-                yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read the conversation store {self.path}: {exc}") from None
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        try:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the conversation store {self.path}: {exc}") from None
 
 
 __all__ = ["TurnNotes"]
