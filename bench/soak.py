@@ -10,7 +10,9 @@ data), never two reCAPTCHA rejections in a row and never a fault right after one
 is never flagged. The kept server is SIGKILLed twice mid-answer before request 100; the next
 command starts a new one.
 
-    .venv/bin/python bench/soak.py [--requests 1000] [--concurrency 8] [--seed 7]
+    .venv/bin/python bench/soak.py [--requests 1000] [--concurrency 8] [--seed 7] [--out DIR]
+
+Exits 1 when anything above failed (tests/test_soak.py runs a short one: 100 requests).
 
 It ends with a table: every request got its answer or a documented error (exit status, HTTP
 status), none hung, none was a 500; every answered conversation is in its store with its turns;
@@ -363,6 +365,18 @@ def report_data(
     }
 
 
+def failures(data: dict[str, Any]) -> list[str]:
+    """What the soak must not see: each a line; empty when nothing was lost."""
+    wrong = []
+    for key in ("hung", "http_500"):
+        if data[key]:
+            wrong.append(f"{key}: {data[key]}")
+    for key in ("undocumented", "missing_from_store", "leftover_processes"):
+        if data[key]:
+            wrong.append(f"{key}: {data[key]}")
+    return wrong
+
+
 def table(data: dict[str, Any]) -> str:
     lines = [
         f"{data['requests']} requests, concurrency {data['concurrency']}, "
@@ -401,11 +415,16 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the working folder")
     parser.add_argument("--kills", type=int, default=len(KILLS_AT), help="kept server kills")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     arguments = parser.parse_args()
     results = asyncio.run(soak(arguments))
     text = table(results)
     print(text)
-    out = ROOT / "bench" / "results"
+    out = arguments.out
     (out / "soak.json").write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
     (out / "soak.md").write_text(text + "\n")
-    print("written to bench/results/soak.json and soak.md")
+    print(f"written to {out / 'soak.json'} and soak.md")
+    wrong = failures(results)
+    if wrong:
+        print("FAILED:", *wrong, sep="\n  ", file=sys.stderr)
+        sys.exit(1)
