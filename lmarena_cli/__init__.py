@@ -24,8 +24,8 @@ __all__ = ["ChatSession", "Client", "Model", "Reply", "ReplyStream", "Settings",
 
 if TYPE_CHECKING:
     from .client.client import ChatSession, Client
-    from .client.exchange import ReplyStream
     from .client.reply import Reply
+    from .client.turn.exchange import ReplyStream
     from .settings import Settings
     from .site.models import Model
 
@@ -33,7 +33,7 @@ _LAZY = {
     "Client": "client.client",
     "ChatSession": "client.client",
     "Reply": "client.reply",
-    "ReplyStream": "client.exchange",
+    "ReplyStream": "client.turn.exchange",
     "Model": "site.models",
     "Settings": "settings",
 }

@@ -40,7 +40,7 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     monkeypatch.setenv("LM_ARENA_BROWSER_HEADLESS", "1")
     # No kept server (`lmarena server`): commands run in-process, unless a test is about it
-    # (tests/test_keep.py sets its own value).
+    # (tests/test_kept.py sets its own value).
     monkeypatch.setenv("LM_ARENA_KEEP_ALIVE", "0")
     if CHROMIUM_OVERRIDE:
         # The run's choice of browser (or of none) holds inside the tests too.

@@ -9,6 +9,11 @@ Layers, lowest first (docs/architecture.md draws them):
     client    client/                         everything below
     front     cli/, server/                   everything below; server never imports cli
 
+Inside ``client/``, its parts are layered the same way (:data:`CLIENT_RANK`, lowest first): the
+reply's data, how requests leave (``transport/``), what goes into a prompt (``content/``), the
+site's side of a client (``session/``) beside the kept server's client (``kept/``), one turn
+(``turn/``), one conversation (``conversation/``), and ``Client`` with its factory on top.
+
 Every import counts, also those inside functions and under ``TYPE_CHECKING``: a lazy import is
 still a dependency. ``scripts/check`` runs this file too.
 """
@@ -26,6 +31,20 @@ MAX_LINES = 400
 
 RANK = {"settings": 0, "errors": 0, "site": 1, "state": 2, "browser": 3, "client": 4}
 FRONT = {"cli", "server"}
+#: The parts of client/ (a subpackage or a top-level module), lowest first: a part imports only
+#: parts of a lower rank (``kept`` and ``session`` are peers: neither imports the other).
+CLIENT_RANK = {
+    "reply": 0,
+    "transport": 1,
+    "api": 1,
+    "content": 2,
+    "kept": 3,
+    "session": 3,
+    "turn": 4,
+    "conversation": 5,
+    "client": 6,
+    "factory": 7,
+}
 #: Front ends may use each other only this way round: `lmarena serve` starts the server.
 ALLOWED_ACROSS = {("cli", "server")}
 
@@ -105,6 +124,33 @@ def test_layers_import_only_downward() -> None:
             if not ok:
                 wrong.append(f"{name}:{line} imports {target}")
     assert wrong == [], "imports against the layers:\n" + "\n".join(wrong)
+
+
+def client_part(name: str) -> str | None:
+    """``client.turn.flow`` -> ``turn``; None outside client/."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == "client" and len(parts) > 1 else None
+
+
+def test_every_module_of_the_client_belongs_to_a_part() -> None:
+    strays = [n for n in modules() if (part := client_part(n)) and part not in CLIENT_RANK]
+    assert strays == [], f"client modules outside the parts of CLIENT_RANK: {strays}"
+
+
+def test_the_parts_of_the_client_import_only_downward() -> None:
+    known = set(modules())
+    wrong = []
+    for name, path in modules().items():
+        mine = client_part(name)
+        if mine is None or mine not in CLIENT_RANK:
+            continue
+        for line, target in imports_of(name, path, known):
+            theirs = client_part(target)
+            if theirs is None or theirs == mine or theirs not in CLIENT_RANK:
+                continue
+            if CLIENT_RANK[theirs] >= CLIENT_RANK[mine]:
+                wrong.append(f"{name}:{line} imports {target}")
+    assert wrong == [], "imports against the client's parts:\n" + "\n".join(wrong)
 
 
 def test_no_import_cycles_between_modules() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lmarena_cli.client.structured import OutputFormat, instruction
+from lmarena_cli.client.content.structured import OutputFormat, instruction
 from tests.fake_arena import FakeArena, Reply
 from tests.helpers.command import run_lmarena
 from tests.helpers.pdfs import encrypt_pdf, make_pdf

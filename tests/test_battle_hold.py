@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from lmarena_cli import Client
-from lmarena_cli.client.doctor import Doctor
-from lmarena_cli.client.turn_flow import BattleSeen, Phase, TurnFlow
+from lmarena_cli.cli.doctor_checks import Doctor
+from lmarena_cli.client.turn.flow import BattleSeen, Phase, TurnFlow
 from lmarena_cli.errors import ConfigError
 from lmarena_cli.settings import Settings
 from lmarena_cli.site.events import TextDelta

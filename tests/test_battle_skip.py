@@ -19,9 +19,9 @@ import orjson
 import pytest
 
 from lmarena_cli import Client
-from lmarena_cli.client import battles
 from lmarena_cli.client.reply import SkippedBattle
-from lmarena_cli.client.turn_flow import Phase
+from lmarena_cli.client.turn import battles
+from lmarena_cli.client.turn.flow import Phase
 from lmarena_cli.errors import ErrorKind, UpstreamError
 from lmarena_cli.site import facts
 from lmarena_cli.site.events import TextDelta

@@ -95,7 +95,7 @@ def base_env(url: str, state: Path, **extra: str) -> dict[str, str]:
         LM_ARENA_STATE_DIR=str(state),
         LM_ARENA_BROWSER_HEADLESS="1",
         LM_ARENA_TIMEOUT="30",
-        # In-process, as these tests are about the command itself; tests/test_keep.py covers
+        # In-process, as these tests are about the command itself; tests/test_kept.py covers
         # the kept server.
         LM_ARENA_KEEP_ALIVE="0",
         PYTHONUNBUFFERED="1",

@@ -16,15 +16,13 @@ from typing import Any
 
 import pytest
 
-from lmarena_cli.client import wire
 from lmarena_cli.client.api import ChatApi, ChatsApi, ClientApi
-from lmarena_cli.client.chats import ChatSession
 from lmarena_cli.client.client import Client
-from lmarena_cli.client.exchange import ReplyStream
-from lmarena_cli.client.remote import RemoteChatSession, RemoteClient
-from lmarena_cli.client.remote_stream import RemoteStream
-from lmarena_cli.client.reply import TextStream
-from lmarena_cli.client.wire_requests import (
+from lmarena_cli.client.conversation.chats import ChatSession
+from lmarena_cli.client.kept import wire
+from lmarena_cli.client.kept.remote import RemoteChatSession, RemoteClient
+from lmarena_cli.client.kept.remote_stream import RemoteStream
+from lmarena_cli.client.kept.wire_requests import (
     OPS,
     ChatState,
     Download,
@@ -40,6 +38,8 @@ from lmarena_cli.client.wire_requests import (
     read_request,
     request_line,
 )
+from lmarena_cli.client.reply import TextStream
+from lmarena_cli.client.turn.exchange import ReplyStream
 from lmarena_cli.errors import InputError
 from lmarena_cli.server.private import PrivateEndpoint
 from lmarena_cli.site import facts

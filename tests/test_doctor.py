@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 
 from lmarena_cli.cli.doctor import render
-from lmarena_cli.client.doctor import STEPS, Check, Doctor
+from lmarena_cli.cli.doctor_checks import STEPS, Check, Doctor
 from lmarena_cli.errors import ProtocolError
 from tests.fake_arena import FakeArena, Fault
 from tests.helpers.arena_host import ArenaHost

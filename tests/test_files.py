@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lmarena_cli.client.files import (
+from lmarena_cli.client.content.files import (
     MAX_PDF_CHARS,
     MAX_PDF_PAGES,
     TRUNCATED,

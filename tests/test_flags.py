@@ -28,7 +28,7 @@ import openai
 import orjson
 import pytest
 
-from lmarena_cli.client.pacing import Pacing
+from lmarena_cli.client.session.pacing import Pacing
 from lmarena_cli.errors import ErrorKind, RateLimited
 from lmarena_cli.server.app import make_app
 from lmarena_cli.server.run import start, warm_up
@@ -38,7 +38,7 @@ from lmarena_cli.state.penalty import PENALTIES_FILE, PenaltyFile
 from tests.fake_arena import FakeArena, Fault
 from tests.fake_arena.facts import CREATE_EVALUATION
 from tests.helpers.clients import ClientFactory, settings_for
-from tests.test_keep import Cli
+from tests.test_kept import Cli
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -20,8 +20,8 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from lmarena_cli.client import netguard
-from lmarena_cli.client.netguard import GuardResolver, check_url, fetch_url, format_size
+from lmarena_cli.client.transport import netguard
+from lmarena_cli.client.transport.netguard import GuardResolver, check_url, fetch_url, format_size
 from lmarena_cli.errors import InputError, Timeout
 from tests.helpers.servers import Handler, loopback_server
 

@@ -27,8 +27,8 @@ import openai
 import orjson
 import pytest
 
-from lmarena_cli.client.pacing import Pacing, local_time
-from lmarena_cli.client.retry import RECAPTCHA_COOL_DOWN
+from lmarena_cli.client.session.pacing import Pacing, local_time
+from lmarena_cli.client.session.retry import RECAPTCHA_COOL_DOWN
 from lmarena_cli.errors import Blocked, ConfigError, ErrorKind, ExitStatus, RateLimited
 from lmarena_cli.server.app import make_app
 from lmarena_cli.server.run import start, warm_up

@@ -2,7 +2,7 @@
 sent, is refused with exit 2 and a message naming both sizes, and never reaches the site.
 
 The CLI runs as a real subprocess on the browser's stand-in against the fake arena; the same
-refusal through a kept server is in ``test_keep.py``.
+refusal through a kept server is in ``test_kept.py``.
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ from typer.testing import CliRunner
 
 from lmarena_cli import errors
 from lmarena_cli.cli import app as cli
-from lmarena_cli.client import site_session as site_session_module
 from lmarena_cli.client.client import Client
-from lmarena_cli.client.http import SiteHttp
+from lmarena_cli.client.session import site_session as site_session_module
+from lmarena_cli.client.transport.http import SiteHttp
 from lmarena_cli.errors import ErrorKind, ExitStatus
 from lmarena_cli.server.app import make_app
 from lmarena_cli.server.run import start, warm_up

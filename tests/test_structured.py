@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lmarena_cli.client.structured import (
+from lmarena_cli.client.content.structured import (
     NO_JSON,
     OutputFormat,
     check,

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from lmarena_cli import Client
-from lmarena_cli.client.tokens import TOKEN_MAX_AGE, TokenReserve
+from lmarena_cli.client.session.tokens import TOKEN_MAX_AGE, TokenReserve
 from lmarena_cli.errors import Blocked, ErrorKind
 from tests.fake_arena import FakeArena, Fault
 from tests.fake_arena.facts import CREATE_EVALUATION, V3_TOKEN_FIELD

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lmarena_cli.client.usage import estimate_tokens
+from lmarena_cli.client.content.usage import estimate_tokens
 from lmarena_cli.server.limits import Limiter
 from lmarena_cli.server.tools import (
     CallScanner,

@@ -27,8 +27,8 @@ from aiohttp import web
 
 from lmarena_cli.browser.cdp import command
 from lmarena_cli.browser.session import Browser
+from lmarena_cli.cli.doctor_checks import Doctor
 from lmarena_cli.client.client import Client
-from lmarena_cli.client.doctor import Doctor
 from lmarena_cli.errors import Blocked, BrowserUnavailable, ConfigError, ErrorKind
 from lmarena_cli.server.app import make_app
 from lmarena_cli.server.run import start, warm_up

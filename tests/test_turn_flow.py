@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lmarena_cli.client.reply import SkippedBattle
-from lmarena_cli.client.turn_flow import (
+from lmarena_cli.client.turn.flow import (
     HOLD_DUE,
     TRANSITIONS,
     BattleSeen,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from lmarena_cli.client.uploads import (
+from lmarena_cli.client.content.uploads import (
     MAX_IMAGE_BYTES,
     Attachment,
     ImageInput,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lmarena_cli.client.usage import estimate_tokens
+from lmarena_cli.client.content.usage import estimate_tokens
 from lmarena_cli.site.prompts import fold_history
 from tests.helpers.o200k import count, o200k_base
 
@@ -119,7 +119,7 @@ SAMPLES = {
     "chat transcript": CHAT,
     "README.md": (ROOT / "README.md").read_text(),
     "docs/architecture.md": (ROOT / "docs/architecture.md").read_text(),
-    "client/chats.py": (ROOT / "lmarena_cli/client/chats.py").read_text(),
+    "client/conversation/chats.py": (ROOT / "lmarena_cli/client/conversation/chats.py").read_text(),
 }
 
 

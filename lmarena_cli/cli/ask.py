@@ -162,11 +162,11 @@ def ask(
     given = None if retry else prompt_input(term, prompt, images, no_stdin=no_stdin)
     text = given.text if given is not None else ""
     if files:
-        from ..client.files import with_files
+        from ..client.content.files import with_files
 
         text = with_files(text, files)
     if fmt is not None:
-        from ..client.structured import with_instruction
+        from ..client.content.structured import with_instruction
 
         text = with_instruction(text, fmt)
     settings = load_settings(term, model=model, timeout=timeout)

@@ -3,7 +3,7 @@
 One line per step on stdout (``ok`` or ``FAIL``, the step, what was expected and what came), or
 one JSON object per step with ``--json``; it stops at the first failure and exits with that
 failure's status (0 when every step passed). The checks themselves are the library's
-(:mod:`lmarena_cli.client.doctor`); nothing they say is secret, so the output can be pasted into
+(:mod:`lmarena_cli.cli.doctor_checks`); nothing they say is secret, so the output can be pasted into
 a bug report.
 
 When a kept server serves the same state folder (``ask`` and ``chat`` answer through it), a notice
@@ -24,8 +24,8 @@ from .terminal import Terminal
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-    from ..client.doctor import Check
     from ..settings import Settings
+    from .doctor_checks import Check
 
 #: Width of the step column of the text output.
 _STEP_WIDTH = 9
@@ -39,9 +39,9 @@ def render(check: Check) -> str:
 
 def kept_server_notice(settings: Settings) -> str | None:
     """What to say about a kept server of this state folder (None when none answers)."""
-    from ..client.wire import fingerprint
+    from ..client.kept.wire import fingerprint
     from ..state.kept import KeptPaths
-    from .keep import probe
+    from .kept import probe
 
     hello = probe(KeptPaths.of(settings.state_dir).socket, wait=1.0)
     if hello is None:
@@ -62,9 +62,9 @@ def account_check(settings: Settings) -> Check | None:
     wait the site asked for, its cause and end; today's sends and their budget), read from the
     state directory without a browser. It fails as a send would be refused (protocol §15.3).
     None when there is nothing to say (no wait, flag, budget or send today)."""
-    from ..client.doctor import Check
-    from ..client.pacing import Pacing
+    from ..client.session.pacing import Pacing
     from ..errors import RateLimited
+    from .doctor_checks import Check
 
     pacing = Pacing(settings)
     status = pacing.status()
@@ -84,7 +84,7 @@ def account_check(settings: Settings) -> Check | None:
 def clear_flag(term: Terminal, settings: Settings) -> None:
     """``--clear-flag``: forget the flag (or wait) remembered for the site, once its security
     check is passed in a browser (protocol §15.3)."""
-    from ..client.pacing import Pacing, local_time
+    from ..client.session.pacing import Pacing, local_time
 
     pacing = Pacing(settings)
     dropped = pacing.forget()
@@ -146,7 +146,7 @@ def doctor(
         import orjson
 
         from ..client.client import Client
-        from ..client.doctor import Doctor
+        from .doctor_checks import Doctor
 
         # record=False: the round trip of --send is not a conversation for `ask -c`.
         async def all_checks() -> AsyncIterator[Check]:

@@ -19,12 +19,12 @@ from ..errors import ExitStatus, LmArenaError
 from .terminal import Terminal
 
 if TYPE_CHECKING:
-    from ..client.structured import OutputFormat
+    from ..client.content.structured import OutputFormat
 
 
 def attachments(term: Terminal, paths: list[str]) -> list[str]:
     """Each file of ``-a`` as the block of text a model is given; exit 2 on one that cannot be."""
-    from ..client.files import read_file
+    from ..client.content.files import read_file
 
     blocks = []
     for path in paths:
@@ -39,7 +39,7 @@ def attachments(term: Terminal, paths: list[str]) -> list[str]:
 def schema(term: Terminal, value: str) -> OutputFormat:
     """``--schema``'s JSON Schema (inline JSON, or the path of a file holding it) as a strict
     output format; exit 2 when it is not readable JSON or not a valid schema."""
-    from ..client.structured import OutputFormat
+    from ..client.content.structured import OutputFormat
 
     try:
         if value.lstrip().startswith("{"):
@@ -68,7 +68,7 @@ async def print_structured(term: Terminal, stream: Any, fmt: OutputFormat, *, js
     naming it, and the model's text after it on stderr (``--json``: in the reply's ``text``)."""
     import orjson
 
-    from ..client.structured import check
+    from ..client.content.structured import check
 
     with term.spinner("waiting for the answer…"):
         async for _ in stream:

@@ -24,7 +24,7 @@ def login(
     settings = load_settings(term)
     # A kept server holds the browser profile (this sign-in would land in a throwaway copy) and
     # the old session: it goes first, and the next `ask` starts one with the new session.
-    from .keep import stop_for_profile
+    from .kept import stop_for_profile
 
     stop_for_profile(settings, term.info)
 

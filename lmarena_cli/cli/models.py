@@ -74,6 +74,6 @@ def _cooldown(model: Model) -> str:
     until = model.rate_limited_until
     if until is None or until <= time.time():
         return ""
-    from ..client.pacing import local_time
+    from ..client.session.pacing import local_time
 
     return f"  (rate-limited until {local_time(until)})"

@@ -86,10 +86,10 @@ def load_settings(term: Terminal, **flags: Any) -> Settings:
 def make_client(settings: Settings, *, start: bool = True) -> ClientApi:
     """The library's client (imported here: aiohttp and nodriver are slow to import).
 
-    With ``LM_ARENA_KEEP_ALIVE`` > 0 it is a client of the kept server (:mod:`.keep`), started
+    With ``LM_ARENA_KEEP_ALIVE`` > 0 it is a client of the kept server (:mod:`.kept`), started
     first when none runs and ``start``; either is a :class:`~..client.api.ClientApi`.
     """
-    from .keep import kept_client
+    from .kept import kept_client
 
     remote = kept_client(settings, start=start)
     if remote is not None:

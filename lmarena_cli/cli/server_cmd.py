@@ -33,9 +33,9 @@ def status(json_: JsonOpt = False, no_color: NoColorOpt = False) -> None:
     """Show the kept server (pid, uptime, requests, idle time); exit 0 when one runs, 1 when
     none does."""
     term = Terminal(no_color=no_color)
-    from ..client.pacing import Pacing
+    from ..client.session.pacing import Pacing
     from ..state.kept import KeptPaths
-    from .keep import probe
+    from .kept import probe
 
     settings = load_settings(term)
     paths = KeptPaths.of(settings.state_dir)
@@ -104,7 +104,7 @@ def start(quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     """Start a kept server now (ask and chat start one themselves when none runs)."""
     term = Terminal(quiet=quiet, no_color=no_color)
     from ..state.kept import KeptPaths
-    from .keep import ensure_server
+    from .kept import ensure_server
 
     settings = load_settings(term)
     if settings.keep_alive <= 0:
@@ -129,7 +129,7 @@ def stop(quiet: QuietOpt = False, no_color: NoColorOpt = False) -> None:
     ends with it."""
     term = Terminal(quiet=quiet, no_color=no_color)
     from ..state.kept import KeptPaths, pid_alive
-    from .keep import stop_server
+    from .kept import stop_server
 
     settings = load_settings(term)
     paths = KeptPaths.of(settings.state_dir)

@@ -2,7 +2,7 @@
 :class:`ChatApi`.
 
 Two classes implement it: :class:`~.client.Client` (the library in this process) and
-:class:`~.remote.RemoteClient` (the same calls through a kept server's socket); a command holds
+:class:`~.kept.remote.RemoteClient` (the same calls through a kept server's socket); a command holds
 a ``ClientApi`` and does not know which. A streamed answer of either is a
 :class:`~.reply.TextStream`. Only typing here: nothing heavy is imported.
 """
@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 
 class ChatApi(Protocol):
-    """One conversation (:class:`~.chats.ChatSession`, :class:`~.remote.RemoteChatSession`)."""
+    """One conversation (:class:`~.conversation.chats.ChatSession`,
+    :class:`~.kept.remote.RemoteChatSession`)."""
 
     @property
     def id(self) -> str | None:
@@ -100,7 +101,8 @@ class ChatApi(Protocol):
 
 
 class ChatsApi(Protocol):
-    """``client.chats`` (:class:`~.chats.Chats`, :class:`~.remote.RemoteChats`)."""
+    """``client.chats`` (:class:`~.conversation.chats.Chats`,
+    :class:`~.kept.remote.RemoteChats`)."""
 
     async def create(
         self,
@@ -130,7 +132,7 @@ class ChatsApi(Protocol):
 
 class ClientApi(Protocol):
     """What the commands use of a client: :class:`~.client.Client` in this process, or
-    :class:`~.remote.RemoteClient` through a kept server."""
+    :class:`~.kept.remote.RemoteClient` through a kept server."""
 
     settings: Settings
 

@@ -1,4 +1,4 @@
-"""The conversation API: ``Client``, with ``client.chats`` (:mod:`.chats`).
+"""The conversation API: ``Client``, with ``client.chats`` (:mod:`.conversation.chats`).
 
 ::
 
@@ -14,16 +14,17 @@
             print(delta, end="", flush=True)
         print(stream.reply.finish_reason)
 
-``Client`` puts its parts together and hands each user the one it needs: the browser, its state
-and tokens (:class:`~.site_session.SiteSession`, ``client.session``), every request
-(:class:`~.site_transport.SiteTransport`, ``client.http``), the account's pacing
-(:class:`~.pacing.Pacing`, ``client.pacing``), the requests beside a send and the retry
-policies (:class:`~.site_calls.SiteCalls`), the models (:class:`~.catalog.ModelCatalog`), the
-conversation store (:class:`~.recording.Recorder`) and uploads (:class:`~.attachments.Uploader`).
-One send, its stream and its retries are :class:`~.exchange.ReplyStream`, given only what a turn
-uses (:class:`~.turn_site.TurnSite`); the reply's data types are in :mod:`.reply`.
-``ChatSession``, ``ReplyStream``, ``Reply`` and ``Answer`` are re-exported here. Notices
-(retries, refreshes) are INFO records of the ``"lmarena"`` logger.
+``Client`` puts its parts together and hands each user the one it needs: the browser, its state and
+tokens (:class:`~.session.site_session.SiteSession`, ``client.session``), every request
+(:class:`~.transport.site_transport.SiteTransport`, ``client.http``), the account's pacing
+(:class:`~.session.pacing.Pacing`, ``client.pacing``), the requests beside a send and the retry
+policies (:class:`~.session.site_calls.SiteCalls`), the models
+(:class:`~.session.catalog.ModelCatalog`), the conversation store
+(:class:`~.conversation.recording.Recorder`) and uploads (:class:`~.turn.attachments.Uploader`). One
+send, its stream and its retries are :class:`~.turn.exchange.ReplyStream`, given only what a turn
+uses (:class:`~.session.turn_site.TurnSite`); the reply's data types are in :mod:`.reply`.
+``ChatSession``, ``ReplyStream``, ``Reply`` and ``Answer`` are re-exported here. Notices (retries,
+refreshes) are INFO records of the ``"lmarena"`` logger.
 """
 
 from __future__ import annotations
@@ -37,19 +38,19 @@ from ..state.cache import SiteState
 from ..state.links import ConversationLinks
 from ..state.store import ConversationStore
 from ..state.turn_notes import TurnNotes
-from .attachments import Uploader
-from .catalog import ModelCatalog
-from .chats import ChatSession
-from .conversations import Chats
-from .exchange import ReplyStream
-from .pacing import Pacing
-from .recording import Recorder
+from .conversation.chats import ChatSession
+from .conversation.conversations import Chats
+from .conversation.recording import Recorder
 from .reply import Answer, Reply
-from .site_calls import SiteCalls
-from .site_session import SiteSession
-from .site_transport import SiteTransport
-from .tokens import TOKEN_MAX_AGE, TokenReserve
-from .turn_site import TurnSite
+from .session.catalog import ModelCatalog
+from .session.pacing import Pacing
+from .session.site_calls import SiteCalls
+from .session.site_session import SiteSession
+from .session.tokens import TOKEN_MAX_AGE, TokenReserve
+from .session.turn_site import TurnSite
+from .transport.site_transport import SiteTransport
+from .turn.attachments import Uploader
+from .turn.exchange import ReplyStream
 
 
 class Client:
@@ -171,13 +172,15 @@ class Client:
         messages: list[dict[str, Any]],
         answer_id: str | None = None,
     ) -> None:
-        """Write one exchange to the conversation store (see :class:`~.recording.Recorder`)."""
+        """Write one exchange to the conversation store
+        (:class:`~.conversation.recording.Recorder`)."""
         self._recorder.record_exchange(
             reply, mode=mode, model=model, model_b=model_b, messages=messages, answer_id=answer_id
         )
 
     def record_link(self, old_id: str, new_id: str) -> None:
-        """The site recycled ``old_id``; it goes on in ``new_id`` (:mod:`.recycled`)."""
+        """The site recycled ``old_id``; it goes on in ``new_id``
+        (:mod:`.conversation.recycled`)."""
         self._recorder.record_link(old_id, new_id)
 
     def record_retry(self, reply: Reply, content: str | None = None) -> None:

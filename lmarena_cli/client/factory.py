@@ -6,9 +6,9 @@ server with :func:`kept_server_command`. A program that runs these front ends in
 process (the test suite's entry modules, ``tests/helpers/stand_in_*.py``) calls
 :func:`use_browser` first, naming its browser and the command of a kept server that makes the
 same choice; nothing here is read from the environment. Without that call: Chromium, and
-``python -m lmarena_cli.server.keeper``.
+``python -m lmarena_cli.server.kept``.
 
-Nothing here imports aiohttp or nodriver (``cli/keep.py`` asks for the kept server's command).
+Nothing here imports aiohttp or nodriver (``cli/kept.py`` asks for the kept server's command).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 BrowserFactory = Callable[[Settings], BrowserInterface]
 
 #: The module a command runs, in this interpreter, to start a kept server.
-KEPT_SERVER_MODULE = "lmarena_cli.server.keeper"
+KEPT_SERVER_MODULE = "lmarena_cli.server.kept"
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def use_browser(factory: BrowserFactory, *, kept_server: Sequence[str] | None = 
 
 
 def kept_server_command() -> list[str]:
-    """The command line that starts a kept server (``python -m lmarena_cli.server.keeper``
+    """The command line that starts a kept server (``python -m lmarena_cli.server.kept``
     unless :func:`use_browser` named another)."""
     if _choice.kept_server is not None:
         return list(_choice.kept_server)

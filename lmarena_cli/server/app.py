@@ -50,7 +50,7 @@ from typing import Any
 from aiohttp import web
 
 from ..client.client import Client
-from ..client.pacing import never_wait_out
+from ..client.session.pacing import never_wait_out
 from ..errors import ConfigError, LmArenaError, RateLimited
 from ..settings import Settings
 from . import chat_codec, handlers, messages_codec, responses, responses_codec

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..client.structured import OutputFormat
+from ..client.content.structured import OutputFormat
 from ..errors import FieldError
 from ..site.prompts import text_of
 from . import fields, tools

@@ -17,12 +17,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..client.chats import ChatSession
-from ..client.exchange import ReplyStream
-from ..client.recycled import announce, is_recycled, stored_transcript
+from ..client.content.structured import instruction
+from ..client.content.usage import estimate_tokens
+from ..client.conversation.chats import ChatSession
+from ..client.conversation.recycled import announce, is_recycled, stored_transcript
 from ..client.reply import SkippedBattle
-from ..client.structured import instruction
-from ..client.usage import estimate_tokens
+from ..client.turn.exchange import ReplyStream
 from ..errors import LmArenaError, PromptTooLong
 from ..site.events import Citation, Finish, ImageOutput, ReasoningDelta, TextDelta
 from ..site.prompts import fold_history

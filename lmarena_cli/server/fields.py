@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..client.files import decode_data_uri, file_text
-from ..client.structured import OutputFormat
+from ..client.content.files import decode_data_uri, file_text
+from ..client.content.structured import OutputFormat
 from ..errors import FieldError, InputError
 from .tools import Tool
 

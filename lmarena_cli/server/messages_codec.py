@@ -28,7 +28,7 @@ or the server is unavailable: the status stays 503 rather than Anthropic's 529, 
 retry rules read it as the server's own unavailability), 504 ``timeout_error``, and any other
 5xx (502: the site failed the answer) ``api_error``.
 
-**count_tokens** is :func:`~lmarena_cli.client.usage.estimate_tokens` of the prompt that
+**count_tokens** is :func:`~lmarena_cli.client.content.usage.estimate_tokens` of the prompt that
 :func:`.engine.compose` would send for the same body (the tool contract and the folded history
 included; a continued conversation sends only the new turn), even when it is over the prompt
 budget; nothing reaches the site.
@@ -44,7 +44,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..client.usage import estimate_tokens
+from ..client.content.usage import estimate_tokens
 from ..errors import LmArenaError, PromptTooLong, RateLimited
 from . import engine, relay
 from .context import STATE, ServerState, json_response, read_json, tracked

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..client.structured import OutputFormat
+from ..client.content.structured import OutputFormat
 from ..errors import FieldError
 from . import fields, tools
 from .messages_blocks import (

@@ -1,8 +1,8 @@
 """The private endpoint: this user's commands run the library in this process, over a Unix socket.
 
 One connection is one request: a JSON line read into its class
-(:mod:`lmarena_cli.client.wire_requests`, which the commands write with), answered with lines
-(:mod:`lmarena_cli.client.wire`) until the connection closes. ``Hello`` says who serves (pid,
+(:mod:`lmarena_cli.client.kept.wire_requests`, which the commands write with), answered with lines
+(:mod:`lmarena_cli.client.kept.wire`) until the connection closes. ``Hello`` says who serves (pid,
 settings fingerprint, wire version, activity); ``Stop`` ends the server; ``OpenChat`` starts or
 resumes a conversation; ``Send`` and ``Retry`` run a turn and stream the library's events, then
 the reply (or the failure); ``ListModels`` and ``Download`` do what ``Client`` does. The
@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..client import wire
-from ..client.chats import ChatSession
 from ..client.client import Client
-from ..client.remote import STREAM_LIMIT
-from ..client.wire_images import image_from_json
-from ..client.wire_requests import (
+from ..client.conversation.chats import ChatSession
+from ..client.kept import wire
+from ..client.kept.remote import STREAM_LIMIT
+from ..client.kept.wire_images import image_from_json
+from ..client.kept.wire_requests import (
     ChatState,
     Download,
     Hello,

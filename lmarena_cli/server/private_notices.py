@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..client import wire
+from ..client.kept import wire
 
 Sink = Callable[[dict[str, Any]], None]
 

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from ..client.netguard import check_url
+from ..client.transport.netguard import check_url
 from ..errors import InputError, LmArenaError, ShuttingDown
 from . import engine
 from .context import ServerState

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..client.structured import OutputFormat
+from ..client.content.structured import OutputFormat
 from ..errors import FieldError
 from ..site.prompts import fold_history, text_of
 from ..state.transcripts import new_turn_start

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..client.structured import OutputFormat
+from ..client.content.structured import OutputFormat
 from ..errors import FieldError
 from . import fields
 from .fields import kind_of

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..client.usage import estimate_tokens
+from ..client.content.usage import estimate_tokens
 from ..errors import ContentRejected, LmArenaError, PromptTooLong, RateLimited
 from . import engine, tools
 from .responses_input import ResponsesRequest

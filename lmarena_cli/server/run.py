@@ -25,7 +25,7 @@ from ..errors import LmArenaError, UsageError
 from ..settings import Settings
 from .app import make_app
 from .context import STATE
-from .keeper import private_for_serve
+from .kept import private_for_serve
 from .tasks import abandon, race
 
 #: Seconds open requests get to finish after SIGINT/SIGTERM before they are ended.
@@ -144,7 +144,7 @@ async def serve(
     private = None
     try:
         _say(f"lmarena serve: listening on {running.url}")
-        # Also this user's commands (ask, chat), on the kept server's socket (keeper.py).
+        # Also this user's commands (ask, chat), on the kept server's socket (server/kept.py).
         private = await private_for_serve(settings, client.browser, stopped.set)
         await _bootstrap_until(app, stopped)
         if not stopped.is_set():

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..client.structured import check
-from ..client.usage import estimate_tokens
+from ..client.content.structured import check
+from ..client.content.usage import estimate_tokens
 from ..site.events import Citation, Finish, ImageOutput, ReasoningDelta, TextDelta
 from . import tools
 from .answer import Called, Cited, Finished, Out, Reasoning, Side, Text

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from ..client.structured import first_mismatch
+from ..client.content.structured import first_mismatch
 from ..errors import InputError
 
 OPEN = "<tool_call>"

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..client.structured import OutputFormat
+from ..client.content.structured import OutputFormat
 from ..state.transcripts import new_turn_start
 from .tools import Tool, ToolChoice
 
