@@ -48,122 +48,29 @@ policy decides on and that ``lmarena serve`` sends as OpenAI's ``error.code``.
 Each error keeps the site's own words in ``detail`` (when there were any) so that a user can tell
 what the site said from what this tool concluded. ``partial`` carries any answer text that had
 already arrived when a stream failed: it is never thrown away.
+
+What a user can do about a failure is not in its message: the error carries it as an
+:class:`Advice` key, and the front end that shows the error says it to its reader
+(:meth:`LmArenaError.text`): the CLI names the command to run ("run `lmarena login`"), ``serve``
+tells an API client what its server's operator can do. ``str(error)`` is the facts alone.
 """
 
 from __future__ import annotations
 
-from enum import IntEnum, StrEnum
 from typing import ClassVar
 
+# Re-exported: the package imports a failure's codes from here, with the failures.
+from .error_codes import Advice as Advice
+from .error_codes import ErrorKind as ErrorKind
+from .error_codes import ExitStatus as ExitStatus
 
-class ExitStatus(IntEnum):
-    """The CLI's exit statuses: part of the interface. ``--help`` and the README's table are
-    checked against :attr:`meaning` by the tests."""
-
-    OK = 0
-    UNEXPECTED = 1
-    USAGE = 2
-    UPSTREAM = 3
-    SIGN_IN = 4
-    BLOCKED = 5
-    RATE_LIMITED = 6
-    CONTENT_REJECTED = 7
-    TIMEOUT = 8
-    NO_BROWSER = 9
-    #: ``lmarena ask -x``: the answer came, but holds no fenced code block (nothing printed).
-    NO_CODE_BLOCK = 10
-    #: ``lmarena ask --schema``: the answer came, but its JSON does not match the schema.
-    SCHEMA_MISMATCH = 11
-    #: Ctrl-C / SIGINT, as shells expect (128 + SIGINT).
-    INTERRUPTED = 130
-
-    @property
-    def meaning(self) -> str:
-        """A few words for ``--help`` (the README's table says more)."""
-        return _MEANINGS[self]
-
-
-_MEANINGS = {
-    ExitStatus.OK: "ok",
-    ExitStatus.UNEXPECTED: "unexpected",
-    ExitStatus.USAGE: "usage",
-    ExitStatus.UPSTREAM: "site unavailable",
-    ExitStatus.SIGN_IN: "sign-in required",
-    ExitStatus.BLOCKED: "blocked by anti-bot checks",
-    ExitStatus.RATE_LIMITED: "rate-limited",
-    ExitStatus.CONTENT_REJECTED: "content rejected",
-    ExitStatus.TIMEOUT: "timeout",
-    ExitStatus.NO_BROWSER: "no usable browser",
-    ExitStatus.NO_CODE_BLOCK: "no code block (-x)",
-    ExitStatus.SCHEMA_MISMATCH: "the answer did not match the schema",
-    ExitStatus.INTERRUPTED: "interrupted",
-}
-
-
-class ErrorKind(StrEnum):
-    """Why a failure happened, finer than its class: what the retry policy decides on, and the
-    ``error.code`` of ``lmarena serve``. The values are part of the interface."""
-
-    # the anti-bot checks and the session
-    CLOUDFLARE = "cloudflare"  # a Cloudflare challenge page instead of an answer
-    RECAPTCHA = "recaptcha"  # the site rejected the reCAPTCHA token
-    AUTH_EXPIRED = "auth_expired"  # the sign-in cookie expired: a page load renews it
-    LOGIN_GATE = "login_gate"  # this mode needs a signed-in account
-    NO_SESSION = "no_session"  # no session could be started (sign-up failed)
-    LOGIN = "login"  # `lmarena login` ended without a sign-in
-    USER_NOT_FOUND = "user_not_found"  # 401 "User not found": no valid session at all
-    TERMS_OF_USE = "terms_of_use"  # the account's consent to the Terms of Use could not be given
-    NOT_ALLOWED = "not_allowed"  # 403 "Not allowed": a route or field this account may not use
-    FORBIDDEN = "forbidden"  # another 401/403 the site gave
-    # the network and the site's health
-    NETWORK = "network"  # connection refused, reset, DNS failure
-    SERVER = "server"  # the site answered 5xx
-    TIMEOUT = "timeout"  # no answer in time
-    NO_DATA = "no_data"  # the site accepted the message (status, headers) but sent no byte
-    REDIRECTED = "redirected"  # the site moved (an old origin)
-    CUT = "cut"  # the answer stopped before its finish line
-    EMPTY = "empty"  # the answer had no content
-    ARENA_ERROR = "arena_error"  # the model failed on the site's side (a3, hasArenaError)
-    RATE_LIMITED = "rate_limited"  # 429
-    ACCOUNT_FLAGGED = "account_flagged"  # two rejections in a row flagged the account (§15.3)
-    MODEL_RATE_LIMITED = "model_rate_limited"  # a model row's rateLimitedUntil (§15.3)
-    DAILY_BUDGET = "daily_budget"  # LM_ARENA_DAILY_SENDS spent for the UTC day
-    STREAM_RATE_LIMITED = "a3_rate"  # a rate-limit or quota message inside the stream
-    STREAM_MODERATION = "a3_moderation"  # a moderation message inside the stream
-    STREAM_ERROR = "a3"  # another failure reported inside the stream
-    # what the site could not accept
-    ZOD = "zod"  # the site's schema check refused the request body
-    SPOOFED_ID = "spoofed_id"  # ids minted too far from the site's clock
-    BATTLE_TURN = "battle_turn"  # a single-model chat's turn was answered as a battle
-    SKIP_REFUSED = "skip_refused"  # the site refused to skip that battle: the chat cannot go on
-    PROMPT_REFUSED = "prompt_refused"  # 429 "prompt failed": the site refused the prompt itself
-    MODEL_NOT_OFFERED = "model_not_offered"  # 404 "Models not found" for this modality
-    NOT_JSON = "not_json"  # a page (a soft 404) where JSON was expected
-    DUPLICATE_IDS = "duplicate_ids"  # ids the site has already seen
-    NOT_SELECTABLE = "not_selectable"  # the model is not offered for selection
-    NOT_FOUND = "not_found"  # a 404 from the site
-    MODERATION = "moderation"  # the site's moderation refused the content
-    INVALID_CONTENT = "invalid_content"  # the site refused the content as invalid
-    TOO_LARGE = "too_large"  # an upload over the site's size limit
-    # what the site's pages no longer say
-    STALE_ACTION = "stale_action"  # a server action id rotated by a redeploy
-    ACTION_FAILED = "action_failed"  # a server action answered an error
-    NO_SITE_KEY = "no_site_key"  # the page carries no reCAPTCHA site key
-    NO_MODELS = "no_models"  # no model list could be found
-    PAGE = "page"  # the page could not be read
-    # this tool's own side
-    INVALID_FIELD = "invalid_field"  # a request field of `serve` is missing or malformed
-    CONTEXT_LENGTH = "context_length_exceeded"  # the prompt is over LM_ARENA_MAX_PROMPT_CHARS
-    SCHEMA_MISMATCH = "output_schema_mismatch"  # the answer's JSON does not match the schema
-    ADDRESS_REFUSED = "address_refused"  # a URL that points at a private or local address
-    STORE_CORRUPT = "store_corrupt"  # the conversation store cannot be read
-    STORE_BUSY = "store_busy"  # the conversation store stayed locked too long
-    SERVER_SHUTDOWN = "server_shutdown"  # `lmarena serve` stopped mid-answer
-    UNEXPECTED = "unexpected"  # anything else
+#: Where a message wants its advice when not at its end (``"...{advice} Otherwise ..."``).
+ADVICE_SLOT = "{advice}"
 
 
 class LmArenaError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose: its facts (``message``, ``detail``),
+    its ``kind`` and what can be done about it (``advice``, a key the front ends phrase)."""
 
     exit_code: ClassVar[ExitStatus] = ExitStatus.UNEXPECTED
     http_status: ClassVar[int] = 500
@@ -177,6 +84,7 @@ class LmArenaError(Exception):
         detail: str | None = None,
         partial: str = "",
         kind: ErrorKind | None = None,
+        advice: Advice | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -186,11 +94,23 @@ class LmArenaError(Exception):
         self.partial = partial
         #: Why, in one word the retry policy and `serve` read (see :class:`ErrorKind`).
         self.kind = kind
+        #: What can be done about it; the front end says it in its words (:meth:`text`).
+        self.advice = advice
+
+    def text(self, advice: str = "") -> str:
+        """The message with ``advice`` (a front end's words for :attr:`advice`) in its slot or
+        at its end, then the site's words."""
+        message = self.message
+        if ADVICE_SLOT in message:
+            message = message.replace(ADVICE_SLOT, advice)
+        else:
+            message += advice
+        if self.detail and self.detail not in self.message:
+            return f"{message} (the site said: {self.detail})"
+        return message
 
     def __str__(self) -> str:
-        if self.detail and self.detail not in self.message:
-            return f"{self.message} (the site said: {self.detail})"
-        return self.message
+        return self.text()
 
 
 class UsageError(LmArenaError):
@@ -299,8 +219,9 @@ class RateLimited(LmArenaError):
         detail: str | None = None,
         partial: str = "",
         kind: ErrorKind | None = None,
+        advice: Advice | None = None,
     ) -> None:
-        super().__init__(message, detail=detail, partial=partial, kind=kind)
+        super().__init__(message, detail=detail, partial=partial, kind=kind, advice=advice)
         self.retry_after = retry_after
 
 

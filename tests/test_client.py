@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from lmarena_cli import Client
+from lmarena_cli.cli.advice import say as cli_words
 from lmarena_cli.errors import (
     Blocked,
     ContentRejected,
@@ -421,8 +422,9 @@ async def test_an_expired_sign_in_is_refreshed_once(client: Client, arena: FakeA
 async def test_the_login_gate_asks_the_user_to_sign_in(client: Client, arena: FakeArena) -> None:
     arena.login_gate = True
     before = len(streams(arena))
-    with pytest.raises(SignInRequired, match="lmarena login") as caught:
+    with pytest.raises(SignInRequired, match="signed-in account") as caught:
         await send(client)
+    assert "run `lmarena login`" in cli_words(caught.value)
     assert len(streams(arena)) - before == 1
     assert caught.value.exit_code == 4
 

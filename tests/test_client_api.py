@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from lmarena_cli.cli.advice import say as cli_words
 from lmarena_cli.client.api import ChatApi, ChatsApi, ClientApi
 from lmarena_cli.client.client import Client
 from lmarena_cli.client.conversation.chats import ChatSession
@@ -40,7 +41,7 @@ from lmarena_cli.client.kept.wire_requests import (
 )
 from lmarena_cli.client.reply import TextStream
 from lmarena_cli.client.turn.exchange import ReplyStream
-from lmarena_cli.errors import InputError
+from lmarena_cli.errors import ADVICE_SLOT, Advice, ErrorKind, InputError, RateLimited
 from lmarena_cli.server.private import PrivateEndpoint
 from lmarena_cli.site import facts
 from lmarena_cli.site.models import Model
@@ -198,3 +199,21 @@ async def test_the_endpoint_says_hello_with_its_wire_version_and_refuses_unknown
     (malformed,) = await raw_request(path, b'{"op": "send", "prompt": "no chat"}\n')
     error = wire.error_from_json(malformed["error"])
     assert isinstance(error, InputError) and "could not read the request 'send'" in str(error)
+
+
+def test_an_errors_advice_crosses_the_socket_so_the_command_says_it_as_in_process() -> None:
+    flagged = RateLimited(
+        f"not sending: the account is flagged (at 10:00).{ADVICE_SLOT} Otherwise at 10:20",
+        retry_after=1200.0,
+        kind=ErrorKind.ACCOUNT_FLAGGED,
+        advice=Advice.PASS_CHECK,
+    )
+    back = wire.error_from_json(wire.error_to_json(flagged))
+    assert isinstance(back, RateLimited) and back.advice == Advice.PASS_CHECK
+    assert cli_words(back) == cli_words(flagged)
+    assert "`lmarena doctor --clear-flag`. Otherwise at 10:20" in cli_words(back)
+    assert str(back) == "not sending: the account is flagged (at 10:00). Otherwise at 10:20"
+    # A server of a later version may send advice this command does not know: none is said.
+    data = {**wire.error_to_json(flagged), "advice": "learn_to_fly"}
+    unknown = wire.error_from_json(data)
+    assert isinstance(unknown, RateLimited) and unknown.advice is None

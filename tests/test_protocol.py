@@ -10,6 +10,8 @@ import orjson
 import pytest
 
 from lmarena_cli import errors
+from lmarena_cli.cli.advice import say as cli_words
+from lmarena_cli.server.advice import say as serve_words
 from lmarena_cli.site.actions import parse_action_reply
 from lmarena_cli.site.bodies import MessageIds, create_evaluation_body, post_to_evaluation_body
 from lmarena_cli.site.classify import error_from_response, error_from_stream, parse_retry_after
@@ -528,14 +530,27 @@ def test_login_gate_asks_to_run_lmarena_login() -> None:
     }
     error = classify(401, body)
     assert isinstance(error, errors.SignInRequired) and error.kind == "login_gate"
-    assert "lmarena login" in error.message
+    # The library says what happened; the front end says what to do, each in its own words.
+    assert "lmarena login" not in str(error) and error.advice == errors.Advice.SIGN_IN_WINDOW
+    assert cli_words(error) == (
+        "the site wants a signed-in account for this kind of chat; run `lmarena login` and sign "
+        "in in the browser window (the site said: LOGIN_GATE: Please sign in to use Direct Chat "
+        "and Side by Side.)"
+    )
+    assert serve_words(error).startswith(
+        "the site wants a signed-in account for this kind of chat; the server's account must "
+        "be signed in in a browser window (its operator: `lmarena login`)"
+    )
     assert error.detail == "LOGIN_GATE: Please sign in to use Direct Chat and Side by Side."
 
 
 def test_expired_sign_in_is_reported_as_expired() -> None:
     error = classify(401, {"error": "auth token has expired"})
     assert isinstance(error, errors.SignInRequired) and error.kind == "auth_expired"
-    assert "expired" in error.message and "lmarena login" in error.message
+    assert "expired" in error.message and error.advice == errors.Advice.SIGN_IN_AGAIN
+    assert cli_words(error).startswith(
+        "the sign-in has expired; run `lmarena login` to sign in again"
+    )
 
 
 def test_foreign_conversation_says_it_belongs_to_another_account() -> None:

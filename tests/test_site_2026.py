@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 from lmarena_cli import errors
 from lmarena_cli.cli import app as cli
+from lmarena_cli.cli.advice import say as cli_words
 from lmarena_cli.client.client import Client
 from lmarena_cli.client.session import site_session as site_session_module
 from lmarena_cli.client.transport.http import SiteHttp
@@ -159,7 +160,7 @@ def test_a_429_prompt_failed_is_a_refused_prompt_that_may_be_too_long() -> None:
 def test_user_not_found_is_sign_in_required() -> None:
     error = classify(401, {"message": "User not found"})
     assert isinstance(error, errors.SignInRequired) and error.kind == ErrorKind.USER_NOT_FOUND
-    assert error.exit_code == 4 and "lmarena login" in error.message
+    assert error.exit_code == 4 and "lmarena login" in cli_words(error)
 
 
 def test_models_not_found_is_a_usage_error_of_its_own() -> None:
@@ -497,7 +498,7 @@ async def test_each_status_raises_its_error_with_the_retries_it_deserves(
             await chat.send("hello", stream=False)
         assert caught.value.kind == kind
         for word in words:
-            assert word in str(caught.value)
+            assert word in cli_words(caught.value)
         assert len(arena.stream_requests()) == sends
 
 

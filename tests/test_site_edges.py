@@ -23,9 +23,10 @@ from typer.testing import CliRunner
 
 from lmarena_cli import errors
 from lmarena_cli.cli import app as cli
+from lmarena_cli.cli.advice import say as cli_words
 from lmarena_cli.client.client import Client
 from lmarena_cli.client.session import site_session as site_session_module
-from lmarena_cli.errors import ErrorKind, ExitStatus
+from lmarena_cli.errors import Advice, ErrorKind, ExitStatus
 from lmarena_cli.server.app import make_app
 from lmarena_cli.server.run import start, warm_up
 from lmarena_cli.site.classify import error_from_response
@@ -124,7 +125,8 @@ def test_a_401_with_the_login_gates_code_is_the_login_gate_whatever_it_says(word
     error = error_from_response(401, body, {})
     assert isinstance(error, errors.SignInRequired)
     assert error.kind == ErrorKind.LOGIN_GATE
-    assert error.exit_code == ExitStatus.SIGN_IN and "lmarena login" in str(error)
+    assert error.exit_code == ExitStatus.SIGN_IN and error.advice == Advice.SIGN_IN_WINDOW
+    assert "lmarena login" in cli_words(error) and "lmarena login" not in str(error)
     plain = error_from_response(401, '{"message":"User not found"}', {})
     assert plain.kind == ErrorKind.USER_NOT_FOUND
 

@@ -25,6 +25,7 @@ from lmarena_cli import Client
 from lmarena_cli.browser import session as session_mod
 from lmarena_cli.browser.recaptcha import mint as recaptcha_mint
 from lmarena_cli.browser.session import Browser
+from lmarena_cli.cli.advice import say as cli_words
 from lmarena_cli.errors import ConfigError, IncompleteAnswer, RateLimited, SignInRequired
 from tests.fake_arena import FakeArena, Fault
 from tests.fake_arena import auth as fake_auth
@@ -149,8 +150,9 @@ async def test_a_401_in_another_shape_refreshes_the_sign_in_once(
     raw_arena.enqueue(Fault("http", 401, b"Unauthorized", "text/plain"))
     assert (await ask(client, "again")).text.endswith("again")
     raw_arena.enqueue(*[Fault("http", 401, b'{"message":"JWT expired"}')] * 2)
-    with pytest.raises(SignInRequired, match="lmarena login"):
+    with pytest.raises(SignInRequired, match="the sign-in has expired") as caught:
         await ask(client)
+    assert "run `lmarena login` to sign in again" in cli_words(caught.value)
 
 
 async def test_a_429_with_an_http_date_retry_after_says_how_long(

@@ -29,7 +29,7 @@ import logging
 import time
 from typing import Any
 
-from ..errors import BrowserUnavailable, ErrorKind, ProtocolError
+from ..errors import Advice, BrowserUnavailable, ErrorKind, ProtocolError
 from ..settings import Settings
 from ..site import facts
 from ..state.cache import SiteCache, SiteState
@@ -208,7 +208,7 @@ class Browser:
                 await wait_signed_in(self._page, timeout)
             except BrowserUnavailable:
                 raise BrowserUnavailable(
-                    "the browser closed before the sign-in finished; run `lmarena login` again"
+                    "the browser closed before the sign-in finished", advice=Advice.LOGIN_AGAIN
                 ) from None
             return await self._open_site(rediscover=False, reload=True)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import ErrorKind, PageError, SignInRequired, Timeout, UsageError
+from ..errors import Advice, ErrorKind, PageError, SignInRequired, Timeout, UsageError
 from ..settings import Settings
 from ..site import facts, pages
 from ..state.auth import encode_auth_cookies, session_from_body
@@ -53,9 +53,9 @@ async def wait_auth_cookie(page: Page) -> list[dict[str, Any]]:
         if time.monotonic() > deadline:
             raise SignInRequired(
                 f"the site did not start a session: no {facts.AUTH_COOKIE} cookie appeared "
-                f"within {AUTH_COOKIE_TIMEOUT:.0f} s of loading {page.base_url}; "
-                "try `lmarena login`",
+                f"within {AUTH_COOKIE_TIMEOUT:.0f} s of loading {page.base_url}",
                 kind=ErrorKind.NO_SESSION,
+                advice=Advice.TRY_SIGN_IN,
             )
         await asyncio.sleep(0.2)
 

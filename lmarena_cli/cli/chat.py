@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import LmArenaError
+from .advice import say
 from .options import DebugOpt, ModelOpt, NoColorOpt, QuietOpt, RawOpt, RoleOpt, SystemOpt
 from .render import Renderer, wants_markdown
 from .roles import choose
@@ -151,7 +152,7 @@ class ChatLoop:
             except LmArenaError as error:
                 if not interactive:
                     raise
-                term.err(term.style("lmarena: ", "1;31") + str(error))
+                term.err(term.style("lmarena: ", "1;31") + say(error))
             finally:
                 if interactive:
                     loop.remove_signal_handler(signal.SIGINT)
@@ -189,7 +190,7 @@ class ChatLoop:
                 model or self.client.settings.model, system=self.system
             )
         except LmArenaError as error:
-            self.term.err(self.term.style("lmarena: ", "1;31") + str(error))
+            self.term.err(self.term.style("lmarena: ", "1;31") + say(error))
             return
         self.chat = chat
         self.term.info(f"new conversation with {self._model_name()}")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .advice import say
 from .options import DebugOpt, ModelOpt, NoColorOpt, QuietOpt
 from .runtime import load_settings, run
 from .terminal import Terminal
@@ -75,7 +76,7 @@ def account_check(settings: Settings) -> Check | None:
         pacing.check()
     except RateLimited as refused:
         error = refused
-    got = status.describe() if error is None else str(error)
+    got = status.describe() if error is None else say(error)
     expected = "no flag or long wait remembered, and sends left today"
     details = status.to_json()
     return Check("account", expected, got, details=details, error=error)

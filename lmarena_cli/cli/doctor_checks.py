@@ -32,6 +32,7 @@ from ..settings import Settings
 from ..site import facts
 from ..site.ids import offset_from_date
 from ..state.cache import SiteState
+from .advice import say
 
 #: The steps, in the order they run (``send`` only when asked for).
 STEPS = (
@@ -194,7 +195,7 @@ class Doctor:
         else:
             details = {k: v for k, v in outcome.details.items() if v is not None}
             return Check(step, expected, self._scrub(outcome.got), _since(began), details)
-        return Check(step, expected, self._scrub(str(error)), _since(began), error=error)
+        return Check(step, expected, self._scrub(say(error)), _since(began), error=error)
 
     def _scrub(self, text: str) -> str:
         """``text`` on one line, without any cookie value or site key of the session."""

@@ -16,6 +16,7 @@ import typer
 
 from ..errors import EXIT_INTERRUPTED, LmArenaError
 from ..settings import Settings
+from .advice import say
 from .notices import shown_on
 from .terminal import Terminal
 
@@ -54,7 +55,7 @@ def failures(term: Terminal, *, debug: bool = False) -> Iterator[None]:
             import traceback
 
             traceback.print_exc(file=term.stderr)
-        term.err(term.style("lmarena: ", "1;31") + str(error))
+        term.err(term.style("lmarena: ", "1;31") + say(error))
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
         term.err("lmarena: interrupted")

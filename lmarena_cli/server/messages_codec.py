@@ -47,6 +47,7 @@ from aiohttp import web
 from ..client.content.usage import estimate_tokens
 from ..errors import LmArenaError, PromptTooLong, RateLimited
 from . import engine, relay
+from .advice import say
 from .context import STATE, ServerState, json_response, read_json, tracked
 from .messages_fields import MessagesRequest, parse_messages_request
 from .sse import SSE
@@ -321,7 +322,7 @@ def envelope(message: str, status: int) -> dict[str, Any]:
 
 
 def error_body(error: LmArenaError) -> dict[str, Any]:
-    text = str(error)
+    text = say(error)
     if isinstance(error, PromptTooLong):
         text = f"prompt is too long: {text}"
     return envelope(text, error.http_status)

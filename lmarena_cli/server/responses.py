@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConversationNotFound, LmArenaError, ModelNotFound, RateLimited
 from ..site.ids import uuid7_timestamp_ms
+from .advice import say
 from .engine import finish_reason as finish_reason
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def error_body(
         code = next((name for cls, name in _CODES if isinstance(error, cls)), error.kind)
     return {
         "error": {
-            "message": str(error),
+            "message": say(error),
             "type": error.error_type,
             # OpenAI sends null, not "", when no single field is to blame (e.g. invalid JSON).
             "param": (param if param is not None else getattr(error, "param", None)) or None,

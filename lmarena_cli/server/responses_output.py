@@ -18,6 +18,7 @@ from typing import Any
 from ..client.content.usage import estimate_tokens
 from ..errors import ContentRejected, LmArenaError, PromptTooLong, RateLimited
 from . import engine, tools
+from .advice import say
 from .responses_input import ResponsesRequest
 
 #: Finish reasons that leave a response ``incomplete``, with OpenAI's reason for it.
@@ -238,15 +239,15 @@ def failure(error: LmArenaError) -> dict[str, str]:
     """A failed response's ``error``: a rate limit says how long to wait, in the words Codex
     reads ("Please try again in 3s.")."""
     if isinstance(error, RateLimited):
-        message = str(error)
+        message = say(error)
         if error.retry_after is not None:
             message = f"{message.rstrip('.')}. Please try again in {max(error.retry_after, 0):g}s."
         return {"code": "rate_limit_exceeded", "message": message}
     if isinstance(error, PromptTooLong):
-        return {"code": "context_length_exceeded", "message": str(error)}
+        return {"code": "context_length_exceeded", "message": say(error)}
     if isinstance(error, ContentRejected):
-        return {"code": "invalid_prompt", "message": str(error)}
-    return {"code": "server_error", "message": str(error)}
+        return {"code": "invalid_prompt", "message": say(error)}
+    return {"code": "server_error", "message": say(error)}
 
 
 __all__ = [

@@ -23,6 +23,7 @@ from aiohttp import web
 from ..client.factory import new_client
 from ..errors import LmArenaError, UsageError
 from ..settings import Settings
+from .advice import say
 from .app import make_app
 from .context import STATE
 from .kept import private_for_serve
@@ -90,7 +91,7 @@ async def warm_up(app: web.Application) -> None:
         await state.client.bootstrap()
         models = await state.client.list_models()
     except LmArenaError as error:
-        state.status, state.reason = "failed", str(error)
+        state.status, state.reason = "failed", say(error)
         raise
     state.status, state.reason = "ready", f"{len(models)} models available"
 

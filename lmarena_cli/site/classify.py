@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from ..errors import (
+    Advice,
     Blocked,
     ContentRejected,
     ConversationNotFound,
@@ -133,10 +134,10 @@ def error_from_response(status: int, body: str, headers: Mapping[str, str]) -> L
     if facts.RECAPTCHA_FAILED in low:
         return Blocked(
             "the site's reCAPTCHA check refused the request (the browser's score was too low or "
-            "the token was stale); try again later, or with a visible browser "
-            "(LM_ARENA_BROWSER_HEADLESS=0)",
+            "the token was stale)",
             detail=detail,
             kind=ErrorKind.RECAPTCHA,
+            advice=Advice.VISIBLE_BROWSER,
         )
     if status == 401 or facts.LOGIN_GATE in said:
         return _auth_error(status, said, detail)
@@ -207,35 +208,33 @@ def _auth_error(status: int, said: str, detail: str | None) -> LmArenaError:
     low = said.lower()
     if facts.LOGIN_GATE in said:
         return SignInRequired(
-            "the site wants a signed-in account for this kind of chat; "
-            "run `lmarena login` and sign in in the browser window",
+            "the site wants a signed-in account for this kind of chat",
             detail=detail,
             kind=ErrorKind.LOGIN_GATE,
+            advice=Advice.SIGN_IN_WINDOW,
         )
     if facts.USER_NOT_FOUND.lower() in low:
         return SignInRequired(
-            f"the site found no valid session for this request (HTTP {status} User not found); "
-            "run `lmarena login` to sign in",
+            f"the site found no valid session for this request (HTTP {status} User not found)",
             detail=detail,
             kind=ErrorKind.USER_NOT_FOUND,
+            advice=Advice.SIGN_IN,
         )
     if facts.NO_ACCESS in low:
         return SignInRequired(
-            "this conversation belongs to another account than the one signed in; "
-            "sign in as its owner with `lmarena login`, or start a new conversation",
+            "this conversation belongs to another account than the one signed in",
             detail=detail,
             kind=ErrorKind.FORBIDDEN,
+            advice=Advice.SIGN_IN_AS_OWNER,
         )
     expired = any(marker in low for marker in facts.AUTH_EXPIRED_MARKERS)
     return SignInRequired(
-        (
-            "the sign-in has expired"
-            if expired
-            else f"the site wants a signed-in user (HTTP {status})"
-        )
-        + "; run `lmarena login` to sign in again",
+        "the sign-in has expired"
+        if expired
+        else f"the site wants a signed-in user (HTTP {status})",
         detail=detail,
         kind=ErrorKind.AUTH_EXPIRED,
+        advice=Advice.SIGN_IN_AGAIN,
     )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from ... import errors
-from ...errors import ErrorKind, LmArenaError
+from ...errors import Advice, ErrorKind, LmArenaError
 from ...settings import Settings
 from ...site import events as site_events
 from ...site import facts
@@ -178,6 +178,7 @@ def error_to_json(error: BaseException) -> dict[str, Any]:
             "detail": error.detail,
             "partial": error.partial,
             "kind": str(error.kind) if error.kind is not None else None,
+            "advice": str(error.advice) if error.advice is not None else None,
         }
         for name in _ERROR_EXTRAS:
             if hasattr(error, name):
@@ -196,13 +197,14 @@ def error_from_json(data: dict[str, Any]) -> Exception:
         relayed: type[RelayedError] = type(name, (RelayedError,), {})
         return relayed(str(data.get("message", "")))
     error: LmArenaError = cls.__new__(cls)
-    kind = str(data.get("kind"))
+    kind, advice = str(data.get("kind")), str(data.get("advice"))
     LmArenaError.__init__(
         error,
         str(data.get("message", "")),
         detail=data.get("detail"),
         partial=str(data.get("partial") or ""),
         kind=ErrorKind(kind) if kind in ErrorKind._value2member_map_ else None,
+        advice=Advice(advice) if advice in Advice._value2member_map_ else None,
     )
     for extra in _ERROR_EXTRAS:
         if extra in data:

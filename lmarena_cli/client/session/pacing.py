@@ -43,7 +43,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import ConfigError, ErrorKind, RateLimited
+from ...errors import ADVICE_SLOT, Advice, ConfigError, ErrorKind, RateLimited
 from ...settings import Settings
 from ...site.flags import next_midnight_utc
 from ...site.models import Model
@@ -305,11 +305,12 @@ class Pacing:
         if penalty.flagged:
             return RateLimited(
                 f"not sending to {self.base_url}: {penalty.reason} (at "
-                f"{local_time(penalty.since)}). {FLAG_CURE} Otherwise sending is possible again "
+                f"{local_time(penalty.since)}).{ADVICE_SLOT} Otherwise sending is possible again "
                 f"at {local_time(penalty.until)} (in {_seconds(left)} s). Remembered in "
                 f"{self.penalties_path}",
                 retry_after=left,
                 kind=ErrorKind.ACCOUNT_FLAGGED,
+                advice=Advice.PASS_CHECK,
             )
         return RateLimited(
             f"not sending to {self.base_url}: {penalty.reason} (at "
@@ -324,16 +325,6 @@ class Pacing:
         if line not in self._warned:
             self._warned.add(line)
             _log.warning(line)
-
-
-#: What the site wants of a flagged account, and how to go on (protocol §15.3: its own UI shows a
-#: "Security Verification" dialog).
-FLAG_CURE = (
-    "The site wants its security check passed in a browser: run `lmarena login`, which opens "
-    "the site in a browser window, and pass the check there (on a machine without a display, "
-    "do it on one with a display and copy the browser-profile folder of the state directory "
-    "back, or wait); then clear the flag with `lmarena doctor --clear-flag`."
-)
 
 
 @dataclass(frozen=True)
@@ -387,4 +378,4 @@ def local_time(when: float) -> str:
     return time.strftime("%H:%M:%S %Z" if today else "%Y-%m-%d %H:%M:%S %Z", moment).strip()
 
 
-__all__ = ["FLAG_CURE", "POLL", "SLACK", "AccountStatus", "Pacing", "local_time"]
+__all__ = ["POLL", "SLACK", "AccountStatus", "Pacing", "local_time"]

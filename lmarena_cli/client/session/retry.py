@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ...errors import (
+    Advice,
     Blocked,
     ErrorKind,
     LmArenaError,
@@ -228,10 +229,10 @@ class RetryPolicy:
         if kind == ErrorKind.RECAPTCHA:
             raise Blocked(
                 "the site rejected the reCAPTCHA token twice; not trying again, as repeated "
-                "failures lengthen a flag on the account. Wait a while, or sign in with "
-                "`lmarena login`",
+                "failures lengthen a flag on the account",
                 detail=error.detail,
                 kind=kind,
+                advice=Advice.WAIT_OR_SIGN_IN,
             ) from None
         raise error
 

@@ -1,7 +1,7 @@
 """What one turn asks of the site: :class:`TurnSite`, handed to each send, regenerate and skip.
 
-A turn (:class:`~..turn.exchange.ReplyStream`, :class:`~..turn.regenerate.RetryStream`, a battle's
-skip in :mod:`..turn.battles`) needs the site's state and tokens
+A turn (:class:`~..turn.exchange.ReplyStream`, :class:`~..turn.regenerate.RetryStream`, a
+battle's skip in :mod:`..turn.battles`) needs the site's state and tokens
 (:class:`~.site_session.SiteSession`), the transport its request takes and the site's clock
 (:class:`~..transport.site_transport.SiteTransport`), its turn among this user's sends
 (:class:`~.pacing.Pacing`), its retry policy and the conversation's JSON

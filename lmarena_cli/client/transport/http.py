@@ -27,7 +27,14 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ...errors import ErrorKind, IncompleteAnswer, ProtocolError, Timeout, UpstreamUnavailable
+from ...errors import (
+    Advice,
+    ErrorKind,
+    IncompleteAnswer,
+    ProtocolError,
+    Timeout,
+    UpstreamUnavailable,
+)
 from ...settings import Settings
 from ...site import facts
 from ...site.classify import looks_like_page
@@ -40,10 +47,10 @@ from .proxy import proxy_for
 _CHUNK = 65536
 #: What a missing first answer may mean, added to the timeout's message: the site holds the
 #: sends of an account that has not accepted its Terms of Use, without failing them (§14.2).
+#: The error's advice (``Advice.CHECK_ACCOUNT``) says how to find out.
 NO_FIRST_ANSWER_HINT = (
     "; the site holds the sends of an account that has not accepted its Terms of Use (or is "
-    "otherwise held) without saying so: `lmarena doctor` checks the account, the session and "
-    "a send step by step"
+    "otherwise held) without saying so"
 )
 
 
@@ -250,6 +257,7 @@ class SiteHttp:
                 f"the site did not start answering within {timeout:.0f} s "
                 "(no first answer in time)" + NO_FIRST_ANSWER_HINT,
                 kind=ErrorKind.TIMEOUT,
+                advice=Advice.CHECK_ACCOUNT,
             ) from None
         except (aiohttp.ClientError, OSError) as error:
             raise self._unreachable(error) from None

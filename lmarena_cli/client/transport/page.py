@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from ...browser.interface import BrowserInterface, FetchedBody, FetchRequest
-from ...errors import ErrorKind, ProtocolError, Timeout, UpstreamUnavailable
+from ...errors import Advice, ErrorKind, ProtocolError, Timeout, UpstreamUnavailable
 from ...settings import Settings
 from ...site import facts
 from ...state.cache import SiteState
@@ -110,6 +110,7 @@ class PageTransport:
                 f"the site did not start answering within {timeout:.0f} s "
                 "(no first answer in time)" + NO_FIRST_ANSWER_HINT,
                 kind=ErrorKind.TIMEOUT,
+                advice=Advice.CHECK_ACCOUNT,
             ) from None
         self._absorb(state, fetched)
         content_type = fetched.headers.get("content-type", "")

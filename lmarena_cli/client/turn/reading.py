@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING
 
-from ...errors import ErrorKind, IncompleteAnswer, LmArenaError, Timeout
+from ...errors import Advice, ErrorKind, IncompleteAnswer, LmArenaError, Timeout
 from ...site.classify import error_from_stream
 from ...site.events import (
     Event,
@@ -130,7 +130,9 @@ class AnswerReading:
         sent = "only keep-alives" if alive and not self.first_token else "nothing"
         hint = "" if self.first_token else NO_FIRST_ANSWER_HINT
         return Timeout(
-            f"the site sent {sent} for {wait:.0f} s {what}{hint}", kind=ErrorKind.TIMEOUT
+            f"the site sent {sent} for {wait:.0f} s {what}{hint}",
+            kind=ErrorKind.TIMEOUT,
+            advice=None if self.first_token else Advice.CHECK_ACCOUNT,
         )
 
     def _check_end(self, sides: set[str], finished: set[str]) -> None:
