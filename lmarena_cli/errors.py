@@ -23,7 +23,7 @@ The tree, with the exit code of the CLI and the HTTP status of ``lmarena serve``
     ├── RateLimited               6   429  too many requests; ``retry_after`` when the site said
     ├── ContentRejected           7   400  the site refused the prompt or image (moderation, or
     │                                      "prompt failed": maybe too long)
-    ├── Timeout                   8   504  no answer in time (connect, first token, idle stream;
+    ├── TimedOut                  8   504  no answer in time (connect, first token, idle stream;
     │                                      kind ``no_data``: status and headers, then no byte)
     ├── BrowserUnavailable        9   503  no usable Chromium, or it could not be started
     │   └── CdpError              9   503  Chromium refused a DevTools command
@@ -231,10 +231,17 @@ class ContentRejected(LmArenaError):
     error_type = "content_filter"
 
 
-class Timeout(LmArenaError):
+class TimedOut(LmArenaError):
+    """No answer in time. (Named so that it is not read as the builtin ``TimeoutError``, which
+    the library catches from asyncio and turns into this.)"""
+
     exit_code = ExitStatus.TIMEOUT
     http_status = 504
     error_type = "timeout"
+
+
+#: The name of :class:`TimedOut` before 0.2, kept for programs that catch it.
+Timeout = TimedOut
 
 
 class BrowserUnavailable(LmArenaError):

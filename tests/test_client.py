@@ -28,7 +28,7 @@ from lmarena_cli.errors import (
     ProtocolError,
     RateLimited,
     SignInRequired,
-    Timeout,
+    TimedOut,
     UpstreamError,
     UpstreamUnavailable,
 )
@@ -552,7 +552,7 @@ async def test_failures_inside_the_stream_raise_by_their_meaning_with_the_sites_
 async def test_no_first_token_in_time_is_a_timeout(client: Client, arena: FakeArena) -> None:
     arena.enqueue(Fault.hang(seconds=5))
     before = len(streams(arena))
-    with pytest.raises(Timeout) as caught:
+    with pytest.raises(TimedOut) as caught:
         await send(client, timeout=1)
     assert caught.value.exit_code == 8
     assert len(streams(arena)) - before == 1
@@ -562,7 +562,7 @@ async def test_a_site_that_takes_the_request_and_never_answers_times_out(
     client: Client, arena: FakeArena
 ) -> None:
     arena.enqueue(Fault.hang_before_headers(seconds=5))
-    with pytest.raises(Timeout, match="did not start answering") as caught:
+    with pytest.raises(TimedOut, match="did not start answering") as caught:
         await send(client, timeout=1)
     assert caught.value.exit_code == 8
 
@@ -577,7 +577,7 @@ async def test_a_download_that_never_answers_times_out_and_a_closed_port_is_unav
     impatient = Client(client.settings.replace(timeout=1), browser=client.browser)
     try:
         async with loopback_server({"/slow.png": never}) as url:
-            with pytest.raises(Timeout, match="no answer within 1 s"):
+            with pytest.raises(TimedOut, match="no answer within 1 s"):
                 await impatient.download(url + "/slow.png")
         # Now nothing listens on that port.
         with pytest.raises(UpstreamUnavailable, match="failed: Client"):
@@ -592,7 +592,7 @@ async def test_silence_between_chunks_is_an_idle_timeout_that_keeps_the_text(
     impatient = Client(client.settings.replace(idle_timeout=0.5), browser=client.browser)
     arena.enqueue(Reply(text=["first part ", "late part"], delay_between=2, heartbeats=0))
     try:
-        with pytest.raises(Timeout, match="between two parts") as caught:
+        with pytest.raises(TimedOut, match="between two parts") as caught:
             await send(impatient)
     finally:
         await impatient.close()

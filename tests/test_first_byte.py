@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lmarena_cli.errors import ErrorKind, ExitStatus, Timeout
+from lmarena_cli.errors import ErrorKind, ExitStatus, TimedOut
 from tests.fake_arena import FakeArena, Fault, Reply
 from tests.helpers.clients import ClientFactory
 from tests.helpers.serving import openai_client, serving
@@ -35,7 +35,7 @@ async def test_no_byte_after_the_status_fails_as_no_data_and_is_not_sent_again(
     assert (await chat.send("one")).text == "Echo (turn 1): one"
     arena.enqueue(Fault.hang())
     before = sends(arena)
-    with pytest.raises(Timeout) as caught:
+    with pytest.raises(TimedOut) as caught:
         await chat.send("two")
     error = caught.value
     assert error.kind == ErrorKind.NO_DATA
@@ -63,7 +63,7 @@ async def test_a_shorter_first_token_timeout_still_wins_with_its_own_words(
     client = client_factory(first_byte_timeout=30.0)
     arena.enqueue(Fault.hang())
     chat = await client.chats.create(MODEL)
-    with pytest.raises(Timeout) as caught:
+    with pytest.raises(TimedOut) as caught:
         await chat.send("hi", timeout=0.5)
     assert caught.value.kind == ErrorKind.TIMEOUT
     assert SAID not in str(caught.value)

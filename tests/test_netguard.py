@@ -22,7 +22,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from lmarena_cli.client.transport import netguard
 from lmarena_cli.client.transport.netguard import GuardResolver, check_url, fetch_url, format_size
-from lmarena_cli.errors import InputError, Timeout
+from lmarena_cli.errors import InputError, TimedOut
 from tests.helpers.servers import Handler, loopback_server
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -358,7 +358,7 @@ async def test_slow_server_times_out(serve: Any) -> None:
         return web.Response(body=PNG)
 
     base = await serve({"/slow": slow})
-    with pytest.raises(Timeout, match=r"took more than 0\.3 s"):
+    with pytest.raises(TimedOut, match=r"took more than 0\.3 s"):
         await fetch_url(f"{base}/slow", allow_private=True, max_bytes=1000, timeout=0.3)
 
 

@@ -517,7 +517,7 @@ async def test_no_first_answer_says_what_may_be_missing(tmp_path: Path) -> None:
         for fault in (Fault.hang(seconds=10), Fault.hang_before_headers(seconds=10)):
             arena.enqueue(fault)
             chat = await client.chats.create(model=CHAT_MODEL)
-            with pytest.raises(errors.Timeout) as caught:
+            with pytest.raises(errors.TimedOut) as caught:
                 await chat.send("hello", stream=False, timeout=1)
             message = caught.value.message
             assert message.startswith(("the site sent nothing for 1 s", "the site did not start"))

@@ -25,7 +25,7 @@ from ..errors import (
     ConnectionLost,
     LmArenaError,
     PageError,
-    Timeout,
+    TimedOut,
     UpstreamUnavailable,
 )
 from .chromium import Launched, finish, wait_exit
@@ -294,7 +294,7 @@ class Connection:
                     code = launched.proc.poll() if launched else None
                     raise BrowserUnavailable(f"Chromium exited (status {code}) while {what}")
                 if remaining <= 0:
-                    raise Timeout(f"Chromium did not finish {what} within {timeout:.0f} s")
+                    raise TimedOut(f"Chromium did not finish {what} within {timeout:.0f} s")
         finally:
             if not task.done():
                 task.cancel()

@@ -32,7 +32,7 @@ from ..errors import (
     IncompleteAnswer,
     LmArenaError,
     PageError,
-    Timeout,
+    TimedOut,
     UpstreamUnavailable,
 )
 from .cdp import js
@@ -113,7 +113,7 @@ class PageFetch:
         except BrowserUnavailable as error:
             self._ended = True
             raise _died(error, "the answer was streaming") from None
-        except Timeout:
+        except TimedOut:
             raise TimeoutError from None
         except PageError as error:
             self._ended = True
@@ -164,7 +164,7 @@ async def open_fetch(page: Page, request: FetchRequest, *, wait: float, fetch_id
         )
     except BrowserUnavailable as error:
         raise _died(error, what) from None
-    except Timeout:
+    except TimedOut:
         with contextlib.suppress(LmArenaError, PageError):
             await page.eval(FETCH_ABORT_JS % fetch_id, what="aborting a request", timeout=2)
         raise TimeoutError from None

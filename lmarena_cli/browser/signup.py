@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import Advice, ErrorKind, PageError, SignInRequired, Timeout, UsageError
+from ..errors import Advice, ErrorKind, PageError, SignInRequired, TimedOut, UsageError
 from ..settings import Settings
 from ..site import facts, pages
 from ..state.auth import encode_auth_cookies, session_from_body
@@ -117,7 +117,7 @@ def require_display(settings: Settings) -> bool:
 
 
 async def wait_signed_in(page: Page, timeout: float) -> None:
-    """Wait until the browser holds a real (not anonymous) user's session; Timeout else."""
+    """Wait until the browser holds a real (not anonymous) user's session; TimedOut else."""
     deadline = time.monotonic() + timeout
     while True:
         cookies = await page.get_cookies()
@@ -126,7 +126,7 @@ async def wait_signed_in(page: Page, timeout: float) -> None:
         if session is not None and session.signed_in:
             return
         if time.monotonic() > deadline:
-            raise Timeout(f"no sign-in happened within {timeout:.0f} s", kind=ErrorKind.LOGIN)
+            raise TimedOut(f"no sign-in happened within {timeout:.0f} s", kind=ErrorKind.LOGIN)
         await asyncio.sleep(0.3)
 
 

@@ -26,7 +26,7 @@ from ..errors import (
     LmArenaError,
     ProtocolError,
     SignInRequired,
-    Timeout,
+    TimedOut,
 )
 from ..settings import Settings
 from ..site import facts
@@ -185,7 +185,7 @@ class Doctor:
         except _Skip:
             return None
         except TimeoutError:
-            error: LmArenaError = Timeout(
+            error: LmArenaError = TimedOut(
                 f"the {step} step took longer than {bound:g} s", kind=ErrorKind.TIMEOUT
             )
         except LmArenaError as exc:

@@ -4,7 +4,7 @@
 A conversation is the site's ``evaluationSessionId``: the site keeps its history, this tool keeps
 the models and mode it was started with (the conversation store) so that it can be picked up again.
 One send of a conversation is a :class:`~..turn.exchange.ReplyStream`; a regenerate of its latest
-answer (:meth:`ChatSession.retry`) is a :class:`~..turn.regenerate.RetryStream`.
+answer (:meth:`ChatSession.retry`) is a :class:`~..turn.regenerate.RegenerateStream`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..reply import Reply
 from ..session.turn_site import TurnSite
 from ..turn.attachments import ImageArg, Uploader
 from ..turn.exchange import ReplyStream
-from ..turn.regenerate import RetryStream, find_latest_answer
+from ..turn.regenerate import RegenerateStream, find_latest_answer
 from .carry_over import carry_over
 from .recording import Recorder
 from .recycled import announce, is_recycled, stored_transcript
@@ -302,7 +302,7 @@ class ChatSession:
                 "regenerate it; send the prompt again instead"
             )
         await self._turns.pacing.wait_out(self.model)
-        retry_stream = RetryStream(
+        regenerated = RegenerateStream(
             self._turns,
             self,
             answer_id,
@@ -311,10 +311,10 @@ class ChatSession:
             timeout=timeout,
             rate_limit_wait=rate_limit_wait,
         )
-        await retry_stream.start()
+        await regenerated.start()
         if stream:
-            return retry_stream
-        return await retry_stream.read_reply()
+            return regenerated
+        return await regenerated.read_reply()
 
     def _on_retry(self, reply: Reply) -> None:
         """A regenerated answer replaces the last one in the store's transcript."""

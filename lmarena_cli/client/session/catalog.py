@@ -7,7 +7,7 @@ answer has ended.
 
 from __future__ import annotations
 
-from ...errors import Timeout, UpstreamUnavailable, UsageError
+from ...errors import TimedOut, UpstreamUnavailable, UsageError
 from ...site import facts
 from ...site.models import Model, model_from_row, resolve_model, usable_models_from_rows
 from ...site.pages import message_models
@@ -58,7 +58,7 @@ class ModelCatalog:
             html = await self._http.get_page(
                 state, facts.conversation_page(reply.evaluation_session_id)
             )
-        except (Timeout, UpstreamUnavailable):
+        except (TimedOut, UpstreamUnavailable):
             return  # the answers stand without names; nothing else depends on them
         found = message_models(html, ids)
         by_id = {str(row.get("id")): row for row in state.models if isinstance(row, dict)}

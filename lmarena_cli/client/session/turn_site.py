@@ -1,6 +1,6 @@
 """What one turn asks of the site: :class:`TurnSite`, handed to each send, regenerate and skip.
 
-A turn (:class:`~..turn.exchange.ReplyStream`, :class:`~..turn.regenerate.RetryStream`, a
+A turn (:class:`~..turn.exchange.ReplyStream`, :class:`~..turn.regenerate.RegenerateStream`, a
 battle's skip in :mod:`..turn.battles`) needs the site's state and tokens
 (:class:`~.site_session.SiteSession`), the transport its request takes and the site's clock
 (:class:`~..transport.site_transport.SiteTransport`), its turn among this user's sends

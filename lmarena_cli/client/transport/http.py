@@ -32,7 +32,7 @@ from ...errors import (
     ErrorKind,
     IncompleteAnswer,
     ProtocolError,
-    Timeout,
+    TimedOut,
     UpstreamUnavailable,
 )
 from ...settings import Settings
@@ -212,7 +212,7 @@ class SiteHttp:
         try:
             yield
         except TimeoutError:
-            raise Timeout(
+            raise TimedOut(
                 f"{what}: no answer within {self.settings.timeout:.0f} s", kind=ErrorKind.TIMEOUT
             ) from None
         except (aiohttp.ClientError, OSError) as error:
@@ -253,7 +253,7 @@ class SiteHttp:
                     method, url, data=orjson.dumps(body), headers=headers, proxy=self.proxy(url)
                 )
         except TimeoutError:
-            raise Timeout(
+            raise TimedOut(
                 f"the site did not start answering within {timeout:.0f} s "
                 "(no first answer in time)" + NO_FIRST_ANSWER_HINT,
                 kind=ErrorKind.TIMEOUT,

@@ -34,7 +34,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
-from ...errors import ErrorKind, InputError, Timeout
+from ...errors import ErrorKind, InputError, TimedOut
 from .proxy import proxy_for
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -168,7 +168,7 @@ async def fetch_url(
 
     At most :data:`MAX_REDIRECTS` redirects, each hop checked. The body is streamed and refused
     as soon as it passes ``max_bytes`` (or at once when Content-Length says so). ``timeout`` caps
-    the whole fetch, redirects included (:class:`~lmarena_cli.errors.Timeout`). With
+    the whole fetch, redirects included (:class:`~lmarena_cli.errors.TimedOut`). With
     ``accept_prefix``, an answer whose Content-Type is neither that nor a generic binary type
     (an HTML error page, say) is refused. Proxies come from the environment (see the module doc).
     """
@@ -176,7 +176,7 @@ async def fetch_url(
         async with asyncio.timeout(timeout):
             return await _follow(url, allow_private, max_bytes, accept_prefix, resolver)
     except TimeoutError:
-        raise Timeout(f"fetching {url} took more than {timeout:g} s") from None
+        raise TimedOut(f"fetching {url} took more than {timeout:g} s") from None
 
 
 async def _follow(

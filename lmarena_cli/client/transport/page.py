@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from ...browser.interface import BrowserInterface, FetchedBody, FetchRequest
-from ...errors import Advice, ErrorKind, ProtocolError, Timeout, UpstreamUnavailable
+from ...errors import Advice, ErrorKind, ProtocolError, TimedOut, UpstreamUnavailable
 from ...settings import Settings
 from ...site import facts
 from ...state.cache import SiteState
@@ -47,12 +47,12 @@ class PageTransport:
         return urllib.parse.urljoin(self.settings.base_url + "/", path.lstrip("/"))
 
     async def _open(self, request: FetchRequest, what: str) -> FetchedBody:
-        """The answer once its headers came; a missing answer is :class:`Timeout`."""
+        """The answer once its headers came; a missing answer is :class:`TimedOut`."""
         bound = self.settings.timeout
         try:
             return await self._browser().open_fetch(request, wait=bound)
         except TimeoutError:
-            raise Timeout(
+            raise TimedOut(
                 f"{what}: no answer within {bound:.0f} s", kind=ErrorKind.TIMEOUT
             ) from None
 
@@ -70,7 +70,7 @@ class PageTransport:
                     break
                 data += chunk
         except TimeoutError:
-            raise Timeout(
+            raise TimedOut(
                 f"the site's answer did not end within {self.settings.timeout:.0f} s",
                 kind=ErrorKind.TIMEOUT,
             ) from None
@@ -106,7 +106,7 @@ class PageTransport:
         try:
             fetched = await self._browser().open_fetch(request, wait=wait)
         except TimeoutError:
-            raise Timeout(
+            raise TimedOut(
                 f"the site did not start answering within {timeout:.0f} s "
                 "(no first answer in time)" + NO_FIRST_ANSWER_HINT,
                 kind=ErrorKind.TIMEOUT,

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING
 
-from ...errors import Advice, ErrorKind, IncompleteAnswer, LmArenaError, Timeout
+from ...errors import Advice, ErrorKind, IncompleteAnswer, LmArenaError, TimedOut
 from ...site.classify import error_from_stream
 from ...site.events import (
     Event,
@@ -45,7 +45,7 @@ class AnswerReading:
     silence after it. ``first_byte_timeout`` (seconds from ``accepted``, the monotonic time the
     status came; None: not watched) bounds the wait for the body's first byte: the site may send
     its status and headers and then nothing at all (protocol §15.3, "200 with no data"), which
-    ends the reading with a ``Timeout`` of kind ``no_data`` long before the first-token timeout
+    ends the reading with a ``TimedOut`` of kind ``no_data`` long before the first-token timeout
     would; any byte counts, a heartbeat too. ``wake`` says when the caller's hold is due (None:
     no hold runs).
     """
@@ -125,11 +125,11 @@ class AnswerReading:
             return
         yield ReadEnd()
 
-    def _silence(self, wait: float, alive: bool) -> Timeout:
+    def _silence(self, wait: float, alive: bool) -> TimedOut:
         what = "between two parts of the answer" if self.first_token else "for a first answer"
         sent = "only keep-alives" if alive and not self.first_token else "nothing"
         hint = "" if self.first_token else NO_FIRST_ANSWER_HINT
-        return Timeout(
+        return TimedOut(
             f"the site sent {sent} for {wait:.0f} s {what}{hint}",
             kind=ErrorKind.TIMEOUT,
             advice=None if self.first_token else Advice.CHECK_ACCOUNT,
@@ -173,11 +173,11 @@ class AnswerReading:
             _reveal_model(answer, event)
 
 
-def no_data_error(seconds: float) -> Timeout:
+def no_data_error(seconds: float) -> TimedOut:
     """The site took the message (status and headers came) and then sent no byte of its answer
     within ``seconds`` (protocol §15.3): a failure of its own, never resent automatically (the
     site may still be working on the message); the conversation goes on with the next send."""
-    return Timeout(
+    return TimedOut(
         f"the site accepted the message but sent nothing for {seconds:.0f} s "
         "(LM_ARENA_FIRST_BYTE_TIMEOUT); it was not sent again: send it again to retry, the "
         "conversation goes on",

@@ -1,4 +1,4 @@
-"""Regenerate: :class:`RetryStream`, the site's Retry of a conversation's latest answer.
+"""Regenerate: :class:`RegenerateStream`, the site's Retry of a conversation's latest answer.
 
 ``PUT /nextjs-api/stream/retry-evaluation-session-message/{id}/messages/{answer id}`` with a
 reCAPTCHA token minted for the action ``chat_retry`` (protocol §7.4). The site answers with the
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..transport.base import AnswerBody
 
 
-class RetryStream(ReplyStream):
+class RegenerateStream(ReplyStream):
     """The new answer to a conversation's last prompt as it streams (``ChatSession.retry``).
 
     ``answer_id`` is the site's id of the answer asked for again; the reply keeps it as model A's
@@ -97,4 +97,4 @@ async def find_latest_answer(calls: SiteCalls, session_id: str) -> str | None:
     return latest_answer_id(data) if data is not None else None
 
 
-__all__ = ["RetryStream", "find_latest_answer"]
+__all__ = ["RegenerateStream", "find_latest_answer"]
