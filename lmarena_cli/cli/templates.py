@@ -57,7 +57,7 @@ class Applied:
         if not tpl.substitutes:
             filled = tpl.prompt.strip("\n")
         else:
-            filled = self._fill(tpl.prompt, given)
+            filled = self._fill(tpl.prompt, given).strip("\n")  # YAML's | keeps a last newline
             if "input" in variables(tpl):
                 return filled
         return "\n\n".join(part for part in (filled, given.strip("\n")) if part.strip())
