@@ -210,6 +210,10 @@ async def test_a_continued_conversation_ignores_the_templates_system_prompt_sayi
     assert "the template 't''s system prompt ignored: a continued conversation" in done.stderr
     assert sent(arena)[-1] == "Q: two"
     assert conversation(done.stderr) == conversation(first.stderr)
+    done = await cli("ask", "--retry", "-t", "t")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == "lmarena: --retry sends no new prompt: it takes no -t/--template\n"
+    assert len(arena.stream_requests()) == 2
 
 
 async def test_chat_sends_each_line_through_the_template(
@@ -236,6 +240,7 @@ async def test_chat_sends_each_line_through_the_template(
         ("d.yaml", "system: x\nextract: sometimes\n", "d.yaml:2: extract must be true or false"),
         ("e.yaml", "- a list\n", "e.yaml:1: a template is a mapping of keys"),
         ("f.yaml", "system: |\n  Hi.\n  Be $mood.\n", "f.yaml:3: the template 'f' needs the "),
+        ("g.toml", 'prompt = "x"\n[schema]\ntype = 5\n', "g.toml:2: "),
     ],
 )
 async def test_a_bad_template_exits_2_naming_its_file_and_line(
@@ -361,6 +366,10 @@ def test_templates_show_prints_the_file_and_says_where_it_is(dirs: dict[str, Pat
         0,
         f"Be a critic.\n\n==> {dirs['fabric']}/critic/user.md <==\nReview this:\n",
     )
+    (dirs["llm"] / "bad.yaml").write_text("system: [x\n")
+    code, out, err = templates("show", "bad")
+    assert (code, out) == (0, "system: [x\n")
+    assert err == f"bad: llm, {dirs['llm'] / 'bad.yaml'}\n"
     code, out, err = templates("show", "nope")
     assert (code, out) == (2, "")
     assert err.startswith("lmarena: unknown template 'nope' (looked in ")

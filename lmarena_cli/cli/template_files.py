@@ -150,7 +150,7 @@ def load(place: Place) -> Template:
     """Read one template; a UsageError starting with ``PATH:LINE:`` when it cannot be used."""
     if place.source == "fabric":
         return _fabric(place)
-    text = _read(place.path)
+    text = read(place.path)
     if place.path.suffix == ".toml":
         try:
             data: Any = tomllib.loads(text)
@@ -207,9 +207,9 @@ def _llm(place: Place, data: dict[str, Any], text: str) -> Template:
 
 
 def _fabric(place: Place) -> Template:
-    system = _read(place.path)
+    system = read(place.path)
     user_path = place.path.with_name("user.md")
-    user = _read(user_path) if user_path.is_file() else ""
+    user = read(user_path) if user_path.is_file() else ""
     return Template(
         place.name,
         place.source,
@@ -293,7 +293,8 @@ def _yaml(path: Path, text: str) -> Any:
         raise UsageError(f"{path}: not valid YAML: {exc}") from None
 
 
-def _read(path: Path) -> str:
+def read(path: Path) -> str:
+    """A template file's text; a UsageError when it cannot be read as UTF-8."""
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -352,4 +353,5 @@ __all__ = [
     "lmarena_dir",
     "load",
     "places",
+    "read",
 ]

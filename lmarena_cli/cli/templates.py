@@ -159,7 +159,9 @@ def output_format(term: Terminal, applied: Applied) -> Any:
     try:
         return OutputFormat("json_schema", schema, strict=True)
     except UsageError as error:
-        line = template_files.line_of(applied.template.text, r"^\s*schema(_object)?\s*[:=]")
+        line = template_files.line_of(
+            applied.template.text, r"^\s*(\[schema\]|schema(_object)?\s*[:=])"
+        )
         term.err(f"lmarena: {applied.template.path}:{line}: {error}")
         raise typer.Exit(2) from None
 
@@ -267,20 +269,20 @@ def show(
     quiet: QuietOpt = False,
     no_color: NoColorOpt = False,
 ) -> None:
-    """Print a template's file as it is (Fabric: system.md, then user.md when it has one)."""
+    """Print a template's file as it is, even one that cannot be used (Fabric: system.md, then
+    user.md when it has one); its source and path go to stderr."""
     term = Terminal(quiet=quiet, no_color=no_color)
+    place = next((p for p in template_files.places() if p.name == name), None)
     with failures(term):
-        tpl = template_files.find(name)
-    term.info(f"{name}: {tpl.source}, {tpl.path}")
-    if tpl.source != "fabric":
-        term.out(tpl.text if tpl.text.endswith("\n") or not tpl.text else tpl.text + "\n")
-        return
-    user = tpl.path.with_name("user.md")
-    parts = [tpl.system or ""]
-    if tpl.prompt is not None:
-        parts.append(f"\n==> {user} <==\n{tpl.prompt}")
-    text = "".join(parts)
-    term.out(text if text.endswith("\n") else text + "\n")
+        if place is None:
+            template_files.find(name)  # the error naming the folders looked in
+        assert place is not None
+        text = template_files.read(place.path)
+        user = place.path.with_name("user.md")
+        if place.source == "fabric" and user.is_file():
+            text = f"{text}\n==> {user} <==\n{template_files.read(user)}"
+    term.info(f"{name}: {place.source}, {place.path}")
+    term.out(text if text.endswith("\n") or not text else text + "\n")
 
 
 __all__ = [
