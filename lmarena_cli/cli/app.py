@@ -1,4 +1,4 @@
-"""The ``lmarena`` command: models, ask, chat, login, serve, doctor, history.
+"""The ``lmarena`` command: models, ask, chat, login, serve, doctor, history, templates.
 
 Thin over the library: each command (a module of its own in this package) parses its input,
 calls ``Client``, renders, and leaves the mapping of failures to exit codes to
@@ -22,8 +22,10 @@ from .doctor import doctor
 from .history import history_app
 from .login import login
 from .models import models
+from .options import PairsCommand
 from .serve import serve
 from .server_cmd import server_app
+from .templates import templates_app
 
 app = typer.Typer(
     name="lmarena",
@@ -59,8 +61,9 @@ def _main(
 
 # The order here is the order of `lmarena --help`.
 for command in (models, ask, chat, login, serve, doctor):
-    app.command()(command)
+    app.command(cls=PairsCommand if command in (ask, chat) else None)(command)
 app.add_typer(history_app)
+app.add_typer(templates_app)
 app.add_typer(server_app)
 
 

@@ -9,13 +9,23 @@ import typer
 
 from ..errors import ExitStatus, LmArenaError
 from ..settings import Settings
-from . import inputs
+from . import inputs, templates
 from .catalog import complete_model
 from .extract import first_code_block
-from .options import DebugOpt, ModelOpt, NoColorOpt, QuietOpt, RawOpt, RoleOpt, SystemOpt
+from .options import (
+    DebugOpt,
+    ModelOpt,
+    NoColorOpt,
+    ParamOpt,
+    QuietOpt,
+    RawOpt,
+    RoleOpt,
+    SystemOpt,
+    TemplateOpt,
+)
 from .prompt import prompt_input
 from .render import Renderer, save_images, wants_markdown
-from .roles import choose
+from .roles import FromTemplate, choose
 from .runtime import load_settings, make_client, run
 from .terminal import Terminal
 
@@ -75,6 +85,18 @@ def ask(
     raw: RawOpt = False,
     system: SystemOpt = None,
     role: RoleOpt = None,
+    template: TemplateOpt = None,
+    param: ParamOpt = None,
+    save: Annotated[
+        str | None,
+        typer.Option(
+            "--save",
+            help="Save this command line's system prompt, prompt (the argument; $input stands "
+            "for stdin), model, -x, --schema and -p values as the template NAME; send nothing.",
+            metavar="NAME",
+            show_default=False,
+        ),
+    ] = None,
     extract: Annotated[
         bool,
         typer.Option(
@@ -129,6 +151,7 @@ def ask(
       lmarena ask -x "a bash one-liner that counts lines in *.py" | sh
       lmarena ask -a report.pdf "summarise this in three bullet points"
       lmarena ask --schema person.json "invent a person" | jq .name
+      cat article.txt | lmarena ask -t extract_wisdom      # a template (lmarena templates)
     """
     term = Terminal(quiet=quiet, no_color=no_color)
     images = list(image or [])
@@ -158,9 +181,41 @@ def ask(
         )
         raise typer.Exit(2)
     fmt = inputs.schema(term, schema) if schema is not None else None
+    if save is not None:
+        if template or resume or continue_ or retry or vs or battle or images or attach:
+            term.err(
+                "lmarena: --save keeps a prompt and its options as a template: not with -t, -c, "
+                "--resume, --retry, --vs, --battle, --image or -a"
+            )
+            raise typer.Exit(2)
+        settings = load_settings(term, model=model, timeout=timeout)
+        choice = choose(term, settings, system=system, role_name=role, model=model, continued=False)
+        values: dict[str, Any] = {"system": choice.system, "prompt": prompt, "model": choice.model}
+        values |= {"schema": fmt.schema if fmt else None, "extract": extract}
+        templates.save(term, save, {**values, "defaults": templates.pairs(param)})
+        raise typer.Exit(0)
+    applied = templates.chosen(term, template, param)
+    if applied is not None:
+        if retry:
+            term.err("lmarena: --retry sends no new prompt: it takes no -t/--template")
+            raise typer.Exit(2)
+        # The command line's choice of what is printed wins over the template's.
+        if applied.template.extract and not (extract or schema or json_ or jsonl or vs or battle):
+            extract = True
+        if not (extract or schema or jsonl or vs or battle):
+            fmt = templates.output_format(term, applied)
     files = inputs.attachments(term, attach or [])  # before stdin is read or a browser starts
-    given = None if retry else prompt_input(term, prompt, images, no_stdin=no_stdin)
+    optional = applied is not None and not applied.needs_input
+    given = (
+        None if retry else prompt_input(term, prompt, images, no_stdin=no_stdin, optional=optional)
+    )
     text = given.text if given is not None else ""
+    from_template = None
+    if applied is not None:
+        from_template = FromTemplate(
+            applied.template.name, applied.system(text), applied.template.model
+        )
+        text = templates.shape(term, applied, text)
     if files:
         from ..client.content.files import with_files
 
@@ -171,7 +226,15 @@ def ask(
         text = with_instruction(text, fmt)
     settings = load_settings(term, model=model, timeout=timeout)
     continued = bool(resume or continue_ or retry)
-    choice = choose(term, settings, system=system, role_name=role, model=model, continued=continued)
+    choice = choose(
+        term,
+        settings,
+        system=system,
+        role_name=role,
+        model=model,
+        continued=continued,
+        template=from_template,
+    )
     if choice.model and not battle and not continued:
         settings = settings.replace(model=choice.model)
     stdin_image = given.stdin_image if given is not None else None

@@ -14,10 +14,21 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import LmArenaError
+from . import templates
 from .advice import say
-from .options import DebugOpt, ModelOpt, NoColorOpt, QuietOpt, RawOpt, RoleOpt, SystemOpt
+from .options import (
+    DebugOpt,
+    ModelOpt,
+    NoColorOpt,
+    ParamOpt,
+    QuietOpt,
+    RawOpt,
+    RoleOpt,
+    SystemOpt,
+    TemplateOpt,
+)
 from .render import Renderer, wants_markdown
-from .roles import choose
+from .roles import FromTemplate, choose
 from .runtime import load_settings, make_client, run
 from .terminal import Terminal
 
@@ -48,6 +59,8 @@ def chat(
     ] = None,
     system: SystemOpt = None,
     role: RoleOpt = None,
+    template: TemplateOpt = None,
+    param: ParamOpt = None,
     raw: RawOpt = False,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Seconds to wait for a first token.", min=0.1)
@@ -60,12 +73,24 @@ def chat(
 
     With stdin piped, each line is one turn. Commands: /retry (another answer to the last
     prompt), /new (a new conversation), /model NAME (a new conversation with that model), /id,
-    /help, /exit. Answers are rendered as markdown on a terminal (--raw: as written).
+    /help, /exit. Answers are rendered as markdown on a terminal (--raw: as written). With
+    -t, each line goes through the template's prompt ($input), as in `llm chat -t`.
     """
     term = Terminal(quiet=quiet, no_color=no_color)
+    applied = templates.chosen(term, template, param)
     settings = load_settings(term, model=model, timeout=timeout)
+    from_template = None
+    if applied is not None:
+        tpl = applied.template
+        from_template = FromTemplate(tpl.name, applied.system(), tpl.model)
     choice = choose(
-        term, settings, system=system, role_name=role, model=model, continued=bool(resume)
+        term,
+        settings,
+        system=system,
+        role_name=role,
+        model=model,
+        continued=bool(resume),
+        template=from_template,
     )
     if choice.model and not resume:
         settings = settings.replace(model=choice.model)
@@ -74,6 +99,8 @@ def chat(
     async def work() -> int:
         client = make_client(settings)
         session = ChatLoop(term, client, timeout=timeout, system=choice.system, raw=raw)
+        if applied is not None:
+            session.shape = applied.prompt
         try:
             with term.spinner("starting the browser…"):
                 if resume:
@@ -109,6 +136,8 @@ class ChatLoop:
         self.system = system  # for the new conversations of /new and /model too
         self.markdown = wants_markdown(term, raw=raw)
         self.chat: ChatApi | None = None
+        #: What a line becomes before it is sent (a template's prompt; as it is without one).
+        self.shape: Callable[[str], str] = str
         # A new conversation has its id only once the site has answered the first turn: it is
         # shown then (a resumed one at once), and again on exit.
         self.announced: str | None = None
@@ -195,9 +224,10 @@ class ChatLoop:
         self.chat = chat
         self.term.info(f"new conversation with {self._model_name()}")
 
-    def _sender(self, prompt: str) -> Callable[[], Awaitable[TextStream]]:
+    def _sender(self, line: str) -> Callable[[], Awaitable[TextStream]]:
         chat = self.chat
         assert chat is not None
+        prompt = self.shape(line)
         return lambda: chat.send(prompt, stream=True, timeout=self.timeout)
 
     async def one_turn(self, start: Callable[[], Awaitable[TextStream]]) -> None:

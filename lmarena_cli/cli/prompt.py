@@ -39,15 +39,26 @@ def read_stdin(term: Terminal, no_stdin: bool) -> bytes:
 
 
 def prompt_input(
-    term: Terminal, argument: str | None, images: list[str], *, no_stdin: bool
+    term: Terminal,
+    argument: str | None,
+    images: list[str],
+    *,
+    no_stdin: bool,
+    optional: bool = False,
 ) -> PromptInput:
-    """Read stdin as the command line says and compose the prompt; exit 2 when it is unusable."""
+    """Read stdin as the command line says and compose the prompt; exit 2 when it is unusable.
+
+    ``optional``: the prompt may be empty (a template's prompt needs no input), so no argument
+    and stdin a terminal (or ``--no-stdin``) is no usage error, and an empty input is no error.
+    """
     image_from_stdin = images.count("-")
     if image_from_stdin > 1:
         term.err("lmarena: --image - can be given once (stdin holds one image)")
         raise typer.Exit(2)
-    if argument is None and (
-        no_stdin or image_from_stdin or term.stdin is None or term.stdin_is_tty
+    if (
+        argument is None
+        and not optional
+        and (no_stdin or image_from_stdin or term.stdin is None or term.stdin_is_tty)
     ):
         term.err("usage: lmarena ask [OPTIONS] PROMPT   (or pipe the prompt on stdin)")
         term.err("Try 'lmarena ask --help' for help.")
@@ -65,7 +76,7 @@ def prompt_input(
             term.err("lmarena: --image - was given but stdin was empty")
             raise typer.Exit(2)
     text = compose_prompt(raw.decode("utf-8", errors="replace"), argument)
-    if not text.strip() and not images:
+    if not text.strip() and not images and not optional:
         term.err("lmarena: the prompt is empty")
         raise typer.Exit(2)
     return PromptInput(text, stdin_image)
