@@ -13,6 +13,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import LmArenaError
 from .markdown import MarkdownStream, print_markdown
 from .terminal import Terminal
 
@@ -195,7 +196,8 @@ def event_json(event: Any) -> dict[str, Any]:
 async def save_images(
     client: ClientApi, term: Terminal, reply: Reply, output: Path | None, machine: bool
 ) -> None:
-    """Save generated images with -o (numbered when several), else print their URLs."""
+    """Save generated images with -o (numbered when several), else print their URLs. The saved
+    files are noted beside the turn, for ``lmarena history export``'s links."""
     if output is None:
         if not machine:
             term.out("".join(url + "\n" for url in reply.images))
@@ -203,6 +205,7 @@ async def save_images(
                 # The site sent the picture itself, not a link (protocol §15.2).
                 term.info("lmarena: the image came inline (a data: URI); -o PATH saves it")
         return
+    from ..state.exchanges import TurnExchanges
     from ..state.files import atomic_write
 
     paths = numbered(output, len(reply.images))
@@ -210,6 +213,15 @@ async def save_images(
         data = await client.download(url)
         atomic_write(path, data, mode=0o644)
         term.info(f"saved {path}")
+    saved = [str(path.expanduser().absolute()) for path in paths]
+    try:  # the images are saved whatever the store says
+        exchanges = TurnExchanges(client.settings.store_path)
+        try:
+            exchanges.add_saved(reply.evaluation_session_id, saved)
+        finally:
+            exchanges.close()
+    except LmArenaError as error:
+        term.info(f"lmarena: could not note the saved images in the history: {error}")
 
 
 def numbered(output: Path, count: int) -> list[Path]:
