@@ -68,6 +68,7 @@ def never_wait_out() -> Iterator[None]:
     finally:
         _MAX_WAIT.reset(token)
 
+
 #: A penalty with no more than this left is not worth refusing a send for: it is the one this
 #: send's own retry policy has just waited out (``rate_limit_wait``).
 SLACK = 2.0
