@@ -10,6 +10,7 @@ interleaved); reasoning goes to stderr with ``--show-reasoning``; generated imag
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +59,12 @@ class Renderer:
         no_stream: bool,
         show_reasoning: bool,
         markdown: bool = False,
+        usage: Callable[[Reply], dict[str, Any]] | None = None,
     ) -> None:
+        """``usage``: the reply's usage object (:mod:`.usage`), which --json and --jsonl's last
+        line carry as ``usage``."""
         self.term = term
+        self.usage = usage
         self.chat = chat
         self.json = json_
         self.jsonl = jsonl
@@ -103,17 +108,24 @@ class Renderer:
         if self._reasoning_open:
             self.term.stderr.write("\n")
         if self.json:
-            self.term.out(orjson.dumps(reply.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+            data = self._dict(reply)
+            self.term.out(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
         elif self.jsonl:
             # The last line is the whole reply, so a consumer of the events also learns the
             # conversation id and timings, under the same names as --json.
-            self.term.out(orjson.dumps({"type": "reply", **reply.to_dict()}).decode() + "\n")
+            self.term.out(orjson.dumps({"type": "reply", **self._dict(reply)}).decode() + "\n")
         elif self.buffered:
             self._whole(reply)
         else:
             self._flush_b(reply)
             self.end_partial()
         return reply
+
+    def _dict(self, reply: Reply) -> dict[str, Any]:
+        data = reply.to_dict()
+        if self.usage is not None:
+            data["usage"] = self.usage(reply)
+        return data
 
     def _battle_note(self, skipped: Any) -> None:
         """One notice on stderr: the answer is the chosen model's, the battle was skipped."""
