@@ -21,7 +21,7 @@ pytestmark = pytest.mark.timeout(90)
 
 MODEL = "gemini-3-pro"
 OTHER = "claude-opus-4-5"
-COMMANDS = ("/retry", "/new", "/model NAME", "/id", "/help", "/exit")
+COMMANDS = ("/retry", "/new", "/model NAME", "/id", "/usage", "/help", "/exit")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from lmarena_cli.client.content.usage import site_counts
 from lmarena_cli.errors import ErrorKind, FieldError, ModelNotFound, RateLimited, UpstreamError
 from lmarena_cli.server import chat_codec, engine, requests, responses, tools
 from lmarena_cli.site.models import model_from_row
@@ -119,10 +120,10 @@ def test_fold_writes_a_plain_transcript_ending_with_the_new_turn() -> None:
 
 def test_usage_is_converted_from_the_sites_words() -> None:
     outcome = engine.Outcome(prompt_tokens=2, completion_tokens=5)
-    assert engine._site_usage({"promptTokens": 2, "completionTokens": 5}) == (2, 5)
+    assert site_counts({"promptTokens": 2, "completionTokens": 5}) == (2, 5)
     assert outcome.usage == {"prompt_tokens": 2, "completion_tokens": 5, "total_tokens": 7}
-    assert engine._site_usage(None) == (0, 0)  # unknown: the server's estimate is used
-    assert engine._site_usage({"other": 1}) == (0, 0)
+    assert site_counts(None) == (0, 0)  # unknown: the server's estimate is used
+    assert site_counts({"other": 1}) == (0, 0)
 
 
 @pytest.mark.parametrize(

@@ -638,7 +638,8 @@ def test_models_and_dash_m_never_offer_webdev_or_video_models(cli_env: FakeArena
 
 #: ``lmarena`` in a real process, with the browser's stand-in in place of Chromium.
 STAND_IN_MAIN = (
-    "import sys; from lmarena_cli.client import site_session; from tests.fakes import HttpBrowser; "
+    "import sys; from lmarena_cli.client.session import site_session; "
+    "from tests.fakes import HttpBrowser; "
     "site_session.Browser = HttpBrowser; from lmarena_cli.cli.app import main; "
     "sys.argv[0] = 'lmarena'; main()"
 )

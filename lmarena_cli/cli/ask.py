@@ -28,6 +28,7 @@ from .render import Renderer, save_images, wants_markdown
 from .roles import FromTemplate, choose
 from .runtime import load_settings, make_client, run
 from .terminal import Terminal
+from .usage import UsageNote, describe, sent_prompt
 
 if TYPE_CHECKING:
     from ..client.api import ChatApi, ClientApi
@@ -124,6 +125,14 @@ def ask(
     ] = None,
     show_reasoning: Annotated[
         bool, typer.Option("--show-reasoning", help="Print the model's thinking on stderr.")
+    ] = False,
+    usage: Annotated[
+        bool,
+        typer.Option(
+            "--usage",
+            help="Print on stderr the estimated tokens in and out, the time to the first byte "
+            "and in all, and the account's state this machine knows.",
+        ),
     ] = False,
     timeout: Annotated[
         float | None,
@@ -239,6 +248,7 @@ def ask(
         settings = settings.replace(model=choice.model)
     stdin_image = given.stdin_image if given is not None else None
     sources: list[Any] = [stdin_image if item == "-" else item for item in images]
+    note = UsageNote(settings, sent_prompt(choice.system, text, new=not continued))
 
     async def work() -> int:
         import asyncio
@@ -249,6 +259,7 @@ def ask(
                 if given is None:  # --retry: the latest conversation unless --resume names one
                     chat = await open_chat(client, settings, resume, not resume, None, False, None)
                     stream = await chat.retry(stream=True, timeout=timeout)
+                    note.sent = last_prompt(client, chat.id)
                 else:
                     chat = await open_chat(
                         client, settings, resume, continue_, vs, battle, model, system=choice.system
@@ -258,9 +269,12 @@ def ask(
                     )
                 spin.stop()
             if extract:
-                return await print_code_block(term, stream, output, client)
+                return await print_code_block(term, stream, output, client, note, usage)
             if fmt is not None:
-                return await inputs.print_structured(term, stream, fmt, json_=json_)
+                code = await inputs.print_structured(term, stream, fmt, json_=json_, usage=note)
+                if usage and note.last is not None:
+                    term.err(describe(note.last))
+                return code
             renderer = Renderer(
                 term,
                 chat,
@@ -269,6 +283,7 @@ def ask(
                 no_stream=no_stream,
                 show_reasoning=show_reasoning,
                 markdown=wants_markdown(term, raw=raw, machine=json_ or jsonl),
+                usage=note,
             )
             try:
                 reply = await renderer.render(stream)
@@ -284,6 +299,8 @@ def ask(
                 names = [f"model {a.side.upper()} was {a.model}" for a in reply.answers if a.model]
                 if names:
                     term.info("battle: " + ", ".join(names))
+            if usage:
+                term.err(describe(note(reply)))
             term.info(f"conversation: {reply.evaluation_session_id}")
             return 0
         finally:
@@ -324,13 +341,28 @@ async def open_chat(
     return await client.chats.create(model or settings.model, versus=vs, system=system)
 
 
+def last_prompt(client: ClientApi, conversation_id: str | None) -> str:
+    """The prompt a regenerate answers again (its input), from the store; '' when unknown."""
+    found = client.store.get(conversation_id) if conversation_id else None
+    users = [t["content"] for t in found.transcript if t["role"] == "user"] if found else []
+    return users[-1] if users else ""
+
+
 async def print_code_block(
-    term: Terminal, stream: TextStream, output: Path | None, client: ClientApi
+    term: Terminal,
+    stream: TextStream,
+    output: Path | None,
+    client: ClientApi,
+    note: UsageNote | None = None,
+    usage: bool = False,
 ) -> int:
     """``-x``: the whole answer is read first (nothing streams), then only its first code block
-    goes to stdout. No block: a message on stderr, nothing on stdout, exit 10."""
+    goes to stdout. No block: a message on stderr, nothing on stdout, exit 10. ``usage``: the
+    turn's usage (``note``) on stderr."""
     with term.spinner("waiting for the answer…"):
         reply: Reply = await stream.read_reply()
+    if usage and note is not None:
+        term.err(describe(note(reply)))
     if reply.images and output is not None:
         await save_images(client, term, reply, output, True)
     block = first_code_block(reply.text)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -31,6 +31,7 @@ from .render import Renderer, wants_markdown
 from .roles import FromTemplate, choose
 from .runtime import load_settings, make_client, run
 from .terminal import Terminal
+from .usage import Totals, describe, sent_prompt, turn_usage
 
 if TYPE_CHECKING:
     from ..client.api import ChatApi, ClientApi
@@ -42,6 +43,7 @@ COMMANDS = {
     "/new": "a new conversation with the same model",
     "/model NAME": "a new conversation with another model",
     "/id": "the conversation's id",
+    "/usage": "the last turn's tokens (estimated), times and account state; the session's totals",
     "/help": "this list",
     "/exit": "end the chat (also /quit, Ctrl-D)",
 }
@@ -73,8 +75,9 @@ def chat(
 
     With stdin piped, each line is one turn. Commands: /retry (another answer to the last
     prompt), /new (a new conversation), /model NAME (a new conversation with that model), /id,
-    /help, /exit. Answers are rendered as markdown on a terminal (--raw: as written). With
-    -t, each line goes through the template's prompt ($input), as in `llm chat -t`.
+    /usage (the last turn's tokens, times and account state; the session's totals), /help,
+    /exit. Answers are rendered as markdown on a terminal (--raw: as written). With -t, each
+    line goes through the template's prompt ($input), as in `llm chat -t`.
     """
     term = Terminal(quiet=quiet, no_color=no_color)
     applied = templates.chosen(term, template, param)
@@ -141,6 +144,10 @@ class ChatLoop:
         # A new conversation has its id only once the site has answered the first turn: it is
         # shown then (a resumed one at once), and again on exit.
         self.announced: str | None = None
+        self.last_prompt = ""  # what /retry answers again
+        self._sent = ""  # the prompt of the turn being sent, as sent (its input tokens)
+        self.last_usage: dict[str, Any] | None = None
+        self.totals = Totals()
 
     async def run(self, interactive: bool) -> int:
         """Read lines until the end of input or /exit; 0, or a failure's exit status."""
@@ -191,7 +198,9 @@ class ChatLoop:
         chat, term = self.chat, self.term
         assert chat is not None
         if name == "/retry":
-            return lambda: chat.retry(stream=True, timeout=self.timeout)
+            return self._counted(
+                lambda: chat.retry(stream=True, timeout=self.timeout), self.last_prompt
+            )
         if name == "/help":
             term.err(HELP)
         elif name == "/id":
@@ -200,6 +209,11 @@ class ChatLoop:
                 if chat.id
                 else "no conversation id yet: the site gives one with the first answer"
             )
+        elif name == "/usage":
+            if self.last_usage is None:
+                term.err("no turn yet: /usage shows the last turn's usage once one is answered")
+            else:
+                term.err(describe(self.last_usage) + "\n" + self.totals.describe())
         elif name == "/new":
             await self._switch(chat.model.name if chat.model else None)
         elif name == "/model":
@@ -228,7 +242,16 @@ class ChatLoop:
         chat = self.chat
         assert chat is not None
         prompt = self.shape(line)
-        return lambda: chat.send(prompt, stream=True, timeout=self.timeout)
+        self.last_prompt = prompt
+        sent = sent_prompt(self.system, prompt, new=chat.id is None)
+        return self._counted(lambda: chat.send(prompt, stream=True, timeout=self.timeout), sent)
+
+    def _counted(
+        self, start: Callable[[], Awaitable[TextStream]], sent: str
+    ) -> Callable[[], Awaitable[TextStream]]:
+        """A turn whose usage (``sent``: the prompt as sent) is kept for /usage once answered."""
+        self._sent = sent
+        return start
 
     async def one_turn(self, start: Callable[[], Awaitable[TextStream]]) -> None:
         """Send one turn and show its answer on stdout, ending with a newline (rendered as
@@ -247,10 +270,12 @@ class ChatLoop:
             markdown=self.markdown,
         )
         try:
-            await renderer.render(stream)
+            reply = await renderer.render(stream)
         except (LmArenaError, asyncio.CancelledError):
             renderer.end_partial()
             raise
+        self.last_usage = turn_usage(self.client.settings, self._sent, reply)
+        self.totals.add(self.last_usage)
 
     def _announce(self) -> None:
         chat = self.chat

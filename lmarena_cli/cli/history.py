@@ -10,7 +10,9 @@ order (stable: scripts ``cut`` and ``grep`` them)::
 is the time since the conversation was last used (``45s``, ``12m``, ``3h``, ``5d``, ``8w``,
 ``2y``); ``title`` is the first line of the first prompt. ``--json`` prints one array with the
 same facts (timestamps in ISO 8601, UTC). ``history show ID`` prints the transcript;
-``history rm ID`` forgets conversations here only: arena.ai keeps them.
+``history rm ID`` forgets conversations here only: arena.ai keeps them. ``history export ID``
+writes one conversation as markdown, JSON, or a request body of the OpenAI or Anthropic API
+that replays it (:mod:`.export`); ``--all`` every conversation as JSON lines.
 
 Reads the SQLite store with one short statement at a time (WAL: never blocked by, and never
 blocking, the runs that write meanwhile); imports neither aiohttp nor nodriver.
@@ -20,11 +22,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import ConversationNotFound
+from ..errors import ConversationNotFound, InputError, UsageError
 from ..site.prompts import transcript_blocks
 from .options import NoColorOpt, QuietOpt
 from .runtime import failures, load_settings
@@ -66,6 +70,7 @@ def history(
       lmarena history | grep -i otter | cut -f1
       lmarena history show ID        the transcript (--json: the record)
       lmarena history rm ID...       forget here (arena.ai keeps it)
+      lmarena history export ID      markdown (--format json|openai|anthropic)
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -91,11 +96,10 @@ def show(
     settings = load_settings(term)
     with failures(term):
         conversation = _get(settings, conversation_id.strip())
+        if json_:
+            term.out(_json(_full_record(settings, conversation)))
+            return
         continues, went_on = _links(settings, conversation.id)
-    if json_:
-        links = {"continues": continues, "continued_in": went_on}
-        term.out(_json({**_record(conversation), **links, "transcript": conversation.transcript}))
-        return
     term.info(
         f"conversation: {conversation.id} ({_models(conversation)}, {_mode(conversation)}, "
         f"{conversation.turns} turn{'' if conversation.turns == 1 else 's'}, "
@@ -127,6 +131,7 @@ def rm(
         try:
             for conversation_id in conversation_ids:
                 if store is not None and store.forget(conversation_id.strip()):
+                    _forget_details(settings, conversation_id.strip())
                     term.info(
                         f"forgot {conversation_id.strip()} here; arena.ai keeps the "
                         "conversation (delete it in the site's own history)"
@@ -138,6 +143,86 @@ def rm(
                 store.close()
         if unknown:
             raise ConversationNotFound(_not_found(", ".join(unknown)))
+
+
+class Format(StrEnum):
+    """``history export``'s formats."""
+
+    MD = "md"
+    JSON = "json"
+    OPENAI = "openai"
+    ANTHROPIC = "anthropic"
+
+
+@history_app.command("export")
+def export(
+    conversation_id: Annotated[
+        str | None, typer.Argument(help="The conversation's id.", metavar="ID")
+    ] = None,
+    format_: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="md (default): markdown; json: the record (as show --json); openai / anthropic: "
+            "a request body of that API that replays the conversation.",
+        ),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every conversation, one JSON record per line.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write to this file (atomically).", metavar="FILE"),
+    ] = None,
+    no_color: NoColorOpt = False,
+) -> None:
+    """Export a conversation: markdown, JSON, or an OpenAI / Anthropic request body.
+
+    \b
+      lmarena history export ID > chat.md
+      lmarena history export ID -f openai | curl -d @- -H 'content-type: application/json' URL
+      lmarena history export --all > conversations.jsonl
+    """
+    term = Terminal(no_color=no_color)
+    settings = load_settings(term)
+    with failures(term):
+        if all_ == (conversation_id is not None):
+            raise UsageError("name one conversation ID to export, or --all (not both)")
+        if all_:
+            if format_ not in (None, Format.JSON):
+                raise UsageError("--all exports JSON lines (one record per line): no --format")
+            text = "".join(_compact(record) for record in _every_record(settings))
+        else:
+            assert conversation_id is not None
+            record = _full_record(settings, _get(settings, conversation_id.strip()))
+            text = _exported(record, format_ or Format.MD, settings.model)
+            if format_ in (Format.OPENAI, Format.ANTHROPIC):
+                from .export import missing_images
+
+                for missing in missing_images(record):
+                    term.err(f"lmarena: left out of the body: {missing}")
+        if output is None:
+            term.out(text)
+            return
+        from ..state.files import atomic_write
+
+        try:
+            atomic_write(output, text.encode(), mode=0o644)
+        except OSError as exc:
+            raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _exported(record: dict[str, Any], format_: Format, default_model: str) -> str:
+    from . import export as formats
+
+    if format_ is Format.MD:
+        return formats.markdown(record)
+    if format_ is Format.JSON:
+        return _json(record)
+    if format_ is Format.OPENAI:
+        return _json(formats.openai_body(record, default_model))
+    return _json(formats.anthropic_body(record, default_model))
 
 
 # --- the store ------------------------------------------------------------------------------------
@@ -169,6 +254,60 @@ def _get(settings: Settings, conversation_id: str) -> Conversation:
     if found is None:
         raise ConversationNotFound(_not_found(conversation_id))
     return found
+
+
+def _full_record(settings: Settings, conversation: Conversation) -> dict[str, Any]:
+    """``show --json``'s record: the facts, the links, the transcript and the turns' details."""
+    from ..state.exchanges import TurnExchanges
+
+    continues, went_on = _links(settings, conversation.id)
+    exchanges = TurnExchanges(settings.store_path, read_only=True)
+    try:
+        details = exchanges.of(conversation.id)
+    finally:
+        exchanges.close()
+    return _with_details(conversation, continues, went_on, details)
+
+
+def _forget_details(settings: Settings, conversation_id: str) -> None:
+    from ..state.exchanges import TurnExchanges
+
+    exchanges = TurnExchanges(settings.store_path)
+    try:
+        exchanges.forget(conversation_id)
+    finally:
+        exchanges.close()
+
+
+def _every_record(settings: Settings) -> list[dict[str, Any]]:
+    """Every conversation's record, most recently used first; each statement reads a snapshot
+    (WAL), so writers neither block nor are blocked."""
+    from ..state.exchanges import TurnExchanges
+
+    found = _recent(settings, None)
+    if not found:
+        return []
+    exchanges = TurnExchanges(settings.store_path, read_only=True)
+    try:
+        details = exchanges.every()
+    finally:
+        exchanges.close()
+    return [_with_details(c, *_links(settings, c.id), details.get(c.id, {})) for c in found]
+
+
+def _with_details(
+    conversation: Conversation,
+    continues: str | None,
+    went_on: str | None,
+    details: dict[int, dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        **_record(conversation),
+        "continues": continues,
+        "continued_in": went_on,
+        "transcript": conversation.transcript,
+        "exchanges": [{"turn": turn, **details[turn]} for turn in sorted(details)],
+    }
 
 
 def _links(settings: Settings, conversation_id: str) -> tuple[str | None, str | None]:
@@ -238,6 +377,12 @@ def _json(value: Any) -> str:
     import orjson
 
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _compact(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value).decode() + "\n"
 
 
 __all__ = ["history_app"]

@@ -10,6 +10,7 @@ model's text kept on stderr (or in ``--json``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +63,14 @@ def schema(term: Terminal, value: str) -> OutputFormat:
     raise typer.Exit(2)
 
 
-async def print_structured(term: Terminal, stream: Any, fmt: OutputFormat, *, json_: bool) -> int:
+async def print_structured(
+    term: Terminal,
+    stream: Any,
+    fmt: OutputFormat,
+    *,
+    json_: bool,
+    usage: Callable[[Any], dict[str, Any]] | None = None,
+) -> int:
     """``--schema``: the whole answer is read (nothing streams), then checked. A match prints its
     JSON on one line (``--json``: the reply with ``parsed``); a mismatch exits 11 with one line
     naming it, and the model's text after it on stderr (``--json``: in the reply's ``text``)."""
@@ -75,8 +83,11 @@ async def print_structured(term: Terminal, stream: Any, fmt: OutputFormat, *, js
             pass
     reply = stream.reply
     result = check(fmt, reply.text)
+    counted = usage(reply) if usage is not None else None
     if json_:
         data = {**reply.to_dict(), "parsed": result.value, "mismatch": result.mismatch}
+        if counted is not None:
+            data["usage"] = counted
         term.out(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif result.ok and result.json is not None:
         term.out(result.json + "\n")

@@ -10,9 +10,11 @@ interleaved); reasoning goes to stderr with ``--show-reasoning``; generated imag
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import LmArenaError
 from .markdown import MarkdownStream, print_markdown
 from .terminal import Terminal
 
@@ -57,8 +59,12 @@ class Renderer:
         no_stream: bool,
         show_reasoning: bool,
         markdown: bool = False,
+        usage: Callable[[Reply], dict[str, Any]] | None = None,
     ) -> None:
+        """``usage``: the reply's usage object (:mod:`.usage`), which --json and --jsonl's last
+        line carry as ``usage``."""
         self.term = term
+        self.usage = usage
         self.chat = chat
         self.json = json_
         self.jsonl = jsonl
@@ -102,17 +108,24 @@ class Renderer:
         if self._reasoning_open:
             self.term.stderr.write("\n")
         if self.json:
-            self.term.out(orjson.dumps(reply.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+            data = self._dict(reply)
+            self.term.out(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
         elif self.jsonl:
             # The last line is the whole reply, so a consumer of the events also learns the
             # conversation id and timings, under the same names as --json.
-            self.term.out(orjson.dumps({"type": "reply", **reply.to_dict()}).decode() + "\n")
+            self.term.out(orjson.dumps({"type": "reply", **self._dict(reply)}).decode() + "\n")
         elif self.buffered:
             self._whole(reply)
         else:
             self._flush_b(reply)
             self.end_partial()
         return reply
+
+    def _dict(self, reply: Reply) -> dict[str, Any]:
+        data = reply.to_dict()
+        if self.usage is not None:
+            data["usage"] = self.usage(reply)
+        return data
 
     def _battle_note(self, skipped: Any) -> None:
         """One notice on stderr: the answer is the chosen model's, the battle was skipped."""
@@ -195,7 +208,8 @@ def event_json(event: Any) -> dict[str, Any]:
 async def save_images(
     client: ClientApi, term: Terminal, reply: Reply, output: Path | None, machine: bool
 ) -> None:
-    """Save generated images with -o (numbered when several), else print their URLs."""
+    """Save generated images with -o (numbered when several), else print their URLs. The saved
+    files are noted beside the turn, for ``lmarena history export``'s links."""
     if output is None:
         if not machine:
             term.out("".join(url + "\n" for url in reply.images))
@@ -203,6 +217,7 @@ async def save_images(
                 # The site sent the picture itself, not a link (protocol §15.2).
                 term.info("lmarena: the image came inline (a data: URI); -o PATH saves it")
         return
+    from ..state.exchanges import TurnExchanges
     from ..state.files import atomic_write
 
     paths = numbered(output, len(reply.images))
@@ -210,6 +225,15 @@ async def save_images(
         data = await client.download(url)
         atomic_write(path, data, mode=0o644)
         term.info(f"saved {path}")
+    saved = [str(path.expanduser().absolute()) for path in paths]
+    try:  # the images are saved whatever the store says
+        exchanges = TurnExchanges(client.settings.store_path)
+        try:
+            exchanges.add_saved(reply.evaluation_session_id, saved)
+        finally:
+            exchanges.close()
+    except LmArenaError as error:
+        term.info(f"lmarena: could not note the saved images in the history: {error}")
 
 
 def numbered(output: Path, count: int) -> list[Path]:

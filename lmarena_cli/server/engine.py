@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..client.content.structured import instruction
-from ..client.content.usage import estimate_tokens
+from ..client.content.usage import estimate_tokens, site_counts
 from ..client.conversation.chats import ChatSession
 from ..client.conversation.recycled import announce, is_recycled, stored_transcript
 from ..client.reply import SkippedBattle
@@ -237,7 +236,7 @@ class TurnRun:
     def _count(self) -> None:
         reply = self.stream.reply if self.stream else None
         site = reply.usage if reply is not None else None
-        prompt, completion = _site_usage(site)
+        prompt, completion = site_counts(site)
         a = self.outcome.a
         spoken = a.text + a.reasoning + "".join(call.arguments for call in a.calls)
         self.outcome.prompt_tokens = prompt or estimate_tokens(self.prompt.text)
@@ -290,17 +289,6 @@ class TurnRun:
             )
         except Exception as error:  # the answer is never lost for a bookkeeping failure
             state.log(f"could not remember the conversation's session: {error}")
-
-
-def _site_usage(usage: Any) -> tuple[int, int]:
-    if not isinstance(usage, dict):
-        return 0, 0
-    prompt = usage.get("promptTokens", usage.get("prompt_tokens"))
-    completion = usage.get("completionTokens", usage.get("completion_tokens"))
-    return (
-        prompt if isinstance(prompt, int) and prompt > 0 else 0,
-        completion if isinstance(completion, int) and completion > 0 else 0,
-    )
 
 
 __all__ = [

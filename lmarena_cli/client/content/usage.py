@@ -92,4 +92,17 @@ def _switches(chars: str) -> int:
     return sum(1 for a, b in pairwise(chars) if _class(a) != _class(b))
 
 
-__all__ = ["MARGIN", "estimate_tokens"]
+def site_counts(usage: object) -> tuple[int, int]:
+    """The prompt's and the answer's tokens as the site counted them (its ``usage`` as it sent
+    it, either spelling); 0 for a count it did not give."""
+    if not isinstance(usage, dict):
+        return 0, 0
+    prompt = usage.get("promptTokens", usage.get("prompt_tokens"))
+    completion = usage.get("completionTokens", usage.get("completion_tokens"))
+    return (
+        prompt if isinstance(prompt, int) and prompt > 0 else 0,
+        completion if isinstance(completion, int) and completion > 0 else 0,
+    )
+
+
+__all__ = ["MARGIN", "estimate_tokens", "site_counts"]

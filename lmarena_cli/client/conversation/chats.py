@@ -23,7 +23,7 @@ from ..turn.attachments import ImageArg, Uploader
 from ..turn.exchange import ReplyStream
 from ..turn.regenerate import RegenerateStream, find_latest_answer
 from .carry_over import carry_over
-from .recording import Recorder
+from .recording import Recorder, image_ref
 from .recycled import announce, is_recycled, stored_transcript
 
 
@@ -134,16 +134,17 @@ class ChatSession:
         # flag or a model's cooldown refuses at once (protocol §15.3).
         await self._turns.pacing.wait_out(self.model, self.model_b)
         attachments = await self._attachments(images or [])
+        given = (prompt, [image_ref(image) for image in images or []])
         try:
             reply_stream = await self._start(
-                content, attachments, prompt, system, timeout, rate_limit_wait
+                content, attachments, given, system, timeout, rate_limit_wait
             )
         except LmArenaError as error:
             if not (self._recorder.records and is_recycled(error, self.id)) or not self._anew():
                 raise
             content, system = self._content(prompt)
             reply_stream = await self._start(
-                content, attachments, prompt, system, timeout, rate_limit_wait
+                content, attachments, given, system, timeout, rate_limit_wait
             )
         if stream:
             return reply_stream
@@ -171,7 +172,7 @@ class ChatSession:
         self,
         content: str,
         attachments: list[dict[str, str]],
-        prompt: str,
+        given: tuple[str, list[str | None]],
         system: str | None,
         timeout: float | None,
         rate_limit_wait: float,
@@ -182,7 +183,7 @@ class ChatSession:
             content,
             attachments,
             lock=self._lock,
-            on_finish=self._on_finish(prompt, system),
+            on_finish=self._on_finish(*given, system),
             timeout=timeout,
             rate_limit_wait=rate_limit_wait,
         )
@@ -223,7 +224,9 @@ class ChatSession:
         self.id = conversation_id
         self._recorder.end(conversation_id, reason)
 
-    def _on_finish(self, prompt: str, system: str | None = None) -> Callable[[Reply], None]:
+    def _on_finish(
+        self, prompt: str, images: list[str | None], system: str | None = None
+    ) -> Callable[[Reply], None]:
         """What a complete answer does: the conversation has its id, and is remembered.
 
         A folded system prompt is stored as a ``system`` turn before the user's own words, so
@@ -254,6 +257,7 @@ class ChatSession:
                     model_b=self.model_b.name if self.model_b else None,
                     messages=(carried[1] if carried else []) + messages,
                     answer_id=self.answer_id,
+                    images=images,
                 )
 
         return finish

@@ -7,10 +7,13 @@ store never loses an answer: its error is logged, not raised.
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from ...errors import LmArenaError
 from ...settings import Settings
+from ...state.exchanges import TurnExchanges
 from ...state.links import ConversationLinks
 from ...state.store import ConversationStore
 from ...state.turn_notes import TurnNotes
@@ -29,6 +32,7 @@ class Recorder:
         self._store: ConversationStore | None = None
         self._links: ConversationLinks | None = None
         self._notes: TurnNotes | None = None
+        self._exchanges: TurnExchanges | None = None
 
     @property
     def records(self) -> bool:
@@ -75,9 +79,12 @@ class Recorder:
         model_b: str | None,
         messages: list[dict[str, Any]],
         answer_id: str | None = None,
+        images: list[str | None] | None = None,
     ) -> None:
         """Write one exchange to the conversation store, for ``-c`` and ``serve``; ``answer_id``
         is the site's id of the answer that ``messages`` end with (what a regenerate names).
+        The turn's details (``images``: the prompt's images as :func:`image_ref` names them,
+        each answer's model, text and images) go beside it for ``lmarena history export``.
 
         A failing store never loses the answer: its error is logged, not raised.
         """
@@ -91,8 +98,27 @@ class Recorder:
                 answer_id=answer_id,
             )
             self._record_times(reply)
+            self._record_details(reply, images or [])
         except LmArenaError as error:
             _log.info(f"could not record the conversation: {error}")
+
+    def _record_details(self, reply: Reply, images: list[str | None]) -> None:
+        """The turn's images and answers (:mod:`..state.exchanges`), numbered as the stored
+        transcript's user messages now count."""
+        conversation = self.store.get(reply.evaluation_session_id)
+        if conversation is None or conversation.turns == 0:
+            return
+        if self._exchanges is None:
+            self._exchanges = TurnExchanges(self._settings.store_path)
+        answers = [
+            {"side": a.side, "model": a.model, "text": a.text, "images": list(a.images)}
+            for a in reply.answers
+        ]
+        self._exchanges.add(
+            reply.evaluation_session_id,
+            conversation.turns,
+            {"images": images, "answers": answers, "saved": []},
+        )
 
     def _record_times(self, reply: Reply) -> None:
         """A watched turn's first-line offsets (protocol §15.1: what the hold is sized from)."""
@@ -126,4 +152,23 @@ class Recorder:
             _log.info(f"could not record the regenerated answer: {error}")
 
 
-__all__ = ["Recorder"]
+def image_ref(source: Any) -> str | None:
+    """How an image given to a send is remembered: a path as an absolute path, an http(s) URL as
+    it is; None for bytes, a file object or a ``data:`` URI (nothing names them). A kept
+    server's send names the command's file (``wire_images``)."""
+    if isinstance(source, tuple) and source:
+        source = source[0]  # (source, filename)
+    ref = getattr(source, "ref", None)
+    if isinstance(ref, str):
+        return ref
+    if isinstance(source, os.PathLike) or (
+        isinstance(source, str) and not source.startswith("data:")
+    ):
+        text = os.fspath(source)
+        if text.startswith(("http://", "https://")):
+            return text
+        return str(Path(text).expanduser().absolute())
+    return None
+
+
+__all__ = ["Recorder", "image_ref"]

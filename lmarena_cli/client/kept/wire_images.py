@@ -33,6 +33,8 @@ def image_to_json(item: Any) -> dict[str, Any]:
         out["source"] = source
     elif isinstance(source, str | os.PathLike):
         out.update(_read_path(Path(source)))
+        # What the store remembers of it (recording.image_ref): the path, not the bytes.
+        out["ref"] = str(Path(source).expanduser().absolute())
     elif hasattr(source, "read"):
         data = source.read(MAX_IMAGE_BYTES + 1)
         name = getattr(source, "name", None)
@@ -64,8 +66,12 @@ class _Relayed:
     """A command's image as a file object named as the command named it: ``load_image`` then
     says what it would have said in the command's own process."""
 
-    def __init__(self, label: str | None, data: Any = b"", error: str | None = None) -> None:
+    def __init__(
+        self, label: str | None, data: Any = b"", error: str | None = None, ref: str | None = None
+    ) -> None:
         self.name = label
+        #: The file's absolute path in the command's process (``recording.image_ref``).
+        self.ref = ref
         self._data = data
         self._error = error
 
@@ -85,7 +91,9 @@ def image_from_json(item: dict[str, Any], index: int) -> Any:
         source: Any = str(item["source"])
     elif "bytes" in item:
         data = base64.b64decode(item["bytes"])
-        source = data if label is None and "label" not in item else _Relayed(label, data)
+        ref = item.get("ref")
+        relayed = _Relayed(label, data, ref=str(ref) if ref else None)
+        source = data if label is None and "label" not in item else relayed
     elif "too_large" in item:
         size = format_size(int(item["too_large"]))
         limit = format_size(MAX_IMAGE_BYTES)
