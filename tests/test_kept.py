@@ -45,7 +45,9 @@ PNG = (
     b"\x00\x00\x00\x00IEND\xaeB`\x82"
 )
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-TIMING = re.compile(r'("(?:first_token|total|first_a|first_b)": ?)-?[0-9.e-]+')
+TIMING = re.compile(
+    r'("(?:first_token|total|first_a|first_b|first_byte_seconds|total_seconds)": ?)-?[0-9.e-]+'
+)
 #: Clock times, waits and signatures, which change from one run to the next.
 CLOCK = re.compile(r"\b\d\d:\d\d:\d\d\b|\bin \d+ s\b|(?<=X-Amz-)(Date|Signature)=\w+")
 #: A battle's models: the fake picks the next pair for each battle.

@@ -522,7 +522,10 @@ async def test_no_first_answer_says_what_may_be_missing(tmp_path: Path) -> None:
             message = caught.value.message
             assert message.startswith(("the site sent nothing for 1 s", "the site did not start"))
             assert "first answer" in message
-            assert "Terms of Use" in message and "lmarena doctor" in message
+            assert "Terms of Use" in message and caught.value.advice == errors.Advice.CHECK_ACCOUNT
+            assert cli_words(caught.value).endswith(
+                ": `lmarena doctor` checks the account, the session and a send step by step"
+            )
 
 
 async def test_the_2026_catalog_lists_no_webdev_or_video_model_and_each_name_once(
