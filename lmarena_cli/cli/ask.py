@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ..errors import ExitStatus, LmArenaError
 from ..settings import Settings
 from . import inputs, templates
-from .catalog import complete_model
+from .ask_options import (
+    AttachOpt,
+    BattleOpt,
+    ContinueOpt,
+    ExtractOpt,
+    ImageOpt,
+    JsonlOpt,
+    JsonOpt,
+    NoStdinOpt,
+    NoStreamOpt,
+    OutputOpt,
+    PromptArg,
+    ResumeOpt,
+    RetryOpt,
+    SaveOpt,
+    SchemaOpt,
+    ShowReasoningOpt,
+    TimeoutOpt,
+    UsageOpt,
+    VsOpt,
+)
 from .extract import first_code_block
 from .options import (
     DebugOpt,
@@ -32,118 +53,36 @@ from .usage import UsageNote, describe, sent_prompt
 
 if TYPE_CHECKING:
     from ..client.api import ChatApi, ClientApi
+    from ..client.content.structured import OutputFormat
     from ..client.reply import Reply, TextStream
 
 
 def ask(
-    prompt: Annotated[
-        str | None, typer.Argument(help="The instruction; stdin comes first.", metavar="PROMPT")
-    ] = None,
+    prompt: PromptArg = None,
     model: ModelOpt = None,
-    image: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--image",
-            "-i",
-            help="Image path, http(s) URL, or - for stdin. Repeatable.",
-            metavar="PATH|URL|-",
-        ),
-    ] = None,
-    attach: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--attach",
-            "-a",
-            help="A text file or PDF, given to the model as text before the prompt. Repeatable.",
-            metavar="FILE",
-        ),
-    ] = None,
-    resume: Annotated[
-        str | None,
-        typer.Option("--resume", help="Continue the conversation with this id.", metavar="ID"),
-    ] = None,
-    continue_: Annotated[
-        bool, typer.Option("-c", "--continue", help="Continue this tool's latest conversation.")
-    ] = False,
-    vs: Annotated[
-        str | None,
-        typer.Option(
-            "--vs",
-            help="A second model, side by side.",
-            autocompletion=complete_model,
-            metavar="MODEL",
-        ),
-    ] = None,
-    battle: Annotated[bool, typer.Option("--battle", help="Two anonymous models.")] = False,
-    retry: Annotated[
-        bool,
-        typer.Option(
-            "--retry",
-            help="Regenerate the latest answer of the latest conversation (or of --resume ID); "
-            "takes no prompt.",
-        ),
-    ] = False,
+    image: ImageOpt = None,
+    attach: AttachOpt = None,
+    resume: ResumeOpt = None,
+    continue_: ContinueOpt = False,
+    vs: VsOpt = None,
+    battle: BattleOpt = False,
+    retry: RetryOpt = False,
     raw: RawOpt = False,
     system: SystemOpt = None,
     role: RoleOpt = None,
     template: TemplateOpt = None,
     param: ParamOpt = None,
-    save: Annotated[
-        str | None,
-        typer.Option(
-            "--save",
-            help="Save this command line's system prompt, prompt (the argument; $input stands "
-            "for stdin), model, -x, --schema and -p values as the template NAME; send nothing.",
-            metavar="NAME",
-            show_default=False,
-        ),
-    ] = None,
-    extract: Annotated[
-        bool,
-        typer.Option(
-            "-x",
-            "--extract",
-            help="Print only the answer's first fenced code block, without its fences "
-            "(exit 10 when it has none).",
-        ),
-    ] = False,
-    schema: Annotated[
-        str | None,
-        typer.Option(
-            "--schema",
-            help="A JSON Schema (a file, or inline JSON) the answer must match: its JSON is "
-            "printed on one line (exit 11 when it does not match).",
-            metavar="FILE|JSON",
-        ),
-    ] = None,
-    no_stream: Annotated[bool, typer.Option("--no-stream", help="Print the answer whole.")] = False,
-    json_: Annotated[bool, typer.Option("--json", help="One JSON object at the end.")] = False,
-    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON event per line.")] = False,
-    output: Annotated[
-        Path | None,
-        typer.Option("-o", "--output", help="Save generated images here.", metavar="PATH"),
-    ] = None,
-    show_reasoning: Annotated[
-        bool, typer.Option("--show-reasoning", help="Print the model's thinking on stderr.")
-    ] = False,
-    usage: Annotated[
-        bool,
-        typer.Option(
-            "--usage",
-            help="Print on stderr the estimated tokens in and out, the time to the first byte "
-            "and in all, and the account's state this machine knows.",
-        ),
-    ] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout",
-            help="Seconds to wait for a first token (default 120).",
-            min=0.1,
-            metavar="SECONDS",
-        ),
-    ] = None,
-    no_stdin: Annotated[bool, typer.Option("--no-stdin", help="Do not read stdin.")] = False,
+    save: SaveOpt = None,
+    extract: ExtractOpt = False,
+    schema: SchemaOpt = None,
+    no_stream: NoStreamOpt = False,
+    json_: JsonOpt = False,
+    jsonl: JsonlOpt = False,
+    output: OutputOpt = None,
+    show_reasoning: ShowReasoningOpt = False,
+    usage: UsageOpt = False,
+    timeout: TimeoutOpt = None,
+    no_stdin: NoStdinOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
     no_color: NoColorOpt = False,
@@ -164,30 +103,23 @@ def ask(
     """
     term = Terminal(quiet=quiet, no_color=no_color)
     images = list(image or [])
-    if sum(bool(x) for x in (resume, continue_, battle)) > 1 or (battle and (vs or model)):
-        term.err(
-            "lmarena: use only one of --resume, -c/--continue and --battle (no -m with --battle)"
-        )
-        raise typer.Exit(2)
-    if json_ and jsonl:
-        term.err("lmarena: use --json or --jsonl, not both")
-        raise typer.Exit(2)
-    if extract and (json_ or jsonl or vs or battle):
-        term.err(
-            "lmarena: -x/--extract prints one answer's code block: "
-            "not with --json, --jsonl, --vs or --battle"
-        )
-        raise typer.Exit(2)
-    if schema is not None and (extract or jsonl or vs or battle):
-        term.err(
-            "lmarena: --schema prints one answer's JSON: not with -x, --jsonl, --vs or --battle"
-        )
-        raise typer.Exit(2)
-    if retry and (prompt is not None or images or vs or battle or model or attach or schema):
-        term.err(
-            "lmarena: --retry regenerates the latest answer of a conversation (-c, the default, "
-            "or --resume ID): it takes no prompt, --image, -a, --schema, -m, --vs or --battle"
-        )
+    conflict = _conflict(
+        prompt is not None,
+        images=bool(images),
+        attach=bool(attach),
+        model=model,
+        vs=vs,
+        battle=battle,
+        resume=resume,
+        continue_=continue_,
+        retry=retry,
+        extract=extract,
+        schema=schema is not None,
+        json_=json_,
+        jsonl=jsonl,
+    )
+    if conflict:
+        term.err(f"lmarena: {conflict}")
         raise typer.Exit(2)
     fmt = inputs.schema(term, schema) if schema is not None else None
     if save is not None:
@@ -249,9 +181,18 @@ def ask(
     stdin_image = given.stdin_image if given is not None else None
     sources: list[Any] = [stdin_image if item == "-" else item for item in images]
     note = UsageNote(settings, sent_prompt(choice.system, text, new=not continued))
+    shown = Shown(
+        extract=extract,
+        json_=json_,
+        jsonl=jsonl,
+        no_stream=no_stream,
+        show_reasoning=show_reasoning,
+        raw=raw,
+        output=output,
+        usage=usage,
+    )
 
     async def work() -> int:
-        import asyncio
 
         client = make_client(settings)
         try:
@@ -268,46 +209,111 @@ def ask(
                         text, images=sources or None, stream=True, timeout=timeout
                     )
                 spin.stop()
-            if extract:
-                return await print_code_block(term, stream, output, client, note, usage)
-            if fmt is not None:
-                code = await inputs.print_structured(term, stream, fmt, json_=json_, usage=note)
-                if usage and note.last is not None:
-                    term.err(describe(note.last))
-                return code
-            renderer = Renderer(
-                term,
-                chat,
-                json_=json_,
-                jsonl=jsonl,
-                no_stream=no_stream,
-                show_reasoning=show_reasoning,
-                markdown=wants_markdown(term, raw=raw, machine=json_ or jsonl),
-                usage=note,
-            )
-            try:
-                reply = await renderer.render(stream)
-            except (LmArenaError, asyncio.CancelledError):
-                # Cut short (a failure, or Ctrl-C cancelling this task): the partial answer stays
-                # on stdout, as a whole line; the exit code says it is partial.
-                renderer.end_partial()
-                raise
-            if reply.images:
-                await save_images(client, term, reply, output, json_ or jsonl)
-            if reply.mode == "battle" and not (json_ or jsonl):
-                # A streamed battle prints A's header before the site names the models.
-                names = [f"model {a.side.upper()} was {a.model}" for a in reply.answers if a.model]
-                if names:
-                    term.info("battle: " + ", ".join(names))
-            if usage:
-                term.err(describe(note(reply)))
-            term.info(f"conversation: {reply.evaluation_session_id}")
-            return 0
+            return await _show(term, client, chat, stream, note, fmt, shown)
         finally:
             await client.close()
 
     code = run(term, work, debug=debug)
     raise typer.Exit(code)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How ``ask`` prints the answer (its output flags)."""
+
+    extract: bool
+    json_: bool
+    jsonl: bool
+    no_stream: bool
+    show_reasoning: bool
+    raw: bool
+    output: Path | None
+    usage: bool
+
+
+async def _show(
+    term: Terminal,
+    client: ClientApi,
+    chat: ChatApi,
+    stream: TextStream,
+    note: UsageNote,
+    fmt: OutputFormat | None,
+    shown: Shown,
+) -> int:
+    """Print the answer as ``shown`` says; the exit status."""
+    import asyncio
+
+    if shown.extract:
+        return await print_code_block(term, stream, shown.output, client, note, shown.usage)
+    if fmt is not None:
+        code = await inputs.print_structured(term, stream, fmt, json_=shown.json_, usage=note)
+        if shown.usage and note.last is not None:
+            term.err(describe(note.last))
+        return code
+    renderer = Renderer(
+        term,
+        chat,
+        json_=shown.json_,
+        jsonl=shown.jsonl,
+        no_stream=shown.no_stream,
+        show_reasoning=shown.show_reasoning,
+        markdown=wants_markdown(term, raw=shown.raw, machine=shown.json_ or shown.jsonl),
+        usage=note,
+    )
+    try:
+        reply = await renderer.render(stream)
+    except (LmArenaError, asyncio.CancelledError):
+        # Cut short (a failure, or Ctrl-C cancelling this task): the partial answer stays
+        # on stdout, as a whole line; the exit code says it is partial.
+        renderer.end_partial()
+        raise
+    if reply.images:
+        await save_images(client, term, reply, shown.output, shown.json_ or shown.jsonl)
+    if reply.mode == "battle" and not (shown.json_ or shown.jsonl):
+        # A streamed battle prints A's header before the site names the models.
+        names = [f"model {a.side.upper()} was {a.model}" for a in reply.answers if a.model]
+        if names:
+            term.info("battle: " + ", ".join(names))
+    if shown.usage:
+        term.err(describe(note(reply)))
+    term.info(f"conversation: {reply.evaluation_session_id}")
+    return 0
+
+
+def _conflict(
+    has_prompt: bool,
+    *,
+    images: bool,
+    attach: bool,
+    model: str | None,
+    vs: str | None,
+    battle: bool,
+    resume: str | None,
+    continue_: bool,
+    retry: bool,
+    extract: bool,
+    schema: bool,
+    json_: bool,
+    jsonl: bool,
+) -> str | None:
+    """What is wrong with this combination of flags (exit 2), or None."""
+    if sum(bool(x) for x in (resume, continue_, battle)) > 1 or (battle and (vs or model)):
+        return "use only one of --resume, -c/--continue and --battle (no -m with --battle)"
+    if json_ and jsonl:
+        return "use --json or --jsonl, not both"
+    if extract and (json_ or jsonl or vs or battle):
+        return (
+            "-x/--extract prints one answer's code block: not with --json, --jsonl, --vs or "
+            "--battle"
+        )
+    if schema and (extract or jsonl or vs or battle):
+        return "--schema prints one answer's JSON: not with -x, --jsonl, --vs or --battle"
+    if retry and (has_prompt or images or vs or battle or model or attach or schema):
+        return (
+            "--retry regenerates the latest answer of a conversation (-c, the default, or "
+            "--resume ID): it takes no prompt, --image, -a, --schema, -m, --vs or --battle"
+        )
+    return None
 
 
 async def open_chat(
