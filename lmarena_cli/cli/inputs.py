@@ -87,7 +87,7 @@ async def print_structured(
     if json_:
         data = {**reply.to_dict(), "parsed": result.value, "mismatch": result.mismatch}
         if counted is not None:
-            data["usage"] = counted
+            data["usage_report"] = counted
         term.out(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n")
     elif result.ok and result.json is not None:
         term.out(result.json + "\n")

@@ -124,7 +124,7 @@ class Renderer:
     def _dict(self, reply: Reply) -> dict[str, Any]:
         data = reply.to_dict()
         if self.usage is not None:
-            data["usage"] = self.usage(reply)
+            data["usage_report"] = self.usage(reply)
         return data
 
     def _battle_note(self, skipped: Any) -> None:

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 
 def turn_usage(settings: Settings, sent: str, reply: Reply) -> dict[str, Any]:
-    """The ``usage`` object of ``ask --json``: counts, times and the account's state."""
+    """The ``usage_report`` object of ``ask --json``: counts, times and the account's state
+    (its ``usage`` stays the site's own object)."""
     from ..client.content.usage import estimate_tokens, site_counts
     from ..client.session.pacing import Pacing
 
@@ -38,7 +39,6 @@ def turn_usage(settings: Settings, sent: str, reply: Reply) -> dict[str, Any]:
         "input_tokens": site_in or estimate_tokens(sent),
         "output_tokens": site_out or estimate_tokens(spoken),
         "estimated": not (site_in and site_out),
-        "site": reply.usage,
         "first_byte_seconds": None if first is None else round(first, 3),
         "total_seconds": None if total is None else round(total, 3),
         "account": Pacing(settings).status().to_json(),
