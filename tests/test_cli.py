@@ -214,7 +214,7 @@ def test_ask_json_prints_one_object_with_the_library_reply_field_names(lmarena: 
     assert run.code == 0, run.err
     data = orjson.loads(run.out)
     library = Reply("id", "direct-battle", [Answer("a")], "user").to_dict()
-    assert set(data) == set(library)
+    assert set(data) == set(library) | {"usage_report"}  # the command's counts: see --usage
     assert data["text"] == "The answer."
     assert data["reasoning"] == "Let me think."  # always in --json
     assert data["finish_reason"] == "stop"
@@ -232,7 +232,7 @@ def test_ask_jsonl_streams_events_and_ends_with_the_whole_reply(lmarena: Lmarena
     assert "".join(texts) == "Echo (turn 1): hi"
     assert lines[-1]["type"] == "reply"
     library = Reply("id", "direct-battle", [Answer("a")], "user").to_dict()
-    assert set(lines[-1]) - {"type"} == set(library)
+    assert set(lines[-1]) - {"type"} == set(library) | {"usage_report"}
     assert lines[-1]["evaluation_session_id"] == conversation_id(run.err)
 
 
