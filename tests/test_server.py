@@ -597,15 +597,18 @@ async def test_missing_field_is_a_bad_request_naming_it(env: Env) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fault", "status"),
+    ("fault", "status", "words"),
     [
-        (Fault.a3("internal server error"), 502),
-        (Fault.login_gate(), 503),
-        (Fault.hang(), 504),
+        (Fault.a3("internal server error"), 502, "internal server error"),
+        # Advice for an API client, not a shell command: the server's operator signs in.
+        (Fault.login_gate(), 503, "must be signed in in a browser window (its operator: `lmarena"),
+        (Fault.hang(), 504, "the server's operator can check the account with `lmarena doctor`"),
     ],
     ids=["model-failure-502", "sign-in-503", "timeout-504"],
 )
-async def test_site_failures_map_to_gateway_statuses(env: Env, fault: Fault, status: int) -> None:
+async def test_site_failures_map_to_gateway_statuses(
+    env: Env, fault: Fault, status: int, words: str
+) -> None:
     settings = env.settings.replace(timeout=1.5)
     client = Client(settings, browser=env.client.browser, record=False)
     async with extra_server(client, settings) as server:
@@ -618,7 +621,8 @@ async def test_site_failures_map_to_gateway_statuses(env: Env, fault: Fault, sta
         await sdk.close()
     await client.close()
     assert caught.value.status_code == status
-    assert isinstance(caught.value.body, dict) and caught.value.body["message"]
+    assert isinstance(caught.value.body, dict)
+    assert words in caught.value.body["message"] and "run `lmarena" not in caught.value.message
 
 
 async def test_error_after_the_stream_started_ends_it_with_an_error_chunk(env: Env) -> None:

@@ -53,14 +53,14 @@ async def test_ask_usage_prints_tokens_times_and_the_account_on_stderr_only(
     assert 0 < first <= total < 30
     lines = done.stderr.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("usage: "))
-    assert lines[at + 1] == "account: not flagged, no wait remembered; 1 of 5 sends today (UTC)"
+    assert lines[at + 1] == "account: not flagged, no wait remembered; today's sends (UTC): 1 of 5"
     assert lines[at + 2].startswith("conversation: ")
 
     plain = await cli("ask", "--no-stdin", "-c", "and again")
     assert plain.returncode == 0 and "usage: " not in plain.stderr
     # The fake's finish line counts tokens here (len // 4): the site's counts win, without "~".
     again = await cli("ask", "--no-stdin", "-c", "--usage", "once more")
-    assert "account: not flagged, no wait remembered; 3 of 5 sends today (UTC)" in again.stderr
+    assert "account: not flagged, no wait remembered; today's sends (UTC): 3 of 5" in again.stderr
     site = SITE_USAGE.search(again.stderr)
     assert site is not None and usage_lines(again.stderr) == []
     reply = "Echo (turn 3): once more"
@@ -132,5 +132,5 @@ async def test_chat_usage_shows_the_last_turn_and_the_session_totals(
     )
     assert totals[1].startswith(f"session: 2 turns, ~{tokens_in} tokens in, ~{tokens_out} out, ")
     assert re.fullmatch(r"session: .* out, \d+\.\d\d s answering", totals[1])
-    assert "account: not flagged, no wait remembered; 2 sends today (UTC)" in run.stderr
+    assert "account: not flagged, no wait remembered; today's sends (UTC): 2" in run.stderr
     assert len(arena.stream_requests()) == 2  # /usage asked the site for nothing

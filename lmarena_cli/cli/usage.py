@@ -111,7 +111,7 @@ def _account(account: dict[str, Any]) -> str:
         state = "not flagged, no wait remembered"
     budget = account["daily_sends"]
     sends = f"{account['sends_today']}" + (f" of {budget}" if budget else "")
-    return f"{state}; {sends} sends today (UTC)"
+    return f"{state}; today's sends (UTC): {sends}"
 
 
 __all__ = ["Totals", "UsageNote", "describe", "sent_prompt", "turn_usage"]

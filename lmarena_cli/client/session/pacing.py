@@ -350,7 +350,7 @@ class AccountStatus:
                 f"{local_time(self.penalty.since)})"
             )
         budget = f" of {self.daily_sends}" if self.daily_sends else " (no LM_ARENA_DAILY_SENDS)"
-        return f"{state}; {self.sends_today}{budget} sends today (UTC)"
+        return f"{state}; today's sends (UTC): {self.sends_today}{budget}"
 
     def to_json(self) -> dict[str, object]:
         penalty = self.penalty
