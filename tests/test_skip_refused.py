@@ -143,3 +143,50 @@ async def test_serve_says_so_and_the_next_request_goes_on_in_a_new_conversation(
         )
         assert four.choices[0].message.content == "Echo (turn 2): four"
         await api.close()
+
+
+async def test_serve_sends_the_tool_contract_again_in_the_conversation_that_goes_on(
+    client_factory: ClientFactory, arena: FakeArena
+) -> None:
+    import openai
+
+    tools: Any = [
+        {
+            "type": "function",
+            "function": {
+                "name": "lookup",
+                "description": "Look a word up.",
+                "parameters": {"type": "object", "properties": {"word": {"type": "string"}}},
+            },
+        }
+    ]
+    arena.battle_turns, arena.refuse_skip = {2}, True
+    async with serving(client_factory(record=False)) as url:
+        api = openai_client(url)
+        first = await api.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "one"}], tools=tools
+        )
+        old = (first.model_extra or {})["conversation_id"]
+        assert first_prompt(arena, old).startswith("You can call tools.")
+        named = {"conversation_id": old}
+        with pytest.raises(openai.APIStatusError):
+            await api.chat.completions.create(
+                model=MODEL,
+                messages=[{"role": "user", "content": "two"}],
+                tools=tools,
+                extra_body=named,
+            )
+        arena.battle_turns = set()
+        three = await api.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": "three"}],
+            tools=tools,
+            extra_body=named,
+        )
+        new = (three.model_extra or {})["conversation_id"]
+        assert new != old
+        # The new conversation's model has seen no contract: it gets it with the folded history.
+        prompt = first_prompt(arena, new)
+        assert prompt.startswith("You can call tools.") and "- lookup " in prompt
+        assert "one" in prompt and prompt.rstrip().endswith("three")
+        await api.close()

@@ -55,6 +55,9 @@ class Route:
     new_messages: list[Message]
     history: list[Message] = field(default_factory=list)
     retry: bool = False
+    #: The conversation the site will not let go on that this new one carries on (linked once
+    #: answered).
+    carries: str | None = None
 
 
 def route(state: ServerState, turn: Turn) -> Route:
@@ -69,6 +72,10 @@ def route(state: ServerState, turn: Turn) -> Route:
     the earlier turns folded into its first prompt (``LM_ARENA_SERVE_HISTORY=last``: the new
     turn alone).
     """
+    return _past_ended(state, _chosen(state, turn))
+
+
+def _chosen(state: ServerState, turn: Turn) -> Route:
     if turn.conversation_id is not None:
         return Route(turn.conversation_id, turn.new_messages)
     matching = state.history == "match"
@@ -90,6 +97,27 @@ def route(state: ServerState, turn: Turn) -> Route:
             return Route(found.id, turn.messages[len(found.transcript) :])
     history = turn.history if matching else []
     return Route(None, list(turn.messages if matching else turn.new_messages), history)
+
+
+def _past_ended(state: ServerState, where: Route) -> Route:
+    """A conversation the site will not let go on (a refused skip, protocol §15.1): the turn
+    goes to the one it already went on in, or to a new one whose first prompt folds its stored
+    transcript and is composed anew, so that the tool contract is sent again (the conversation
+    library's own carry-over would send the prompt composed for the old one)."""
+    old = where.conversation_id
+    if old is None or where.retry or not state.records:
+        return where
+    notes = state.client.notes
+    if notes.ended(old) is None:
+        return where
+    latest = state.client.links.latest(old)
+    if latest != old and notes.ended(latest) is None:
+        return Route(latest, where.new_messages)
+    transcript = stored_transcript(state.client, latest)
+    if not transcript:
+        return where  # nothing stored to carry: the library says the conversation is stuck
+    state.log(f"the conversation {latest} cannot go on; continuing in a new one with its history")
+    return Route(None, [*transcript, *where.new_messages], transcript, carries=latest)
 
 
 def _same_session(state: ServerState, conversation_id: str, key: str | None) -> bool:
@@ -279,8 +307,9 @@ class TurnRun:
                 messages=[*chat.carried, *self.where.new_messages, self.assistant_message()],
                 answer_id=reply.a.message_id,
             )
-        if self.recycled is not None:
-            state.client.record_link(self.recycled, reply.evaluation_session_id)
+        went_on = self.recycled or self.where.carries
+        if went_on is not None:
+            state.client.record_link(went_on, reply.evaluation_session_id)
         try:
             state.served.remember(
                 reply.evaluation_session_id,
