@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -625,3 +626,21 @@ async def test_the_whole_path_through_a_real_chromium(arena: FakeArena, tmp_path
         state = client.browser.cached_state()
         assert state is not None
         assert state.action_ids["generateUploadUrl"] == arena.action_ids["generateUploadUrl"]
+
+
+async def test_closing_a_client_closes_its_conversation_store(
+    client_factory: ClientFactory,
+) -> None:
+    # A program that makes a client per job must not keep a descriptor of the store per client.
+    client = client_factory()
+    chat = await client.chats.create(model="gemini-3-pro")
+    await chat.send("remember me", stream=False)
+    store = client.settings.store_path
+
+    def open_on_store() -> int:
+        fds = Path("/proc/self/fd")
+        return sum(1 for fd in fds.iterdir() if os.path.realpath(fd).startswith(str(store)))
+
+    assert open_on_store() > 0
+    await client.close()
+    assert open_on_store() == 0

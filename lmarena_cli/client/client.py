@@ -188,10 +188,11 @@ class Client:
         self._recorder.record_retry(reply, content)
 
     async def close(self) -> None:
-        """Stop minting ahead, close the HTTP session, and the browser when this client
-        started it."""
+        """Stop minting ahead, close the HTTP session and the conversation store, and the
+        browser when this client started it."""
         await self.session.stop_tokens()
         await self.http.close()
+        self._recorder.close()
         await self.session.close()
 
 

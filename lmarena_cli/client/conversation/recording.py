@@ -54,6 +54,14 @@ class Recorder:
             self._links = ConversationLinks(self._settings.store_path)
         return self._links
 
+    def close(self) -> None:
+        """Close what was opened (the store and its side tables); they open again on use."""
+        opened = (self._store, self._links, self._notes, self._exchanges)
+        self._store = self._links = self._notes = self._exchanges = None
+        for part in opened:
+            if part is not None:
+                part.close()
+
     def record_link(self, old_id: str, new_id: str) -> None:
         """``old_id`` (recycled by the site) goes on in ``new_id``; logged, never raised, when
         the store fails."""
