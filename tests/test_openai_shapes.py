@@ -1,4 +1,4 @@
-"""The pure request checks (server.requests) and response shapes (server.responses) of serve."""
+"""The pure request checks (server.requests) and response shapes (server.openai_shapes) of serve."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 from lmarena_cli.client.content.usage import site_counts
 from lmarena_cli.errors import ErrorKind, FieldError, ModelNotFound, RateLimited, UpstreamError
-from lmarena_cli.server import chat_codec, engine, requests, responses, tools
+from lmarena_cli.server import chat_codec, engine, openai_shapes, requests, tools
 from lmarena_cli.site.models import model_from_row
 
 
@@ -135,14 +135,14 @@ def test_usage_is_converted_from_the_sites_words() -> None:
 )  # fmt: skip
 def test_finish_reasons_use_openai_words(site: str | None, openai: str) -> None:
     assert engine.finish_reason(site) == openai
-    assert responses.finish_reason is engine.finish_reason  # one mapping, used by the chunks
+    assert openai_shapes.finish_reason is engine.finish_reason  # one mapping, used by the chunks
 
 
 def outcome(*sides: engine.Side, mode: str = "direct-battle") -> engine.Outcome:
     return engine.Outcome("sid-1", list(sides), prompt_tokens=1, completion_tokens=2, mode=mode)
 
 
-MAKER = responses.ChunkMaker("chatcmpl-1", 5, "m")
+MAKER = openai_shapes.ChunkMaker("chatcmpl-1", 5, "m")
 
 
 def test_completion_has_content_reasoning_usage_and_the_conversation() -> None:
@@ -187,7 +187,7 @@ def test_a_completion_that_calls_tools_has_tool_calls_and_null_content() -> None
 def test_side_by_side_completion_has_two_choices() -> None:
     out = chat_codec.completion(
         outcome(engine.Side(model="x", text="A"), engine.Side(model="y", text="B"), mode="battle"),
-        responses.ChunkMaker("chatcmpl-1", 5, "battle"),
+        openai_shapes.ChunkMaker("chatcmpl-1", 5, "battle"),
     )
     assert [(c["index"], c["message"]["content"], c["model"]) for c in out["choices"]] == [
         (0, "A", "x"),
@@ -198,7 +198,7 @@ def test_side_by_side_completion_has_two_choices() -> None:
 
 
 def test_chunks_have_the_openai_shape() -> None:
-    maker = responses.ChunkMaker("chatcmpl-1", 5, "m", include_usage=True)
+    maker = openai_shapes.ChunkMaker("chatcmpl-1", 5, "m", include_usage=True)
     first = maker.first("sid", 1)
     assert first["object"] == "chat.completion.chunk"
     assert first["choices"] == [
@@ -219,10 +219,10 @@ def test_chunks_have_the_openai_shape() -> None:
 
 
 def test_error_envelope_codes() -> None:
-    assert responses.error_body(ModelNotFound("x", ["y"]))["error"]["code"] == "model_not_found"
-    limited = responses.error_body(RateLimited("slow down", retry_after=3))["error"]
+    assert openai_shapes.error_body(ModelNotFound("x", ["y"]))["error"]["code"] == "model_not_found"
+    limited = openai_shapes.error_body(RateLimited("slow down", retry_after=3))["error"]
     assert (limited["type"], limited["code"]) == ("rate_limit_error", "rate_limit_exceeded")
-    field = responses.error_body(FieldError("messages", "bad"))["error"]
+    field = openai_shapes.error_body(FieldError("messages", "bad"))["error"]
     assert field["param"] == "messages" and field["type"] == "invalid_request_error"
 
 
@@ -237,7 +237,7 @@ def test_model_entry_has_openai_fields_and_capabilities() -> None:
         }
     )
     assert model is not None
-    entry = responses.model_entry(model)
+    entry = openai_shapes.model_entry(model)
     assert (entry["id"], entry["object"], entry["owned_by"]) == ("pic", "model", "acme")
     assert entry["created"] == 0x019A00000000 // 1000
     assert entry["outputs_images"] is True and entry["modality"] == "image"
@@ -252,5 +252,5 @@ def test_image_request_defaults_and_limits() -> None:
     with pytest.raises(FieldError) as caught:
         requests.parse_image_request({"prompt": " "})
     assert caught.value.param == "prompt"
-    assert responses.images_response(1, ["u"]) == {"created": 1, "data": [{"url": "u"}]}
-    assert responses.images_response(1, ["u"], [b"\x00"])["data"] == [{"b64_json": "AA=="}]
+    assert openai_shapes.images_response(1, ["u"]) == {"created": 1, "data": [{"url": "u"}]}
+    assert openai_shapes.images_response(1, ["u"], [b"\x00"])["data"] == [{"b64_json": "AA=="}]

@@ -53,7 +53,7 @@ from ..client.client import Client
 from ..client.session.pacing import never_wait_out
 from ..errors import ConfigError, LmArenaError, RateLimited
 from ..settings import Settings
-from . import chat_codec, handlers, messages_codec, responses, responses_codec
+from . import chat_codec, handlers, messages_codec, openai_shapes, responses_codec
 from .context import STATE, Log, ServerState, json_response
 
 #: Request bodies larger than this are refused with 413 (base64 images make bodies big).
@@ -196,7 +196,7 @@ def _error_middleware(log: Log) -> Any:
             message = f"internal server error ({type(exc).__name__})"
             if anthropic:
                 return messages_codec.http_error(500, message)
-            body = responses.plain_error(message, error_type="server_error")
+            body = openai_shapes.plain_error(message, error_type="server_error")
             return json_response(body, status=500)
 
     return middleware
@@ -218,7 +218,7 @@ def _http_error(exc: web.HTTPException, *, anthropic: bool = False) -> web.Respo
     if anthropic:
         response = messages_codec.http_error(exc.status, message)
     else:
-        body = responses.plain_error(message, error_type="invalid_request_error")
+        body = openai_shapes.plain_error(message, error_type="invalid_request_error")
         response = json_response(body, status=exc.status)
     if "Allow" in exc.headers:
         response.headers["Allow"] = exc.headers["Allow"]
@@ -253,7 +253,7 @@ def _auth_middleware(api_key: str | None) -> Any:
 def _unauthorized(message: str, *, anthropic: bool = False) -> web.Response:
     if anthropic:
         return messages_codec.http_error(401, message)
-    body = responses.plain_error(
+    body = openai_shapes.plain_error(
         message, error_type="invalid_request_error", code="invalid_api_key"
     )
     response = json_response(body, status=401)
@@ -263,7 +263,7 @@ def _unauthorized(message: str, *, anthropic: bool = False) -> web.Response:
 
 def error_response(error: LmArenaError) -> web.Response:
     """An error as OpenAI's envelope with its HTTP status (and ``Retry-After`` for 429s)."""
-    response = json_response(responses.error_body(error), status=error.http_status)
+    response = json_response(openai_shapes.error_body(error), status=error.http_status)
     if isinstance(error, RateLimited) and error.retry_after is not None:
         response.headers["Retry-After"] = str(max(0, round(error.retry_after)))
     return response

@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from ..errors import LmArenaError
-from . import engine, relay, requests, responses
+from . import engine, openai_shapes, relay, requests
 from .context import STATE, json_response, read_json, tracked
 from .sse import SSE
 
@@ -32,8 +32,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     turn = chat.to_turn(session_key=key)
     async with tracked(state):
         run = await relay.prepare(state, turn)
-        maker = responses.ChunkMaker(
-            responses.completion_id(), int(time.time()), chat.model, chat.include_usage
+        maker = openai_shapes.ChunkMaker(
+            openai_shapes.completion_id(), int(time.time()), chat.model, chat.include_usage
         )
         if not chat.stream:
             outcome = await relay.whole(state, run)
@@ -44,7 +44,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 def completion(
-    outcome: engine.Outcome, maker: responses.ChunkMaker, *, legacy: bool = False
+    outcome: engine.Outcome, maker: openai_shapes.ChunkMaker, *, legacy: bool = False
 ) -> dict[str, Any]:
     """A ``chat.completion``; side by side and battle answer in ``choices[0]`` and ``[1]``.
 
@@ -82,12 +82,12 @@ def completion(
         "model": maker.model,
         "choices": choices,
         "usage": outcome.usage,
-        **responses.conversation_fields(outcome.conversation_id),
+        **openai_shapes.conversation_fields(outcome.conversation_id),
     }
     if len(outcome.sides) > 1:
         body["arena"] = {"mode": outcome.mode, "models": [side.model for side in outcome.sides]}
     if outcome.battle_skipped is not None:
-        body.update(responses.battle_fields(outcome.battle_skipped))
+        body.update(openai_shapes.battle_fields(outcome.battle_skipped))
     return body
 
 
@@ -102,7 +102,7 @@ def _call(call: Any) -> dict[str, Any]:
 class ChunkWriter:
     """A streamed answer as ``chat.completion.chunk`` events."""
 
-    def __init__(self, maker: responses.ChunkMaker, *, legacy: bool = False) -> None:
+    def __init__(self, maker: openai_shapes.ChunkMaker, *, legacy: bool = False) -> None:
         self.maker = maker
         self.legacy = legacy  # calls as the legacy ``function_call`` deltas
         self.calls: dict[int, int] = {}  # choice index -> tool calls sent
@@ -142,7 +142,7 @@ class ChunkWriter:
             reason = "function_call" if legacy_call else out.reason
             await sse.data(maker.finish(out.index, reason))
         elif isinstance(out, engine.BattleSkipped):
-            await sse.data(maker.chunk([], **responses.battle_fields(out.skipped)))
+            await sse.data(maker.chunk([], **openai_shapes.battle_fields(out.skipped)))
 
     async def finish(self, sse: SSE, outcome: engine.Outcome) -> None:
         if self.maker.include_usage:
@@ -153,7 +153,7 @@ class ChunkWriter:
         await end_with_error(sse, self.maker, error)
 
 
-async def end_with_error(sse: SSE, maker: responses.ChunkMaker, error: LmArenaError) -> None:
+async def end_with_error(sse: SSE, maker: openai_shapes.ChunkMaker, error: LmArenaError) -> None:
     """End a started stream with a chunk carrying ``error``, then ``data: [DONE]``."""
     import contextlib
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ..client.client import Client
 from ..errors import FieldError, ShuttingDown, UpstreamError, UsageError
-from . import requests, responses
+from . import openai_shapes, requests
 from .context import STATE, json_response, read_json, tracked
 from .tasks import abandon, race
 
@@ -32,13 +32,13 @@ async def health(request: web.Request) -> web.Response:
 async def list_models(request: web.Request) -> web.Response:
     """``GET /v1/models``: OpenAI's list shape, capabilities as extension fields."""
     client = request.app[STATE].client
-    return json_response(responses.model_list(await client.list_models()))
+    return json_response(openai_shapes.model_list(await client.list_models()))
 
 
 async def get_model(request: web.Request) -> web.Response:
     """``GET /v1/models/{name}``: one model, or 404 ``model_not_found``."""
     client = request.app[STATE].client
-    return json_response(responses.model_entry(await client.model(request.match_info["name"])))
+    return json_response(openai_shapes.model_entry(await client.model(request.match_info["name"])))
 
 
 # --- images ---------------------------------------------------------------------------------------
@@ -66,7 +66,7 @@ async def image_generations(request: web.Request) -> web.Response:
                 )
             urls.extend(reply.images)
         blobs = [await client.download(url) for url in urls] if req.b64 else None
-    return json_response(responses.images_response(int(time.time()), urls, blobs))
+    return json_response(openai_shapes.images_response(int(time.time()), urls, blobs))
 
 
 async def _image_model(client: Client, name: str | None) -> str:

@@ -1,7 +1,7 @@
 """OpenAI's request bodies, checked: chat completions, image generations, and the new turn.
 
 Pure (no I/O): the handlers read the body, and these functions say what it asks for or which
-field is wrong (:class:`FieldError`, OpenAI's ``error.param``). :mod:`.responses` shapes the
+field is wrong (:class:`FieldError`, OpenAI's ``error.param``). :mod:`.openai_shapes` shapes the
 answers.
 
 **Which text reaches the site.** The site keeps a conversation's history itself, so a send carries

@@ -31,7 +31,7 @@ from ..state.served import StoredResponse
 from . import engine, relay
 from . import responses_output as out
 from .context import STATE, ServerState, json_response, read_json, tracked
-from .responses import plain_error
+from .openai_shapes import plain_error
 from .responses_input import parse_request, previous_response_id
 from .sse import SSE
 
