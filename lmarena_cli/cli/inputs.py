@@ -21,6 +21,7 @@ from .terminal import Terminal
 
 if TYPE_CHECKING:
     from ..client.content.structured import OutputFormat
+    from ..client.reply import TextStream
 
 
 def attachments(term: Terminal, paths: list[str]) -> list[str]:
@@ -65,7 +66,7 @@ def schema(term: Terminal, value: str) -> OutputFormat:
 
 async def print_structured(
     term: Terminal,
-    stream: Any,
+    stream: TextStream,
     fmt: OutputFormat,
     *,
     json_: bool,
@@ -79,9 +80,7 @@ async def print_structured(
     from ..client.content.structured import check
 
     with term.spinner("waiting for the answer…"):
-        async for _ in stream:
-            pass
-    reply = stream.reply
+        reply = await stream.read_reply()
     result = check(fmt, reply.text)
     counted = usage(reply) if usage is not None else None
     if json_:
